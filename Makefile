@@ -1,0 +1,80 @@
+# Leasehold. The two commands a newcomer needs: `make run` and `make test`.
+# Both set up whatever is missing first (idempotent, quick when all is there).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+CARGO_LEPTOS_VERSION := 0.3.10
+# Must equal the `wasm-bindgen` pin in Cargo.toml.
+WASM_BINDGEN_VERSION := 0.2.130
+APT_PACKAGES := etcd-server etcd-client protobuf-compiler chromium
+
+# cargo-leptos finds wasm-opt (npm `binaryen`) and wasm-bindgen on PATH.
+export PATH := $(CURDIR)/end2end/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+
+.PHONY: help setup setup-apt setup-rust setup-npm build run test test-rust test-e2e lint clean
+
+help:
+	@echo "make run    set up, build (release) and start the dashboard on a private etcd"
+	@echo "make test   set up, build once, run every Rust and end-to-end test"
+	@echo "make build  set up and build the release server and wasm"
+	@echo "make lint   rustfmt and clippy, as CI would want them"
+
+setup: setup-apt setup-rust setup-npm
+
+# Debian packages: only what is missing, with one `apt-get update` before.
+setup-apt:
+	@missing=""; \
+	for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo="sudo"; \
+	  echo "installing:$$missing"; \
+	  $$sudo apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+# The wasm target, and the build tools at their pinned versions (only when missing or different).
+setup-rust:
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+	@cargo leptos --version 2>/dev/null | grep -qx "cargo-leptos $(CARGO_LEPTOS_VERSION)" || \
+	  cargo install cargo-leptos --locked --version $(CARGO_LEPTOS_VERSION)
+	@# Not --locked: the CLI's own lockfile pins a crate the registry no longer serves.
+	@wasm-bindgen --version 2>/dev/null | grep -qx "wasm-bindgen $(WASM_BINDGEN_VERSION)" || \
+	  cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
+
+# Playwright (driving Debian's Chromium, no browser download) and wasm-opt.
+setup-npm: end2end/node_modules/.installed
+end2end/node_modules/.installed: end2end/package-lock.json end2end/package.json
+	cd end2end && npm ci --no-audit --no-fund
+	touch $@
+
+# Release server binary (target/release/leasehold) and site (target/site),
+# with precompressed .br/.gz assets.
+build: setup
+	cargo leptos build --release --precompress
+
+run: build
+	target/release/leasehold dev
+
+# Build once (release), then the Rust tests on that same build, then the
+# browser tests against the binary it produced.
+test: build
+	$(MAKE) --no-print-directory test-rust test-e2e
+
+test-rust:
+	cargo test --release --workspace
+
+test-e2e:
+	cd end2end && npx playwright test
+
+lint:
+	cargo fmt --all --check
+	cargo clippy --release --workspace --all-targets -- -D warnings
+	cargo clippy -p app --no-default-features --features hydrate --target wasm32-unknown-unknown -- -D warnings
+
+clean:
+	cargo clean
+	rm -rf end2end/node_modules end2end/test-results

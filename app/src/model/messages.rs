@@ -1,0 +1,168 @@
+//! WebSocket messages and the REST error body.
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use super::{Revision, Topic};
+
+/// What the client sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientMsg {
+    Subscribe {
+        topics: Vec<Topic>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        since: Option<Revision>,
+    },
+    Unsubscribe {
+        topics: Vec<Topic>,
+    },
+    Ping,
+}
+
+/// The state of the server's link to etcd, as `status` messages report it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EtcdState {
+    /// Watching, and the model is current.
+    Connected,
+    /// The link is down; the model is the last one synced.
+    Reconnecting,
+    /// The link is back and the model is being listed again.
+    Resyncing,
+}
+
+impl EtcdState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EtcdState::Connected => "connected",
+            EtcdState::Reconnecting => "reconnecting",
+            EtcdState::Resyncing => "resyncing",
+        }
+    }
+}
+
+/// One change to a topic's collection.
+///
+/// `value` is kept as raw JSON: the server serializes each entity once, however
+/// many clients it goes to, and the client decodes it into the topic's type.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum PatchOp {
+    Upsert { id: String, value: Box<RawValue> },
+    Remove { id: String },
+    Append { value: Box<RawValue> },
+}
+
+impl Clone for PatchOp {
+    fn clone(&self) -> Self {
+        match self {
+            PatchOp::Upsert { id, value } => PatchOp::Upsert {
+                id: id.clone(),
+                value: value.to_owned(),
+            },
+            PatchOp::Remove { id } => PatchOp::Remove { id: id.clone() },
+            PatchOp::Append { value } => PatchOp::Append {
+                value: value.to_owned(),
+            },
+        }
+    }
+}
+
+impl PatchOp {
+    /// The entity id this op is about; `None` for appends, which are never merged.
+    pub fn id(&self) -> Option<&str> {
+        match self {
+            PatchOp::Upsert { id, .. } | PatchOp::Remove { id } => Some(id),
+            PatchOp::Append { .. } => None,
+        }
+    }
+}
+
+/// What the server sends.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMsg {
+    Snapshot {
+        topic: Topic,
+        revision: Revision,
+        data: Box<RawValue>,
+    },
+    Patch {
+        topic: Topic,
+        revision: Revision,
+        ops: Vec<PatchOp>,
+    },
+    Status {
+        etcd: EtcdState,
+        revision: Revision,
+    },
+    Pong {
+        revision: Revision,
+    },
+    Error {
+        code: String,
+        message: String,
+    },
+}
+
+/// `{"error":{"code","message"}}`, the body of every REST error.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_messages_parse_as_documented() {
+        let msg: Result<ClientMsg, _> =
+            serde_json::from_str(r#"{"type":"subscribe","topics":["cluster","service:api"],"since":42}"#);
+        assert_eq!(
+            msg.ok(),
+            Some(ClientMsg::Subscribe {
+                topics: vec![Topic::Cluster, Topic::Service("api".into())],
+                since: Some(42)
+            })
+        );
+        let ping: Result<ClientMsg, _> = serde_json::from_str(r#"{"type":"ping"}"#);
+        assert_eq!(ping.ok(), Some(ClientMsg::Ping));
+        assert!(serde_json::from_str::<ClientMsg>(r#"{"type":"subscribe","topics":["nope"]}"#).is_err());
+        assert!(serde_json::from_str::<ClientMsg>(r#"{"type":"jump"}"#).is_err());
+    }
+
+    #[test]
+    fn server_messages_serialize_as_documented() {
+        let value = RawValue::from_string(r#"{"a":1}"#.to_owned());
+        let Ok(value) = value else {
+            panic!("raw value");
+        };
+        let msg = ServerMsg::Patch {
+            topic: Topic::Cluster,
+            revision: 7,
+            ops: vec![
+                PatchOp::Upsert { id: "1".into(), value },
+                PatchOp::Remove { id: "2".into() },
+            ],
+        };
+        assert_eq!(
+            serde_json::to_string(&msg).ok().as_deref(),
+            Some(
+                r#"{"type":"patch","topic":"cluster","revision":7,"ops":[{"op":"upsert","id":"1","value":{"a":1}},{"op":"remove","id":"2"}]}"#
+            )
+        );
+        let status = ServerMsg::Status { etcd: EtcdState::Reconnecting, revision: 3 };
+        assert_eq!(
+            serde_json::to_string(&status).ok().as_deref(),
+            Some(r#"{"type":"status","etcd":"reconnecting","revision":3}"#)
+        );
+    }
+}

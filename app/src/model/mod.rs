@@ -1,0 +1,18 @@
+//! The wire model: every body the REST API returns and every WebSocket message,
+//! shared by the server (which produces them) and the browser (which consumes
+//! them). Plain serde types, no Leptos, so the server depends on them freely.
+//!
+//! The contract these types implement is `API.md` (REST and WebSocket, v1).
+
+mod cluster;
+mod ids;
+mod messages;
+mod topic;
+
+pub use cluster::{ClusterBody, EtcdHealth, HealthBody, Member, TaskHealth};
+pub use ids::{IdError, LeaseId, MemberId};
+pub use messages::{ClientMsg, ErrorBody, ErrorDetail, EtcdState, PatchOp, ServerMsg};
+pub use topic::{Topic, TopicError};
+
+/// An etcd revision. etcd uses signed 64-bit integers for revisions.
+pub type Revision = i64;

@@ -1,0 +1,119 @@
+//! WebSocket topics: what a client can subscribe to.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A subscription topic, written on the wire as `cluster`, `services`,
+/// `service:<name>`, `leases`, `locks`, `elections`, `events` or `kv:<prefix>`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Topic {
+    Cluster,
+    Services,
+    Service(String),
+    Leases,
+    Locks,
+    Elections,
+    Events,
+    Kv(String),
+}
+
+/// Why a topic string was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicError(pub String);
+
+impl fmt::Display for TopicError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "unknown topic {:?}: expected cluster, services, service:<name>, leases, locks, \
+             elections, events or kv:<prefix>",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for TopicError {}
+
+impl fmt::Display for Topic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Topic::Cluster => f.write_str("cluster"),
+            Topic::Services => f.write_str("services"),
+            Topic::Service(name) => write!(f, "service:{name}"),
+            Topic::Leases => f.write_str("leases"),
+            Topic::Locks => f.write_str("locks"),
+            Topic::Elections => f.write_str("elections"),
+            Topic::Events => f.write_str("events"),
+            Topic::Kv(prefix) => write!(f, "kv:{prefix}"),
+        }
+    }
+}
+
+impl FromStr for Topic {
+    type Err = TopicError;
+
+    fn from_str(s: &str) -> Result<Self, TopicError> {
+        Ok(match s {
+            "cluster" => Topic::Cluster,
+            "services" => Topic::Services,
+            "leases" => Topic::Leases,
+            "locks" => Topic::Locks,
+            "elections" => Topic::Elections,
+            "events" => Topic::Events,
+            _ => {
+                if let Some(name) = s.strip_prefix("service:").filter(|n| !n.is_empty()) {
+                    Topic::Service(name.to_owned())
+                } else if let Some(prefix) = s.strip_prefix("kv:") {
+                    Topic::Kv(prefix.to_owned())
+                } else {
+                    return Err(TopicError(s.to_owned()));
+                }
+            }
+        })
+    }
+}
+
+impl Serialize for Topic {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Topic {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topics_round_trip() {
+        for s in [
+            "cluster",
+            "services",
+            "service:billing/api",
+            "leases",
+            "locks",
+            "elections",
+            "events",
+            "kv:/config/",
+            "kv:",
+        ] {
+            let topic: Result<Topic, _> = s.parse();
+            assert_eq!(topic.map(|t| t.to_string()), Ok(s.to_owned()));
+        }
+    }
+
+    #[test]
+    fn unknown_topics_are_refused() {
+        assert!("clusters".parse::<Topic>().is_err());
+        assert!("service:".parse::<Topic>().is_err());
+        assert!("".parse::<Topic>().is_err());
+    }
+}

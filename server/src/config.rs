@@ -1,0 +1,153 @@
+//! Command line and environment: `leasehold serve`, `leasehold dev`.
+//!
+//! Every flag has a `LEASEHOLD_*` environment variable; scripts and monitoring
+//! are written against these names, so they only ever gain members.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Leasehold: a live dashboard for etcd as a service registry.
+#[derive(Debug, Parser)]
+#[command(name = "leasehold", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the dashboard against an existing etcd cluster.
+    Serve(ServeArgs),
+    /// Start a private etcd on free loopback ports and serve the dashboard on it.
+    Dev(DevArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// etcd client endpoints, comma-separated.
+    #[arg(
+        long = "etcd",
+        env = "LEASEHOLD_ETCD_ENDPOINTS",
+        value_delimiter = ',',
+        default_value = "http://127.0.0.1:2379"
+    )]
+    pub etcd: Vec<String>,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DevArgs {
+    /// Use this etcd instead of starting a private one (comma-separated endpoints).
+    #[arg(long = "etcd", env = "LEASEHOLD_ETCD_ENDPOINTS", value_delimiter = ',')]
+    pub etcd: Vec<String>,
+
+    /// The etcd server binary started for the private cluster.
+    #[arg(long, env = "LEASEHOLD_ETCD_BIN", default_value = "etcd")]
+    pub etcd_bin: PathBuf,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
+    /// Address the dashboard listens on (port 0 picks a free port).
+    #[arg(long, env = "LEASEHOLD_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Directory holding the built site (the `pkg/` wasm, JS and CSS).
+    /// Relative paths are taken from the working directory.
+    #[arg(long, env = "LEASEHOLD_SITE_ROOT", default_value = "target/site")]
+    pub site_root: PathBuf,
+
+    /// How often members and their status are read.
+    #[arg(long, env = "LEASEHOLD_CLUSTER_POLL", default_value = "2s", value_parser = parse_duration)]
+    pub cluster_poll: Duration,
+}
+
+/// Parses `500ms`, `2s`, `1m` or a bare number of seconds.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (number, unit) = match s.find(|c: char| !c.is_ascii_digit() && c != '.') {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 500ms, 2s or 1m"))?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" => value * 60.0,
+        _ => return Err(format!("{s:?}: the unit must be ms, s or m")),
+    };
+    if !seconds.is_finite() || seconds <= 0.0 {
+        return Err(format!("{s:?} must be positive"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+/// What `run` needs, whichever command built it.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub etcd: EtcdConfig,
+    pub site_root: PathBuf,
+    pub cluster_poll: Duration,
+}
+
+/// How Leasehold talks to etcd.
+#[derive(Debug, Clone)]
+pub struct EtcdConfig {
+    pub endpoints: Vec<String>,
+    /// Limit for establishing a connection to one endpoint.
+    pub connect_timeout: Duration,
+    /// Limit for one unary request (not for watch streams).
+    pub request_timeout: Duration,
+    /// HTTP/2 keepalive ping interval and its answer's deadline: how a frozen
+    /// etcd (or a dead network path) is noticed on otherwise idle streams.
+    pub keepalive_interval: Duration,
+    pub keepalive_timeout: Duration,
+}
+
+impl EtcdConfig {
+    pub fn new(endpoints: Vec<String>) -> Self {
+        EtcdConfig {
+            endpoints,
+            connect_timeout: Duration::from_secs(3),
+            request_timeout: Duration::from_secs(5),
+            keepalive_interval: Duration::from_secs(3),
+            keepalive_timeout: Duration::from_secs(3),
+        }
+    }
+}
+
+impl Config {
+    pub fn new(endpoints: Vec<String>, common: &CommonArgs) -> Self {
+        Config {
+            etcd: EtcdConfig::new(endpoints),
+            site_root: common.site_root.clone(),
+            cluster_poll: common.cluster_poll,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("2h").is_err());
+        assert!(parse_duration("soon").is_err());
+    }
+}

@@ -1,0 +1,201 @@
+//! `leasehold dev`: a private etcd child process on free loopback ports with a
+//! temporary data directory, and the dashboard on top of it.
+//!
+//! [`EtcdProcess`] is also what the integration tests use to get a real etcd.
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener as StdListener};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::Context;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use tokio::net::TcpListener;
+use tokio::process::{Child, Command};
+
+use crate::config::{Config, DevArgs};
+
+/// How long a starting etcd may take to answer.
+const ETCD_START_LIMIT: Duration = Duration::from_secs(30);
+
+/// A single-member etcd cluster run as a child process.
+///
+/// Killed on drop. The data directory lives as long as the value, so the same
+/// member can be stopped and started again on its data (a restart keeps the
+/// revision history, like a real member coming back).
+pub struct EtcdProcess {
+    binary: PathBuf,
+    data: tempfile::TempDir,
+    client_port: u16,
+    peer_port: u16,
+    child: Option<Child>,
+}
+
+impl EtcdProcess {
+    /// Starts etcd on two free loopback ports and waits until it answers.
+    pub async fn start(binary: impl Into<PathBuf>) -> anyhow::Result<Self> {
+        let data = tempfile::Builder::new()
+            .prefix("leasehold-etcd-")
+            .tempdir()
+            .context("cannot create a temporary data directory for etcd")?;
+        let mut etcd = EtcdProcess {
+            binary: binary.into(),
+            data,
+            client_port: free_port()?,
+            peer_port: free_port()?,
+            child: None,
+        };
+        etcd.spawn().await?;
+        Ok(etcd)
+    }
+
+    /// The client URL, e.g. `http://127.0.0.1:41234`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.client_port)
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.data.path()
+    }
+
+    async fn spawn(&mut self) -> anyhow::Result<()> {
+        let client = self.endpoint();
+        let peer = format!("http://127.0.0.1:{}", self.peer_port);
+        let log = std::fs::File::create(self.data.path().join("etcd.log"))
+            .context("cannot create etcd's log file")?;
+        let child = Command::new(&self.binary)
+            .arg("--name=leasehold-dev")
+            .arg(format!("--data-dir={}", self.data.path().join("data").display()))
+            .arg(format!("--listen-client-urls={client}"))
+            .arg(format!("--advertise-client-urls={client}"))
+            .arg(format!("--listen-peer-urls={peer}"))
+            .arg(format!("--initial-advertise-peer-urls={peer}"))
+            .arg(format!("--initial-cluster=leasehold-dev={peer}"))
+            .arg("--initial-cluster-state=new")
+            .arg("--logger=zap")
+            .arg("--log-outputs=stderr")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log))
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("cannot start {} (is etcd-server installed?)", self.binary.display()))?;
+        self.child = Some(child);
+        self.wait_ready().await
+    }
+
+    /// Waits until etcd answers a request, or fails with the tail of its log.
+    async fn wait_ready(&mut self) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + ETCD_START_LIMIT;
+        let endpoint = self.endpoint();
+        loop {
+            if let Some(child) = self.child.as_mut() {
+                if let Some(status) = child.try_wait().context("cannot check on etcd")? {
+                    anyhow::bail!("etcd exited with {status} while starting:\n{}", self.log_tail());
+                }
+            }
+            let ready = async {
+                let mut client = etcd_client::Client::connect([endpoint.as_str()], None).await?;
+                client.status().await
+            };
+            if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_secs(2), ready).await {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                anyhow::bail!("etcd did not answer within {ETCD_START_LIMIT:?}:\n{}", self.log_tail());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(self.data.path().join("etcd.log")).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(20)..].join("\n")
+    }
+
+    /// Kills etcd with SIGKILL, as a crash would, and reaps it.
+    pub async fn kill(&mut self) -> anyhow::Result<()> {
+        if let Some(mut child) = self.child.take() {
+            child.kill().await.context("cannot kill etcd")?;
+        }
+        Ok(())
+    }
+
+    /// Stops etcd with SIGTERM and waits for it to exit (SIGKILL after 10 s).
+    pub async fn stop(&mut self) -> anyhow::Result<()> {
+        let Some(mut child) = self.child.take() else {
+            return Ok(());
+        };
+        if let Some(pid) = child.id().and_then(|id| i32::try_from(id).ok()) {
+            // The child may already have exited; then there is nothing to signal.
+            let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+        }
+        match tokio::time::timeout(Duration::from_secs(10), child.wait()).await {
+            Ok(status) => {
+                status.context("cannot wait for etcd")?;
+            }
+            Err(_) => child.kill().await.context("cannot kill etcd")?,
+        }
+        Ok(())
+    }
+
+    /// Starts etcd again on the same ports and data.
+    pub async fn restart(&mut self) -> anyhow::Result<()> {
+        self.stop().await?;
+        self.spawn().await
+    }
+}
+
+/// A port that was free a moment ago. etcd needs port numbers up front, so
+/// there is a short window in which another process could take it.
+fn free_port() -> anyhow::Result<u16> {
+    let listener = StdListener::bind((Ipv4Addr::LOCALHOST, 0)).context("cannot find a free port")?;
+    Ok(listener.local_addr().context("cannot read a free port")?.port())
+}
+
+/// `leasehold dev`.
+#[allow(clippy::print_stdout, reason = "the URLs are the command's output, for people and scripts")]
+pub async fn run(args: DevArgs) -> anyhow::Result<()> {
+    let mut private = None;
+    let endpoints = if args.etcd.is_empty() {
+        let etcd = EtcdProcess::start(&args.etcd_bin).await?;
+        let endpoint = etcd.endpoint();
+        tracing::info!(%endpoint, data = %etcd.data_dir().display(), "private etcd started");
+        private = Some(etcd);
+        vec![endpoint]
+    } else {
+        args.etcd.clone()
+    };
+
+    let listener = bind_dev(args.common.listen).await?;
+    let addr = listener.local_addr().context("listener has no address")?;
+    let config = Config::new(endpoints.clone(), &args.common);
+
+    println!("leasehold dev: etcd at {}", endpoints.join(","));
+    println!("leasehold dev: dashboard at http://{addr}/");
+
+    let result = crate::run(config, listener, crate::shutdown_signal()).await;
+    if let Some(mut etcd) = private {
+        etcd.stop().await?;
+        tracing::info!("private etcd stopped and its data removed");
+    }
+    Ok(result?)
+}
+
+/// Binds the dev listener; if the default port is taken, takes a free one
+/// instead of failing (the URL printed is the one to open).
+async fn bind_dev(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    match TcpListener::bind(addr).await {
+        Ok(listener) => Ok(listener),
+        Err(error) if error.kind() == std::io::ErrorKind::AddrInUse => {
+            tracing::warn!(%addr, "address in use; listening on a free port instead");
+            let fallback = SocketAddr::new(addr.ip(), 0);
+            TcpListener::bind(fallback)
+                .await
+                .with_context(|| format!("cannot listen on {fallback}"))
+        }
+        Err(error) => Err(error).with_context(|| format!("cannot listen on {addr}")),
+    }
+}

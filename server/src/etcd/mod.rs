@@ -1,0 +1,99 @@
+//! Everything that talks to etcd: the connection, the watcher that mirrors
+//! keys into the [`Store`], and the cluster poller. Nothing here knows of HTTP
+//! or WebSockets.
+
+mod cluster;
+mod watcher;
+
+use std::time::Duration;
+
+use etcd_client::{Client, ConnectOptions};
+
+use crate::config::{Config, EtcdConfig};
+use crate::registry::Store;
+use crate::tasks::Supervisor;
+
+pub use cluster::ClusterPoller;
+pub use watcher::Watcher;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Client(#[from] etcd_client::Error),
+    #[error("etcd did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error("the watch was cancelled by etcd: {0}")]
+    WatchCancelled(String),
+    #[error("the watch stream ended")]
+    WatchEnded,
+    #[error("etcd sent nothing for {0:?}, not even a progress notification")]
+    WatchHung(Duration),
+    #[error("etcd's revision went back from {ours} to {theirs}: a different or restored cluster")]
+    RevisionWentBack { ours: i64, theirs: i64 },
+}
+
+impl Error {
+    /// A short text for health and logs, free of internals a user cannot act on.
+    pub fn summary(&self) -> String {
+        match self {
+            Error::Client(etcd_client::Error::GRpcStatus(status)) => {
+                format!("{:?}: {}", status.code(), status.message())
+            }
+            Error::Client(etcd_client::Error::TransportError(error)) => {
+                let mut text = error.to_string();
+                let mut source = std::error::Error::source(error);
+                while let Some(cause) = source {
+                    text = format!("{text}: {cause}");
+                    source = cause.source();
+                }
+                text
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
+/// Options shared by every connection Leasehold opens to etcd.
+pub fn connect_options(config: &EtcdConfig) -> ConnectOptions {
+    ConnectOptions::new()
+        .with_connect_timeout(config.connect_timeout)
+        .with_timeout(config.request_timeout)
+        .with_keep_alive(config.keepalive_interval, config.keepalive_timeout)
+        .with_keep_alive_while_idle(true)
+}
+
+/// Creates the client. It connects lazily: this succeeds while etcd is down,
+/// and requests fail (and later recover) on their own.
+pub async fn connect(config: &EtcdConfig) -> Result<Client, Error> {
+    Ok(Client::connect(&config.endpoints, Some(connect_options(config))).await?)
+}
+
+/// Runs `fut` with a deadline, mapping its error into ours.
+pub(crate) async fn with_timeout<T, E: Into<Error>>(
+    limit: Duration,
+    fut: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, Error> {
+    match tokio::time::timeout(limit, fut).await {
+        Ok(result) => result.map_err(Into::into),
+        Err(_) => Err(Error::Timeout(limit)),
+    }
+}
+
+/// Starts the supervised etcd tasks: the watcher and the cluster poller.
+pub fn spawn_tasks(tasks: &Supervisor, client: Client, store: Store, config: &Config) {
+    let stop = tasks.stop_token();
+    {
+        let (client, store, stop) = (client.clone(), store.clone(), stop.clone());
+        let prefixes: Vec<Vec<u8>> = Vec::new();
+        tasks.spawn("watcher", move || {
+            Watcher::new(client.clone(), store.clone(), prefixes.clone()).run(stop.clone())
+        });
+    }
+    {
+        let etcd = config.etcd.clone();
+        let interval = config.cluster_poll;
+        tasks.spawn("cluster-poller", move || {
+            ClusterPoller::new(client.clone(), etcd.clone(), store.clone(), interval).run(stop.clone())
+        });
+    }
+}

@@ -1,0 +1,84 @@
+//! HTTP: REST routes, the WebSocket endpoint, static assets and the Leptos app.
+
+mod api;
+mod error;
+pub mod ws;
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use axum::routing::get;
+use axum::Router;
+use leptos::config::LeptosOptions;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tokio_util::sync::CancellationToken;
+use tower_http::services::ServeDir;
+
+use crate::config::Config;
+use crate::hub::Hub;
+use crate::registry::Store;
+use crate::tasks::Supervisor;
+
+pub use error::ApiError;
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub hub: Hub,
+    pub tasks: Supervisor,
+    /// Cancelled when the server shuts down; sessions close on it.
+    pub stop: CancellationToken,
+    pub leptos: LeptosOptions,
+}
+
+impl AppState {
+    pub fn new(config: Arc<Config>, store: Store, hub: Hub, tasks: Supervisor, stop: CancellationToken) -> Self {
+        let leptos = LeptosOptions::builder()
+            .output_name("leasehold")
+            .site_root(config.site_root.to_string_lossy().into_owned())
+            .site_pkg_dir("pkg")
+            .env(leptos::config::Env::PROD)
+            .build();
+        AppState {
+            config,
+            store,
+            hub,
+            tasks,
+            stop,
+            leptos,
+        }
+    }
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos.clone()
+    }
+}
+
+/// The whole site: API, WebSocket, assets, and the server-rendered app.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/health", get(api::health))
+        .route("/cluster", get(api::cluster))
+        .route("/ws", get(ws::upgrade))
+        .fallback(api::not_found);
+
+    // wasm, JS and CSS, with the `.br`/`.gz` files cargo-leptos precompressed
+    // served under the matching content-encoding.
+    let pkg_dir = std::path::Path::new(&*state.leptos.site_root).join(&*state.leptos.site_pkg_dir);
+    let assets = ServeDir::new(pkg_dir).precompressed_br().precompressed_gzip();
+
+    let leptos_options = state.leptos.clone();
+    let routes = generate_route_list(app::App);
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/api", get(api::not_found))
+        .route("/api/{*rest}", get(api::not_found))
+        .nest_service("/pkg", assets)
+        .leptos_routes(&state, routes, move || app::shell(leptos_options.clone()))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+        .with_state(state)
+}

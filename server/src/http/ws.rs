@@ -1,0 +1,407 @@
+//! The WebSocket session: subscriptions, snapshots, coalesced patches, status.
+//!
+//! One task per socket reads client messages and hub updates; a second task
+//! owns the socket's sink and writes batches. Between the two is a channel of
+//! capacity one, so at most one batch waits while another is being written.
+//! While that slot is taken, new updates merge into one pending patch per
+//! topic (an entity's later op replaces its earlier one): at low load a change
+//! goes out at once, under a burst each client gets a handful of messages.
+//! A client that falls too far behind gets fresh snapshots instead of an
+//! ever-growing backlog (DESIGN.md rules 6 and 7).
+//!
+//! Ordering: every message carries a revision and a socket never sees one go
+//! backwards. Snapshots are taken under the store's lock together with their
+//! position (`seq`) in the stream of updates; updates at or before a topic's
+//! snapshot are dropped for that topic, and each batch is ordered by revision.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::model::{ClientMsg, PatchOp, Revision, ServerMsg, Topic};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::Response;
+use futures::{Sink, SinkExt, Stream, StreamExt};
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use tokio::sync::{broadcast, mpsc};
+use tokio::time::Instant;
+
+use super::AppState;
+use crate::hub::Update;
+use crate::registry::Store;
+
+/// Largest client message accepted.
+const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
+/// Merged ops one topic may hold for a busy client before it is resynced with
+/// a snapshot instead.
+const MAX_PENDING_OPS: usize = 10_000;
+/// Malformed client messages tolerated per window before the socket is closed.
+const BAD_MESSAGE_LIMIT: u32 = 20;
+const BAD_MESSAGE_WINDOW: Duration = Duration::from_secs(10);
+/// WebSocket close code "policy violation".
+const CLOSE_POLICY: u16 = 1008;
+/// WebSocket close code "going away".
+const CLOSE_GOING_AWAY: u16 = 1001;
+
+/// `GET /api/v1/ws`.
+pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+    ws.max_message_size(MAX_CLIENT_MESSAGE).on_upgrade(move |socket: WebSocket| {
+        let (sink, stream) = socket.split();
+        Session::new(&state).run(sink, stream)
+    })
+}
+
+/// What a session knows about one subscribed topic.
+#[derive(Default)]
+struct TopicState {
+    /// Updates with `seq <= floor` are already in the snapshot this client got.
+    floor: u64,
+    needs_snapshot: bool,
+    pending: Option<Pending>,
+}
+
+/// Ops merged while the socket was busy.
+struct Pending {
+    revision: Revision,
+    seq: u64,
+    ops: Vec<PatchOp>,
+    /// Entity id -> index in `ops`, so a later op replaces an earlier one.
+    by_id: HashMap<String, usize>,
+}
+
+impl Pending {
+    fn new() -> Self {
+        Pending {
+            revision: 0,
+            seq: 0,
+            ops: Vec::new(),
+            by_id: HashMap::new(),
+        }
+    }
+
+    fn merge(&mut self, update: &Update, ops: &[PatchOp]) {
+        self.revision = update.revision;
+        self.seq = update.seq;
+        for op in ops {
+            match op.id() {
+                Some(id) => match self.by_id.get(id) {
+                    Some(&index) => self.ops[index] = op.clone(),
+                    None => {
+                        self.by_id.insert(id.to_owned(), self.ops.len());
+                        self.ops.push(op.clone());
+                    }
+                },
+                None => self.ops.push(op.clone()),
+            }
+        }
+    }
+}
+
+pub struct Session {
+    store: Store,
+    updates: broadcast::Receiver<Arc<Update>>,
+    link: tokio::sync::watch::Receiver<crate::hub::Link>,
+    stop: tokio_util::sync::CancellationToken,
+    topics: BTreeMap<Topic, TopicState>,
+    /// The last update received from the hub: (seq, revision).
+    received: (u64, Revision),
+    /// Revision of the last status sent, and whether one is due.
+    status_sent: Option<Revision>,
+    status_due: bool,
+    pongs: usize,
+    errors: Vec<ServerMsg>,
+    bad_messages: u32,
+    bad_window: Instant,
+    close: Option<(u16, &'static str)>,
+}
+
+impl Session {
+    /// Subscribes to the hub at once, so nothing published after this point
+    /// can be missed by a later snapshot.
+    pub fn new(state: &AppState) -> Self {
+        let updates = state.hub.subscribe();
+        Session {
+            store: state.store.clone(),
+            updates,
+            link: state.hub.watch_link(),
+            stop: state.stop.clone(),
+            topics: BTreeMap::new(),
+            received: (0, 0),
+            status_sent: None,
+            status_due: true,
+            pongs: 0,
+            errors: Vec::new(),
+            bad_messages: 0,
+            bad_window: Instant::now(),
+            close: None,
+        }
+    }
+
+    pub async fn run<W, R>(mut self, sink: W, mut stream: R)
+    where
+        W: Sink<Message> + Unpin + Send + 'static,
+        R: Stream<Item = Result<Message, axum::Error>> + Unpin,
+    {
+        let (tx, rx) = mpsc::channel::<Vec<Message>>(1);
+        let mut writer = tokio::spawn(write_batches(sink, rx));
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        self.received.0 = self.store.position().0;
+
+        loop {
+            let has_work = self.has_work();
+            tokio::select! {
+                () = self.stop.cancelled() => {
+                    self.close = Some((CLOSE_GOING_AWAY, "server shutting down"));
+                }
+                incoming = stream.next() => match incoming {
+                    Some(Ok(message)) => self.on_client_message(message),
+                    Some(Err(error)) => {
+                        tracing::debug!(%error, "websocket read failed");
+                        break;
+                    }
+                    None => break,
+                },
+                update = self.updates.recv() => match update {
+                    Ok(update) => self.on_update(&update),
+                    Err(RecvError::Lagged(missed)) => self.on_lagged(missed),
+                    Err(RecvError::Closed) => break,
+                },
+                changed = self.link.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                    self.status_due = true;
+                }
+                _ = tick.tick() => {
+                    if self.status_sent != Some(self.watermark()) {
+                        self.status_due = true;
+                    }
+                }
+                permit = tx.reserve(), if has_work => match permit {
+                    Ok(permit) => permit.send(self.drain()),
+                    Err(_) => break,
+                },
+                _ = &mut writer => break,
+            }
+            if let Some((code, reason)) = self.close.take() {
+                let frame = CloseFrame {
+                    code,
+                    reason: reason.into(),
+                };
+                // Best effort: the client may already be gone.
+                let _ = tx.send(vec![Message::Close(Some(frame))]).await;
+                break;
+            }
+        }
+        drop(tx);
+        // Let the writer flush what it has (a close frame, a last batch).
+        let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+    }
+
+    fn has_work(&self) -> bool {
+        self.status_due
+            || self.pongs > 0
+            || !self.errors.is_empty()
+            || self
+                .topics
+                .values()
+                .any(|t| t.needs_snapshot || t.pending.is_some())
+    }
+
+    fn on_client_message(&mut self, message: Message) {
+        let text = match message {
+            Message::Text(text) => text,
+            Message::Binary(_) => {
+                return self.bad_message("messages must be JSON text frames".to_owned());
+            }
+            // Pings are answered by the WebSocket layer; a close ends the stream next.
+            Message::Ping(_) | Message::Pong(_) | Message::Close(_) => return,
+        };
+        match serde_json::from_str::<ClientMsg>(text.as_str()) {
+            Ok(ClientMsg::Subscribe { topics, since: _ }) => {
+                // Resuming with patches needs a per-topic change history; until
+                // topics keep one, every (re)subscription gets a snapshot, which
+                // API.md allows when the changes since `since` are not known.
+                for topic in topics {
+                    let state = self.topics.entry(topic).or_default();
+                    state.needs_snapshot = true;
+                    state.pending = None;
+                }
+            }
+            Ok(ClientMsg::Unsubscribe { topics }) => {
+                for topic in topics {
+                    self.topics.remove(&topic);
+                }
+            }
+            Ok(ClientMsg::Ping) => self.pongs += 1,
+            Err(error) => self.bad_message(format!("malformed message: {error}")),
+        }
+    }
+
+    fn bad_message(&mut self, message: String) {
+        if self.bad_window.elapsed() > BAD_MESSAGE_WINDOW {
+            self.bad_window = Instant::now();
+            self.bad_messages = 0;
+        }
+        self.bad_messages += 1;
+        if self.bad_messages > BAD_MESSAGE_LIMIT {
+            self.close = Some((CLOSE_POLICY, "too many malformed messages"));
+            return;
+        }
+        self.errors.push(ServerMsg::Error {
+            code: "bad_request".to_owned(),
+            message,
+        });
+    }
+
+    fn on_update(&mut self, update: &Update) {
+        self.received = (update.seq, update.revision);
+        for (topic, ops) in &update.patches {
+            let Some(state) = self.topics.get_mut(topic) else { continue };
+            if state.needs_snapshot || update.seq <= state.floor {
+                continue;
+            }
+            let pending = state.pending.get_or_insert_with(Pending::new);
+            pending.merge(update, ops);
+            if pending.ops.len() > MAX_PENDING_OPS {
+                state.pending = None;
+                state.needs_snapshot = true;
+            }
+        }
+    }
+
+    fn on_lagged(&mut self, missed: u64) {
+        tracing::debug!(missed, "session fell behind; resyncing with snapshots");
+        for state in self.topics.values_mut() {
+            state.pending = None;
+            state.needs_snapshot = true;
+        }
+    }
+
+    /// The revision this session can claim to be current to: the store's, if
+    /// every update published so far has been received, else the last
+    /// received update's.
+    fn watermark(&self) -> Revision {
+        let (seq, revision) = self.store.position();
+        if self.received.0 >= seq {
+            revision.max(self.received.1)
+        } else {
+            self.received.1
+        }
+    }
+
+    /// Everything due, as frames, in revision order.
+    fn drain(&mut self) -> Vec<Message> {
+        // 1. Snapshots, each at its position in the update order.
+        let mut out: Vec<(Revision, u64, ServerMsg)> = Vec::new();
+        let mut refused = Vec::new();
+        for (topic, state) in &mut self.topics {
+            if !state.needs_snapshot {
+                continue;
+            }
+            state.needs_snapshot = false;
+            state.pending = None;
+            match self.store.snapshot(topic) {
+                Ok(snapshot) => {
+                    state.floor = snapshot.seq;
+                    out.push((
+                        snapshot.revision,
+                        snapshot.seq,
+                        ServerMsg::Snapshot {
+                            topic: topic.clone(),
+                            revision: snapshot.revision,
+                            data: snapshot.data,
+                        },
+                    ));
+                }
+                Err(error) => {
+                    refused.push(topic.clone());
+                    self.errors.push(ServerMsg::Error {
+                        code: "not_served".to_owned(),
+                        message: error.to_string(),
+                    });
+                }
+            }
+        }
+        for topic in refused {
+            self.topics.remove(&topic);
+        }
+        // 2. Updates already published when those snapshots were taken are in
+        //    the channel now: take them, so none is sent after a later snapshot.
+        loop {
+            match self.updates.try_recv() {
+                Ok(update) => self.on_update(&update),
+                Err(TryRecvError::Lagged(missed)) => {
+                    // Rare: resync on the next round rather than loop here.
+                    self.on_lagged(missed);
+                    break;
+                }
+                Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+            }
+        }
+        // 3. Pending patches.
+        for (topic, state) in &mut self.topics {
+            if let Some(pending) = state.pending.take() {
+                out.push((
+                    pending.revision,
+                    pending.seq,
+                    ServerMsg::Patch {
+                        topic: topic.clone(),
+                        revision: pending.revision,
+                        ops: pending.ops,
+                    },
+                ));
+            }
+        }
+        out.sort_by_key(|(revision, seq, _)| (*revision, *seq));
+
+        // 4. Status and pongs last, at a revision no earlier than anything above.
+        let mut watermark = self.watermark();
+        if let Some((revision, _, _)) = out.last() {
+            watermark = watermark.max(*revision);
+        }
+        let mut messages: Vec<ServerMsg> = out.into_iter().map(|(_, _, m)| m).collect();
+        if self.status_due {
+            self.status_due = false;
+            self.status_sent = Some(watermark);
+            messages.push(ServerMsg::Status {
+                etcd: self.store.link().state,
+                revision: watermark,
+            });
+        }
+        for _ in 0..std::mem::take(&mut self.pongs) {
+            messages.push(ServerMsg::Pong { revision: watermark });
+        }
+        messages.append(&mut self.errors);
+
+        messages
+            .iter()
+            .filter_map(|message| match serde_json::to_string(message) {
+                Ok(text) => Some(Message::Text(text.into())),
+                Err(error) => {
+                    tracing::error!(%error, "cannot serialize a server message");
+                    None
+                }
+            })
+            .collect()
+    }
+}
+
+/// Owns the sink: writes each batch, flushing once per batch.
+async fn write_batches<W>(mut sink: W, mut batches: mpsc::Receiver<Vec<Message>>)
+where
+    W: Sink<Message> + Unpin,
+{
+    while let Some(batch) = batches.recv().await {
+        for message in batch {
+            if sink.feed(message).await.is_err() {
+                return;
+            }
+        }
+        if sink.flush().await.is_err() {
+            return;
+        }
+    }
+    let _ = sink.close().await;
+}

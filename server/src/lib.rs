@@ -1,0 +1,109 @@
+//! Leasehold's server: watches etcd, keeps an in-memory model of the registry,
+//! and serves it over REST and WebSockets next to the Leptos dashboard.
+//!
+//! Modules, in the order data flows through them:
+//! - [`etcd`]: the connection to etcd, the watcher that mirrors keys
+//!   (list-then-watch, resumable by revision) and the cluster poller. Knows
+//!   nothing of HTTP or WebSockets.
+//! - [`registry`]: the [`registry::Store`], the model at a known revision, which
+//!   turns every change into entity diffs for the hub.
+//! - [`hub`]: the fan-out of those diffs and of the link status to sessions.
+//!   Knows nothing of etcd.
+//! - [`http`]: REST routes, the WebSocket session, the one error boundary.
+//! - [`tasks`]: supervision of background tasks, visible in `/api/v1/health`.
+//! - [`dev`]: `leasehold dev`, a private etcd child process.
+
+pub mod config;
+pub mod dev;
+pub mod etcd;
+pub mod http;
+pub mod hub;
+pub mod registry;
+pub mod tasks;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::http::AppState;
+use crate::hub::Hub;
+use crate::registry::Store;
+use crate::tasks::Supervisor;
+
+pub use crate::http::router;
+
+/// Why the server stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("etcd client: {0}")]
+    Etcd(#[from] etcd::Error),
+    #[error("serving HTTP: {0}")]
+    Serve(#[source] std::io::Error),
+}
+
+/// Runs Leasehold on `listener` until `shutdown` completes.
+///
+/// Tests bind port 0 and pass the listener in; `main` binds the configured
+/// address. Background tasks (watcher, cluster poller) start here, are
+/// supervised, and are stopped before this returns.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let stop = CancellationToken::new();
+    let hub = Hub::new();
+    let store = Store::new(hub.clone());
+    let tasks = Supervisor::new(stop.clone());
+    let config = Arc::new(config);
+
+    let client = etcd::connect(&config.etcd).await?;
+    etcd::spawn_tasks(&tasks, client, store.clone(), &config);
+
+    let state = AppState::new(config, store, hub, tasks.clone(), stop.clone());
+    let app = router(state);
+
+    let serve_stop = stop.clone();
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            tokio::select! {
+                () = shutdown => {}
+                () = serve_stop.cancelled() => {}
+            }
+            // WebSocket sessions watch the same token and close themselves.
+            serve_stop.cancel();
+        })
+        .await
+        .map_err(Error::Serve);
+    stop.cancel();
+    tasks.join().await;
+    result
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => tracing::info!("Ctrl-C received, shutting down"),
+        () = terminate => tracing::info!("SIGTERM received, shutting down"),
+    }
+}

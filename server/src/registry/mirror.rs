@@ -1,0 +1,150 @@
+//! The raw mirror of etcd's keys: exactly what etcd holds under the watched
+//! prefixes at the store's revision.
+
+use std::collections::BTreeMap;
+
+use app::model::Revision;
+
+/// One key as etcd stores it. Keys and values are bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyValue {
+    pub key: Vec<u8>,
+    pub value: Vec<u8>,
+    pub create_revision: Revision,
+    pub mod_revision: Revision,
+    pub version: i64,
+    /// 0 when the key has no lease.
+    pub lease: i64,
+}
+
+/// One change from etcd's watch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KvEvent {
+    Put(KeyValue),
+    Delete { key: Vec<u8> },
+}
+
+/// What one applied event did to the mirror.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    Upserted {
+        before: Option<KeyValue>,
+        after: KeyValue,
+    },
+    Removed(KeyValue),
+}
+
+/// The keys, in etcd's byte order.
+#[derive(Debug, Default, Clone)]
+pub struct Mirror {
+    keys: BTreeMap<Vec<u8>, KeyValue>,
+}
+
+impl Mirror {
+    pub fn from_list(items: impl IntoIterator<Item = KeyValue>) -> Self {
+        Mirror {
+            keys: items.into_iter().map(|kv| (kv.key.clone(), kv)).collect(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    pub fn get(&self, key: &[u8]) -> Option<&KeyValue> {
+        self.keys.get(key)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &KeyValue> {
+        self.keys.values()
+    }
+
+    /// Applies one event; `None` when it changed nothing (a delete of a key the
+    /// mirror does not hold).
+    pub fn apply(&mut self, event: KvEvent) -> Option<Change> {
+        match event {
+            KvEvent::Put(kv) => {
+                let before = self.keys.insert(kv.key.clone(), kv.clone());
+                Some(Change::Upserted { before, after: kv })
+            }
+            KvEvent::Delete { key } => self.keys.remove(&key).map(Change::Removed),
+        }
+    }
+
+    /// The changes that turn `self` into `next`, in key order: what a relist
+    /// after compaction or a lost stream must tell clients, instead of a blank
+    /// page followed by everything.
+    pub fn diff(&self, next: &Mirror) -> Vec<Change> {
+        let mut changes = Vec::new();
+        for (key, old) in &self.keys {
+            if !next.keys.contains_key(key) {
+                changes.push(Change::Removed(old.clone()));
+            }
+        }
+        for (key, new) in &next.keys {
+            match self.keys.get(key) {
+                Some(old) if old == new => {}
+                before => changes.push(Change::Upserted {
+                    before: before.cloned(),
+                    after: new.clone(),
+                }),
+            }
+        }
+        changes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kv(key: &str, value: &str, rev: Revision) -> KeyValue {
+        KeyValue {
+            key: key.as_bytes().to_vec(),
+            value: value.as_bytes().to_vec(),
+            create_revision: rev,
+            mod_revision: rev,
+            version: 1,
+            lease: 0,
+        }
+    }
+
+    #[test]
+    fn apply_puts_and_deletes() {
+        let mut mirror = Mirror::default();
+        assert!(matches!(
+            mirror.apply(KvEvent::Put(kv("a", "1", 2))),
+            Some(Change::Upserted { before: None, .. })
+        ));
+        assert!(matches!(
+            mirror.apply(KvEvent::Put(kv("a", "2", 3))),
+            Some(Change::Upserted { before: Some(_), .. })
+        ));
+        assert_eq!(mirror.get(b"a").map(|kv| kv.value.clone()), Some(b"2".to_vec()));
+        assert!(mirror.apply(KvEvent::Delete { key: b"zz".to_vec() }).is_none());
+        assert!(matches!(
+            mirror.apply(KvEvent::Delete { key: b"a".to_vec() }),
+            Some(Change::Removed(_))
+        ));
+        assert!(mirror.is_empty());
+    }
+
+    #[test]
+    fn diff_reports_removals_upserts_and_nothing_for_equal_keys() {
+        let old = Mirror::from_list([kv("gone", "x", 2), kv("same", "y", 3), kv("changed", "z", 4)]);
+        let new = Mirror::from_list([kv("same", "y", 3), kv("changed", "z2", 9), kv("added", "w", 10)]);
+        let changes = old.diff(&new);
+        let summary: Vec<String> = changes
+            .iter()
+            .map(|c| match c {
+                Change::Removed(kv) => format!("-{}", String::from_utf8_lossy(&kv.key)),
+                Change::Upserted { after, .. } => format!("+{}", String::from_utf8_lossy(&after.key)),
+            })
+            .collect();
+        assert_eq!(summary, ["-gone", "+added", "+changed"]);
+    }
+}

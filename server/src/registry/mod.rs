@@ -1,0 +1,14 @@
+//! The model: a mirror of the watched etcd keys at a known revision, the
+//! cluster as last polled, and the [`Store`] that applies changes to both and
+//! hands the resulting entity diffs to the hub.
+//!
+//! Types here are Leasehold's own, not etcd-client's: the `etcd` module
+//! converts, so the model can be driven by tests and benchmarks without etcd.
+
+mod cluster;
+mod mirror;
+mod store;
+
+pub use cluster::ClusterInfo;
+pub use mirror::{KeyValue, KvEvent, Mirror};
+pub use store::{Snapshot, SnapshotError, Store};

@@ -1,0 +1,195 @@
+//! Helpers shared by the integration tests: a real etcd child process and the
+//! server running in-process on port 0 against it.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use serde_json::Value;
+use server::config::{Config, EtcdConfig};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub use server::dev::EtcdProcess;
+
+/// Starts a fresh single-member etcd (Debian's `etcd`, or `$LEASEHOLD_ETCD_BIN`).
+pub async fn start_etcd() -> EtcdProcess {
+    let binary = std::env::var("LEASEHOLD_ETCD_BIN").unwrap_or_else(|_| "etcd".to_owned());
+    EtcdProcess::start(binary).await.expect("etcd starts")
+}
+
+pub async fn etcd_client(etcd: &EtcdProcess) -> etcd_client::Client {
+    etcd_client::Client::connect([etcd.endpoint()], None)
+        .await
+        .expect("etcd client")
+}
+
+/// The server, running in this test's runtime; stopped on drop.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub http: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    handle: Option<JoinHandle<Result<(), server::Error>>>,
+}
+
+pub async fn spawn_app(etcd: &EtcdProcess) -> TestApp {
+    spawn_app_with(Config {
+        etcd: EtcdConfig::new(vec![etcd.endpoint()]),
+        site_root: "target/site".into(),
+        cluster_poll: Duration::from_millis(500),
+    })
+    .await
+}
+
+pub async fn spawn_app_with(config: Config) -> TestApp {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+    let addr = listener.local_addr().expect("local addr");
+    let (stop, stopped) = oneshot::channel::<()>();
+    let handle = tokio::spawn(server::run(config, listener, async move {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        addr,
+        http: reqwest::Client::new(),
+        stop: Some(stop),
+        handle: Some(handle),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let response = self.http.get(self.url(path)).send().await.expect("request");
+        let status = response.status().as_u16();
+        let body = response.json::<Value>().await.expect("JSON body");
+        (status, body)
+    }
+
+    /// Polls `/api/v1/health` until it answers `status`, or panics after `limit`.
+    pub async fn wait_for_health(&self, status: u16, limit: Duration) -> Value {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            if let Ok(response) = self.http.get(self.url("/api/v1/health")).send().await {
+                let code = response.status().as_u16();
+                if let Ok(body) = response.json::<Value>().await {
+                    if code == status {
+                        return body;
+                    }
+                    if tokio::time::Instant::now() >= deadline {
+                        panic!("health still {code} after {limit:?}: {body}");
+                    }
+                }
+            }
+            assert!(tokio::time::Instant::now() < deadline, "health never answered");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until the model has reached etcd revision `revision`.
+    pub async fn wait_for_revision(&self, revision: i64, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let (_, body) = self.get("/api/v1/health").await;
+            if body["revision"].as_i64().unwrap_or(0) >= revision {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "revision {revision} not reached: {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn ws(&self) -> WsClient {
+        let (stream, _) = tokio_tungstenite::connect_async(format!("ws://{}/api/v1/ws", self.addr))
+            .await
+            .expect("websocket connects");
+        WsClient { stream }
+    }
+
+    /// Stops the server and waits for it to finish.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(handle) = self.handle.take() {
+            handle.await.expect("server task").expect("server ran cleanly");
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+pub struct WsClient {
+    pub stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+/// What `WsClient::next` saw.
+#[derive(Debug)]
+pub enum Received {
+    Json(Value),
+    Closed(Option<u16>),
+}
+
+impl WsClient {
+    pub async fn send_json(&mut self, value: Value) {
+        self.send_text(&value.to_string()).await;
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.stream
+            .send(Message::Text(text.to_owned().into()))
+            .await
+            .expect("send");
+    }
+
+    /// The next JSON message or the close, within `limit`.
+    pub async fn next(&mut self, limit: Duration) -> Received {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let message = tokio::time::timeout(left, self.stream.next())
+                .await
+                .unwrap_or_else(|_| panic!("nothing received within {limit:?}"));
+            match message {
+                Some(Ok(Message::Text(text))) => {
+                    return Received::Json(serde_json::from_str(text.as_str()).expect("JSON message"))
+                }
+                Some(Ok(Message::Close(frame))) => return Received::Closed(frame.map(|f| u16::from(f.code))),
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return Received::Closed(None),
+            }
+        }
+    }
+
+    /// Reads messages until one satisfies `matches`; panics after `limit`.
+    pub async fn wait_for(&mut self, limit: Duration, matches: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + limit;
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            assert!(!left.is_zero(), "no matching message within {limit:?}; saw {seen:?}");
+            match tokio::time::timeout(left, self.next(left)).await {
+                Ok(Received::Json(value)) if matches(&value) => return value,
+                Ok(Received::Json(value)) => seen.push(value),
+                Ok(Received::Closed(code)) => panic!("socket closed ({code:?}); saw {seen:?}"),
+                Err(_) => panic!("no matching message within {limit:?}; saw {seen:?}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! The WebSocket protocol against a real etcd: snapshots, patches, status,
+//! and what malformed input gets.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{etcd_client, spawn_app, start_etcd, Received};
+use serde_json::json;
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+#[tokio::test]
+async fn a_cluster_subscription_gets_a_snapshot_at_etcds_revision_then_patches() {
+    let etcd = start_etcd().await;
+    let mut client = etcd_client(&etcd).await;
+    let app = spawn_app(&etcd).await;
+    app.wait_for_health(200, LIMIT).await;
+    let put = client.put("/ws/probe", "1", None).await.expect("put");
+    let revision = put.header().expect("header").revision();
+    app.wait_for_revision(revision, LIMIT).await;
+
+    let mut ws = app.ws().await;
+    ws.send_json(json!({"type": "subscribe", "topics": ["cluster"]})).await;
+    let snapshot = ws.wait_for(LIMIT, |m| m["type"] == "snapshot").await;
+    assert_eq!(snapshot["topic"], "cluster");
+    // Nothing was written since the put, so the snapshot is at etcd's revision.
+    assert_eq!(snapshot["revision"], revision, "{snapshot}");
+    assert_eq!(snapshot["data"]["revision"], revision, "{snapshot}");
+
+    // Writes move the member's raft index: the poller sees it and the
+    // subscriber gets an upsert of that member.
+    let member_id = client.status().await.expect("status").header().expect("header").member_id();
+    let before = snapshot["data"]["members"]
+        .as_array()
+        .and_then(|m| m.first())
+        .and_then(|m| m["raft_index"].as_u64())
+        .unwrap_or(0);
+    for i in 0..5 {
+        client.put(format!("/ws/k{i}"), "v", None).await.expect("put");
+    }
+    let id = format!("{member_id:x}");
+    let patch = ws
+        .wait_for(LIMIT, |m| {
+            m["type"] == "patch"
+                && m["topic"] == "cluster"
+                && m["ops"].as_array().is_some_and(|ops| {
+                    ops.iter().any(|op| {
+                        op["op"] == "upsert"
+                            && op["id"] == id.as_str()
+                            && op["value"]["raft_index"].as_u64().unwrap_or(0) > before
+                    })
+                })
+        })
+        .await;
+    assert!(patch["revision"].as_i64().unwrap_or(0) >= revision, "{patch}");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn status_messages_follow_the_revision() {
+    let etcd = start_etcd().await;
+    let mut client = etcd_client(&etcd).await;
+    let app = spawn_app(&etcd).await;
+    app.wait_for_health(200, LIMIT).await;
+
+    let mut ws = app.ws().await;
+    let first = ws.wait_for(LIMIT, |m| m["type"] == "status").await;
+    assert_eq!(first["etcd"], "connected", "{first}");
+    let put = client.put("/ws/status", "1", None).await.expect("put");
+    let revision = put.header().expect("header").revision();
+    // No topic is subscribed, yet the status reports the new revision.
+    let status = ws
+        .wait_for(LIMIT, |m| m["type"] == "status" && m["revision"].as_i64().unwrap_or(0) >= revision)
+        .await;
+    assert_eq!(status["etcd"], "connected");
+
+    ws.send_json(json!({"type": "ping"})).await;
+    let pong = ws.wait_for(LIMIT, |m| m["type"] == "pong").await;
+    assert!(pong["revision"].as_i64().unwrap_or(0) >= revision, "{pong}");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn malformed_messages_get_errors_and_the_socket_stays_usable() {
+    let etcd = start_etcd().await;
+    let app = spawn_app(&etcd).await;
+    app.wait_for_health(200, LIMIT).await;
+    let mut ws = app.ws().await;
+
+    ws.send_text("this is not json").await;
+    let error = ws.wait_for(LIMIT, |m| m["type"] == "error").await;
+    assert_eq!(error["code"], "bad_request");
+
+    ws.send_json(json!({"type": "subscribe", "topics": ["no-such-topic"]})).await;
+    let error = ws.wait_for(LIMIT, |m| m["type"] == "error").await;
+    assert!(error["message"].as_str().is_some_and(|m| m.contains("no-such-topic")), "{error}");
+
+    ws.send_json(json!({"type": "dance"})).await;
+    ws.wait_for(LIMIT, |m| m["type"] == "error").await;
+
+    // Still usable: a valid subscription works.
+    ws.send_json(json!({"type": "subscribe", "topics": ["cluster"]})).await;
+    let snapshot = ws.wait_for(LIMIT, |m| m["type"] == "snapshot").await;
+    assert_eq!(snapshot["topic"], "cluster");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_flood_of_malformed_messages_closes_the_socket_with_1008() {
+    let etcd = start_etcd().await;
+    let app = spawn_app(&etcd).await;
+    let mut ws = app.ws().await;
+    for _ in 0..50 {
+        ws.send_text("{").await;
+    }
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    loop {
+        match ws.next(LIMIT).await {
+            Received::Closed(code) => {
+                assert_eq!(code, Some(1008));
+                break;
+            }
+            Received::Json(_) => assert!(tokio::time::Instant::now() < deadline, "never closed"),
+        }
+    }
+    app.shutdown().await;
+}
