@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::registry::layouts::Pattern;
+
 /// Leasehold: a live dashboard for etcd as a service registry.
 #[derive(Debug, Parser)]
 #[command(name = "leasehold", version, about)]
@@ -65,6 +67,15 @@ pub struct CommonArgs {
     #[arg(long, env = "LEASEHOLD_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
 
+    /// Watch only keys under this prefix (repeatable; default: the whole keyspace).
+    #[arg(long = "prefix", env = "LEASEHOLD_PREFIXES", value_delimiter = ',')]
+    pub prefixes: Vec<String>,
+
+    /// A registry layout of your own, e.g. '/services/{service}/{instance}'
+    /// (repeatable; tried after the built-in layouts).
+    #[arg(long = "service-pattern", env = "LEASEHOLD_SERVICE_PATTERNS", value_delimiter = ',')]
+    pub service_patterns: Vec<Pattern>,
+
     /// How often members and their status are read.
     #[arg(long, env = "LEASEHOLD_CLUSTER_POLL", default_value = "2s", value_parser = parse_duration)]
     pub cluster_poll: Duration,
@@ -96,6 +107,9 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub etcd: EtcdConfig,
+    /// Key prefixes watched; empty means everything.
+    pub prefixes: Vec<String>,
+    pub service_patterns: Vec<Pattern>,
     pub site_root: PathBuf,
     pub cluster_poll: Duration,
 }
@@ -130,6 +144,8 @@ impl Config {
     pub fn new(endpoints: Vec<String>, common: &CommonArgs) -> Self {
         Config {
             etcd: EtcdConfig::new(endpoints),
+            prefixes: common.prefixes.clone(),
+            service_patterns: common.service_patterns.clone(),
             site_root: common.site_root.clone(),
             cluster_poll: common.cluster_poll,
         }

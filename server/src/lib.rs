@@ -30,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::http::AppState;
 use crate::hub::Hub;
-use crate::registry::Store;
+use crate::registry::{Classifier, Store};
 use crate::tasks::Supervisor;
 
 pub use crate::http::router;
@@ -56,7 +56,7 @@ pub async fn run(
 ) -> Result<(), Error> {
     let stop = CancellationToken::new();
     let hub = Hub::new();
-    let store = Store::new(hub.clone());
+    let store = Store::new(hub.clone(), Classifier::new(config.service_patterns.clone()));
     let tasks = Supervisor::new(stop.clone());
     let config = Arc::new(config);
 

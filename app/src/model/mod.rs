@@ -7,11 +7,16 @@
 mod cluster;
 mod ids;
 mod messages;
+mod registry;
 mod topic;
 
 pub use cluster::{ClusterBody, EtcdHealth, HealthBody, Member, TaskHealth};
 pub use ids::{IdError, LeaseId, MemberId};
 pub use messages::{ClientMsg, ErrorBody, ErrorDetail, EtcdState, PatchOp, ServerMsg};
+pub use registry::{
+    Candidate, Contender, Election, ElectionsBody, Instance, Layout, Lock, LocksBody, ServiceBody,
+    ServiceSummary, ServicesBody,
+};
 pub use topic::{Topic, TopicError};
 
 /// An etcd revision. etcd uses signed 64-bit integers for revisions.

@@ -84,7 +84,7 @@ pub fn spawn_tasks(tasks: &Supervisor, client: Client, store: Store, config: &Co
     let stop = tasks.stop_token();
     {
         let (client, store, stop) = (client.clone(), store.clone(), stop.clone());
-        let prefixes: Vec<Vec<u8>> = Vec::new();
+        let prefixes: Vec<Vec<u8>> = config.prefixes.iter().map(|p| p.as_bytes().to_vec()).collect();
         tasks.spawn("watcher", move || {
             Watcher::new(client.clone(), store.clone(), prefixes.clone()).run(stop.clone())
         });

@@ -1,6 +1,8 @@
 //! REST handlers under `/api/v1`.
 
-use app::model::{ClusterBody, EtcdHealth, HealthBody};
+use app::model::{ClusterBody, ElectionsBody, EtcdHealth, HealthBody, LocksBody, ServiceBody, ServicesBody};
+use axum::extract::{Path, Query};
+use serde::Deserialize;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::Json;
@@ -35,6 +37,36 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<HealthBo
 /// `GET /api/v1/cluster`.
 pub async fn cluster(State(state): State<AppState>) -> Json<ClusterBody> {
     Json(state.store.cluster_body())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ServicesQuery {
+    q: Option<String>,
+}
+
+/// `GET /api/v1/services?q=TEXT`.
+pub async fn services(State(state): State<AppState>, Query(query): Query<ServicesQuery>) -> Json<ServicesBody> {
+    let filter = query.q.as_deref().filter(|q| !q.is_empty());
+    Json(state.store.services_body(filter))
+}
+
+/// `GET /api/v1/services/{name}`: 404 when the service has no instances.
+pub async fn service(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<ServiceBody>, ApiError> {
+    state
+        .store
+        .service_body(&name)
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no service named {name:?}")))
+}
+
+/// `GET /api/v1/locks`.
+pub async fn locks(State(state): State<AppState>) -> Json<LocksBody> {
+    Json(state.store.locks_body())
+}
+
+/// `GET /api/v1/elections`.
+pub async fn elections(State(state): State<AppState>) -> Json<ElectionsBody> {
+    Json(state.store.elections_body())
 }
 
 /// Any other path under `/api/`: a JSON 404, never the HTML app.

@@ -63,6 +63,10 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/health", get(api::health))
         .route("/cluster", get(api::cluster))
+        .route("/services", get(api::services))
+        .route("/services/{name}", get(api::service))
+        .route("/locks", get(api::locks))
+        .route("/elections", get(api::elections))
         .route("/ws", get(ws::upgrade))
         .fallback(api::not_found);
 

@@ -5,10 +5,16 @@
 //! Types here are Leasehold's own, not etcd-client's: the `etcd` module
 //! converts, so the model can be driven by tests and benchmarks without etcd.
 
+mod classify;
 mod cluster;
+mod coordination;
+mod index;
+pub mod layouts;
 mod mirror;
 mod store;
+mod text;
 
+pub use classify::{Classifier, Kind};
 pub use cluster::ClusterInfo;
 pub use mirror::{KeyValue, KvEvent, Mirror};
 pub use store::{Snapshot, SnapshotError, Store};

@@ -10,10 +10,14 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use app::model::{ClusterBody, EtcdState, PatchOp, Revision, Topic};
+use app::model::{
+    ClusterBody, ElectionsBody, EtcdState, LocksBody, PatchOp, Revision, ServiceBody, ServicesBody, Topic,
+};
 use serde_json::value::{to_raw_value, RawValue};
 
+use super::classify::Classifier;
 use super::cluster::ClusterInfo;
+use super::index::{Index, Touched};
 use super::mirror::{KeyValue, KvEvent, Mirror};
 use crate::hub::{Hub, Link, Update};
 
@@ -25,6 +29,9 @@ struct Model {
     revision: Revision,
     cluster: ClusterInfo,
     mirror: Mirror,
+    index: Index,
+    /// The first list is done: keys seen from now on are new to this server.
+    loaded: bool,
 }
 
 /// A topic's full body, serialized, and where it sits in the order of updates.
@@ -58,11 +65,15 @@ struct Inner {
 }
 
 impl Store {
-    pub fn new(hub: Hub) -> Self {
+    pub fn new(hub: Hub, classifier: Classifier) -> Self {
+        let model = Model {
+            index: Index::new(classifier),
+            ..Model::default()
+        };
         Store {
             inner: Arc::new(Inner {
                 hub,
-                model: RwLock::default(),
+                model: RwLock::new(model),
                 revision: AtomicI64::new(0),
             }),
         }
@@ -136,11 +147,16 @@ impl Store {
         let mut model = self.write();
         let changes = model.mirror.diff(&next);
         tracing::debug!(revision, keys = next.len(), changes = changes.len(), "mirror replaced");
+        let now = model.loaded.then(now_rfc3339).flatten();
+        let mut touched = Touched::default();
+        for change in &changes {
+            model.index.apply(change, now.as_deref(), &mut touched);
+        }
         model.mirror = next;
+        model.loaded = true;
         model.revision = model.revision.max(revision);
-        // Registry topics (services, leases, ...) derive their patches from
-        // `changes` once they are served.
-        self.publish(&mut model, Vec::new());
+        let patches = model.index.patches(touched);
+        self.publish(&mut model, patches);
     }
 
     /// Applies every event of one etcd revision, atomically.
@@ -150,11 +166,16 @@ impl Store {
             // Already reflected (a resumed watch may repeat the list's revision).
             return;
         }
+        let now = now_rfc3339();
+        let mut touched = Touched::default();
         for event in events {
-            model.mirror.apply(event);
+            if let Some(change) = model.mirror.apply(event) {
+                model.index.apply(&change, now.as_deref(), &mut touched);
+            }
         }
         model.revision = revision;
-        self.publish(&mut model, Vec::new());
+        let patches = model.index.patches(touched);
+        self.publish(&mut model, patches);
     }
 
     /// etcd says every event up to `revision` has been delivered (a progress
@@ -186,12 +207,77 @@ impl Store {
         cluster_body(&model, stale)
     }
 
+    /// `GET /api/v1/services?q=`: services whose name contains `filter`.
+    pub fn services_body(&self, filter: Option<&str>) -> ServicesBody {
+        let stale = !self.link().synced;
+        let model = self.read();
+        ServicesBody {
+            revision: model.revision,
+            services: model.index.service_summaries(filter),
+            stale,
+        }
+    }
+
+    /// `GET /api/v1/services/{name}`; `None` for a service with no instances.
+    pub fn service_body(&self, name: &str) -> Option<ServiceBody> {
+        let stale = !self.link().synced;
+        let model = self.read();
+        Some(ServiceBody {
+            revision: model.revision,
+            name: name.to_owned(),
+            instances: model.index.service_instances(name)?,
+            stale,
+        })
+    }
+
+    pub fn locks_body(&self) -> LocksBody {
+        let stale = !self.link().synced;
+        let model = self.read();
+        LocksBody {
+            revision: model.revision,
+            locks: model.index.locks(),
+            stale,
+        }
+    }
+
+    pub fn elections_body(&self) -> ElectionsBody {
+        let stale = !self.link().synced;
+        let model = self.read();
+        ElectionsBody {
+            revision: model.revision,
+            elections: model.index.elections(),
+            stale,
+        }
+    }
+
     /// A topic's snapshot: its REST body, serialized once.
     pub fn snapshot(&self, topic: &Topic) -> Result<Snapshot, SnapshotError> {
         let stale = !self.link().synced;
         let model = self.read();
+        let revision = model.revision;
         let data = match topic {
             Topic::Cluster => to_raw_value(&cluster_body(&model, stale)),
+            Topic::Services => to_raw_value(&ServicesBody {
+                revision,
+                services: model.index.service_summaries(None),
+                stale,
+            }),
+            Topic::Service(name) => to_raw_value(&ServiceBody {
+                revision,
+                name: name.clone(),
+                instances: model.index.service_instances(name).unwrap_or_default(),
+                stale,
+            }),
+            Topic::Locks => to_raw_value(&LocksBody {
+                revision,
+                locks: model.index.locks(),
+                stale,
+            }),
+            Topic::Elections => to_raw_value(&ElectionsBody {
+                revision,
+                elections: model.index.elections(),
+                stale,
+            }),
             other => return Err(SnapshotError::NotServed(other.clone())),
         }
         .map_err(|e| SnapshotError::Serialize(topic.clone(), e))?;
@@ -213,4 +299,10 @@ fn cluster_body(model: &Model, stale: bool) -> ClusterBody {
         members,
         stale,
     }
+}
+
+/// Now, as API.md writes times: RFC 3339 in UTC, whole seconds.
+fn now_rfc3339() -> Option<String> {
+    let now = time::OffsetDateTime::now_utc().replace_nanosecond(0).ok()?;
+    now.format(&time::format_description::well_known::Rfc3339).ok()
 }

@@ -40,6 +40,8 @@ pub struct TestApp {
 pub async fn spawn_app(etcd: &EtcdProcess) -> TestApp {
     spawn_app_with(Config {
         etcd: EtcdConfig::new(vec![etcd.endpoint()]),
+        prefixes: Vec::new(),
+        service_patterns: Vec::new(),
         site_root: "target/site".into(),
         cluster_poll: Duration::from_millis(500),
     })

@@ -1,0 +1,3 @@
+//! View pieces used across pages.
+
+pub mod status_bar;

@@ -1,0 +1,104 @@
+//! Leasehold's browser half and the wire model both halves share.
+//!
+//! - [`model`]: serde types of the REST bodies and WebSocket messages (no Leptos).
+//! - `live`: the one WebSocket per tab, and the reactive state it feeds.
+//! - `pages`: one page per file. `components`: view pieces used across pages.
+//!
+//! The server renders [`shell`] (SSR); the browser hydrates it with [`hydrate`].
+
+pub mod model;
+
+#[cfg(feature = "ui")]
+mod components;
+#[cfg(feature = "ui")]
+pub mod live;
+#[cfg(feature = "ui")]
+mod pages;
+
+#[cfg(feature = "ui")]
+pub use ui::{shell, App};
+
+#[cfg(feature = "ui")]
+mod ui {
+    use leptos::prelude::*;
+    use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+    use leptos_router::components::{Route, Router, Routes, A};
+    use leptos_router::path;
+
+    use crate::components::status_bar::StatusBar;
+    use crate::live::Live;
+    use crate::pages::{
+        cluster::ClusterPage, elections::ElectionsPage, events::EventsPage, leases::LeasesPage, locks::LocksPage,
+        not_found::NotFound, services::ServicesPage,
+    };
+
+    /// The HTML document the server renders around the app.
+    pub fn shell(options: leptos::config::LeptosOptions) -> impl IntoView {
+        view! {
+            <!DOCTYPE html>
+            <html lang="en">
+                <head>
+                    <meta charset="utf-8"/>
+                    <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                    <AutoReload options=options.clone()/>
+                    <HydrationScripts options/>
+                    <MetaTags/>
+                </head>
+                <body>
+                    <App/>
+                </body>
+            </html>
+        }
+    }
+
+    #[component]
+    pub fn App() -> impl IntoView {
+        provide_meta_context();
+        let live = Live::provide();
+        // Effects run only in the browser, after hydration: one socket per tab.
+        Effect::new(move |_| live.start());
+
+        view! {
+            <Stylesheet id="leptos" href="/pkg/leasehold.css"/>
+            <Title text="Leasehold"/>
+            <Router>
+                <header class="top">
+                    <a class="brand" href="/">"Leasehold"</a>
+                    <nav aria-label="Main">
+                        <A href="/services">"Services"</A>
+                        <A href="/leases">"Leases"</A>
+                        <A href="/locks">"Locks"</A>
+                        <A href="/elections">"Elections"</A>
+                        <A href="/cluster">"Cluster"</A>
+                        <A href="/events">"Events"</A>
+                    </nav>
+                </header>
+                <main>
+                    <Routes fallback=NotFound>
+                        <Route path=path!("/") view=ClusterPage/>
+                        <Route path=path!("/cluster") view=ClusterPage/>
+                        <Route path=path!("/services") view=ServicesPage/>
+                        <Route path=path!("/leases") view=LeasesPage/>
+                        <Route path=path!("/locks") view=LocksPage/>
+                        <Route path=path!("/elections") view=ElectionsPage/>
+                        <Route path=path!("/events") view=EventsPage/>
+                    </Routes>
+                </main>
+                <StatusBar/>
+            </Router>
+        }
+    }
+}
+
+/// The browser's entry point: hydrate the server-rendered page, then mark the
+/// body so tests (and people) know the page is interactive.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(App);
+    if let Some(body) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.body()) {
+        // Only fails on an invalid attribute name, which this is not.
+        let _ = body.set_attribute("data-hydrated", "true");
+    }
+}

@@ -1,0 +1,156 @@
+//! Registry entities: services, instances, locks and elections.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::{LeaseId, Revision};
+
+/// How an instance registered: which framework's key and value format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Layout {
+    Kratos,
+    GoMicro,
+    Grpc,
+    GoZero,
+    Kitex,
+    Dubbo,
+    DubboApp,
+    Skydns,
+    Custom,
+}
+
+impl Layout {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Layout::Kratos => "kratos",
+            Layout::GoMicro => "go-micro",
+            Layout::Grpc => "grpc",
+            Layout::GoZero => "go-zero",
+            Layout::Kitex => "kitex",
+            Layout::Dubbo => "dubbo",
+            Layout::DubboApp => "dubbo-app",
+            Layout::Skydns => "skydns",
+            Layout::Custom => "custom",
+        }
+    }
+}
+
+impl fmt::Display for Layout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One registered instance of a service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Instance {
+    /// The key text, or `base64:` and the key's base64 when it is not UTF-8.
+    pub id: String,
+    pub service: String,
+    pub layout: Layout,
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_base64: Option<String>,
+    /// The first endpoint's `host:port`; `None` when the value could not be parsed.
+    pub address: Option<String>,
+    pub endpoints: Vec<String>,
+    pub version: Option<String>,
+    pub metadata: BTreeMap<String, String>,
+    pub lease: Option<LeaseId>,
+    pub ttl: Option<i64>,
+    pub granted_ttl: Option<i64>,
+    pub create_revision: Revision,
+    pub mod_revision: Revision,
+    /// The raw value (lossy text when it is not UTF-8).
+    pub value: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_base64: Option<String>,
+    /// Why the value could not be parsed by its layout; the instance is kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A row of the services list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceSummary {
+    pub name: String,
+    pub layouts: Vec<Layout>,
+    pub instances: usize,
+    pub with_lease: usize,
+    pub min_ttl: Option<i64>,
+}
+
+/// `GET /api/v1/services`, and the `services` topic's snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServicesBody {
+    pub revision: Revision,
+    pub services: Vec<ServiceSummary>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stale: bool,
+}
+
+/// `GET /api/v1/services/{name}`, and the `service:<name>` topic's snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceBody {
+    pub revision: Revision,
+    pub name: String,
+    pub instances: Vec<Instance>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stale: bool,
+}
+
+/// A key queued on a lock or standing in an election.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Contender {
+    pub key: String,
+    pub lease: LeaseId,
+    pub create_revision: Revision,
+    pub ttl: Option<i64>,
+    /// When this server first saw the key (RFC 3339); `None` if it predates the server.
+    pub since: Option<String>,
+}
+
+/// A lock: the holder (lowest create revision) and the queue behind it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Lock {
+    pub name: String,
+    pub holder: Option<Contender>,
+    pub waiters: Vec<Contender>,
+}
+
+/// An election candidate: a contender with its proposal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Candidate {
+    #[serde(flatten)]
+    pub contender: Contender,
+    pub value: String,
+}
+
+/// An election: the leader (lowest create revision) and the other candidates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Election {
+    pub name: String,
+    pub leader: Option<Candidate>,
+    pub candidates: Vec<Candidate>,
+}
+
+/// `GET /api/v1/locks`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LocksBody {
+    pub revision: Revision,
+    pub locks: Vec<Lock>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stale: bool,
+}
+
+/// `GET /api/v1/elections`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ElectionsBody {
+    pub revision: Revision,
+    pub elections: Vec<Election>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stale: bool,
+}

@@ -1,0 +1,124 @@
+//! The Cluster page: members, leader, raft term and index, db size, health.
+
+use leptos::prelude::*;
+
+use crate::live::Live;
+use crate::model::{Member, Topic};
+
+/// `20.0 KiB`, `1.5 MiB`, ...
+fn human_bytes(bytes: i64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+fn or_dash<T: ToString>(value: Option<T>) -> String {
+    value.map_or_else(|| "—".to_owned(), |v| v.to_string())
+}
+
+#[component]
+pub fn ClusterPage() -> impl IntoView {
+    let live = Live::get();
+    live.watch(Topic::Cluster);
+
+    view! {
+        <section class="page">
+            <h1>"Cluster"</h1>
+            {move || match live.cluster.get() {
+                None => view! { <p class="loading">"Connecting to the cluster…"</p> }.into_any(),
+                Some(cluster) => {
+                    let leader = cluster.leader().map(|m| m.name.clone());
+                    let members = cluster.sorted();
+                    view! {
+                        <p class="summary">
+                            <span>"Cluster " <code>{or_dash(cluster.cluster_id)}</code></span>
+                            <span>
+                                "Leader "
+                                <strong>{leader.unwrap_or_else(|| "none".to_owned())}</strong>
+                            </span>
+                            <span>{format!("{} member(s)", members.len())}</span>
+                        </p>
+                        <MemberTable members/>
+                    }
+                    .into_any()
+                }
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn MemberTable(members: Vec<Member>) -> impl IntoView {
+    view! {
+        <table class="grid">
+            <thead>
+                <tr>
+                    <th scope="col">"Name"</th>
+                    <th scope="col">"ID"</th>
+                    <th scope="col">"Role"</th>
+                    <th scope="col">"Health"</th>
+                    <th scope="col">"Version"</th>
+                    <th scope="col" class="num">"DB size"</th>
+                    <th scope="col" class="num">"Raft term"</th>
+                    <th scope="col" class="num">"Raft index"</th>
+                    <th scope="col">"Client URLs"</th>
+                    <th scope="col">"Errors"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {members
+                    .into_iter()
+                    .map(|m| {
+                        view! {
+                            <tr data-testid="member-row">
+                                <td>{m.name.clone()}</td>
+                                <td><code>{m.id.to_string()}</code></td>
+                                <td>
+                                    {m.is_leader.then(|| view! {
+                                        <span class="badge leader" data-testid="leader-badge">"leader"</span>
+                                    })}
+                                    {m.is_learner.then(|| view! { <span class="badge">"learner"</span> })}
+                                    {(!m.is_leader && !m.is_learner).then_some("follower")}
+                                </td>
+                                <td>
+                                    {if m.healthy {
+                                        view! { <span class="badge ok">"healthy"</span> }.into_any()
+                                    } else {
+                                        view! { <span class="badge bad">"unhealthy"</span> }.into_any()
+                                    }}
+                                </td>
+                                <td>{or_dash(m.version.clone())}</td>
+                                <td class="num">{or_dash(m.db_size.map(human_bytes))}</td>
+                                <td class="num">{or_dash(m.raft_term)}</td>
+                                <td class="num">{or_dash(m.raft_index)}</td>
+                                <td>{m.client_urls.join(", ")}</td>
+                                <td class="errors">{m.errors.join("; ")}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_are_human() {
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(20 * 1024), "20.0 KiB");
+        assert_eq!(human_bytes(3 * 1024 * 1024 / 2), "1.5 MiB");
+    }
+}

@@ -1,0 +1,53 @@
+//! The classifier chain: the first rule that matches a key decides what it
+//! is; keys no rule claims stay plain KV (DESIGN.md section 3).
+
+use app::model::{Instance, LeaseId};
+
+use super::coordination::contender;
+use super::layouts::{Kratos, Pattern};
+use super::mirror::KeyValue;
+
+/// What a key is.
+#[derive(Debug)]
+pub enum Kind {
+    Instance(Box<Instance>),
+    /// A lock contender (empty value) or an election candidate (its proposal).
+    Contender {
+        name: String,
+        lease: LeaseId,
+        proposal: Option<String>,
+    },
+    Plain,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Classifier {
+    kratos: Kratos,
+    patterns: Vec<Pattern>,
+}
+
+impl Classifier {
+    /// The built-in layouts plus the operator's patterns, tried in order after them.
+    pub fn new(patterns: Vec<Pattern>) -> Self {
+        Classifier {
+            kratos: Kratos,
+            patterns,
+        }
+    }
+
+    pub fn classify(&self, kv: &KeyValue) -> Kind {
+        if let Some((name, lease)) = contender(kv) {
+            let proposal = (!kv.value.is_empty()).then(|| String::from_utf8_lossy(&kv.value).into_owned());
+            return Kind::Contender { name, lease, proposal };
+        }
+        if let Some(instance) = self.kratos.classify(kv) {
+            return Kind::Instance(Box::new(instance));
+        }
+        for pattern in &self.patterns {
+            if let Some(instance) = pattern.classify(kv) {
+                return Kind::Instance(Box::new(instance));
+            }
+        }
+        Kind::Plain
+    }
+}

@@ -1,0 +1,77 @@
+//! Registry layouts: one file per framework's key and value format.
+//!
+//! A layout recognises a key (and, where the key alone is ambiguous, the
+//! value's shape) and turns it into an [`Instance`]. A value the layout claims
+//! but cannot parse still gives an instance, with `address: None` and an
+//! `error`: nothing a service wrote is dropped.
+
+mod kratos;
+mod pattern;
+
+use std::collections::BTreeMap;
+
+use app::model::{Instance, LeaseId, Layout};
+
+pub use kratos::Kratos;
+pub use pattern::{Pattern, PatternError};
+
+use super::mirror::KeyValue;
+use super::text::{key_id, text_and_base64};
+
+/// What a layout read from a key's value.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    pub endpoints: Vec<String>,
+    pub address: Option<String>,
+    pub version: Option<String>,
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// Builds the instance for `kv`, of `service`, from what its layout parsed.
+pub fn instance(kv: &KeyValue, service: String, layout: Layout, parsed: Result<Parsed, String>) -> Instance {
+    let (key, key_base64) = text_and_base64(&kv.key);
+    let (value, value_base64) = text_and_base64(&kv.value);
+    let (parsed, error) = match parsed {
+        Ok(parsed) => (parsed, None),
+        Err(error) => (Parsed::default(), Some(error)),
+    };
+    let address = parsed
+        .address
+        .or_else(|| parsed.endpoints.iter().find_map(|e| super::text::host_port(e)));
+    Instance {
+        id: key_id(&kv.key),
+        service,
+        layout,
+        key,
+        key_base64,
+        address,
+        endpoints: parsed.endpoints,
+        version: parsed.version,
+        metadata: parsed.metadata,
+        lease: (kv.lease != 0).then_some(LeaseId(kv.lease)),
+        ttl: None,
+        granted_ttl: None,
+        create_revision: kv.create_revision,
+        mod_revision: kv.mod_revision,
+        value,
+        value_base64,
+        error,
+    }
+}
+
+/// A JSON object's string-ish values as metadata: strings as they are, other
+/// scalars and nested values as their JSON text.
+pub fn metadata_of(value: Option<&serde_json::Value>) -> BTreeMap<String, String> {
+    let Some(serde_json::Value::Object(map)) = value else {
+        return BTreeMap::new();
+    };
+    map.iter()
+        .map(|(k, v)| {
+            let text = match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            (k.clone(), text)
+        })
+        .collect()
+}

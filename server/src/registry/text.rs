@@ -1,0 +1,63 @@
+//! Bytes to the text forms of API.md: keys and values are shown as text when
+//! they are UTF-8, else lossily, with the exact bytes in base64 beside them.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+
+/// `(text, base64)`: the base64 only when `bytes` is not valid UTF-8.
+pub fn text_and_base64(bytes: &[u8]) -> (String, Option<String>) {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => (text.to_owned(), None),
+        Err(_) => (String::from_utf8_lossy(bytes).into_owned(), Some(STANDARD.encode(bytes))),
+    }
+}
+
+/// The entity id of a key: its text, or `base64:` and its base64.
+pub fn key_id(key: &[u8]) -> String {
+    match std::str::from_utf8(key) {
+        Ok(text) => text.to_owned(),
+        Err(_) => format!("base64:{}", STANDARD.encode(key)),
+    }
+}
+
+/// `host:port` from an endpoint such as `grpc://10.0.0.1:9000?isSecure=false`,
+/// `http://[::1]:80/path` or a bare `10.0.0.1:9000`; `None` without a port.
+pub fn host_port(endpoint: &str) -> Option<String> {
+    let rest = endpoint.split_once("://").map_or(endpoint, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let (host, port) = authority.rsplit_once(':')?;
+    if host.is_empty() || port.parse::<u16>().is_err() {
+        return None;
+    }
+    // An IPv6 literal must be bracketed to carry a port.
+    if host.contains(':') && !(host.starts_with('[') && host.ends_with(']')) {
+        return None;
+    }
+    Some(authority.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_and_base64_only_for_binary() {
+        assert_eq!(text_and_base64(b"abc"), ("abc".to_owned(), None));
+        let (text, b64) = text_and_base64(&[0xff, b'a']);
+        assert_eq!(text, "\u{fffd}a");
+        assert_eq!(b64.as_deref(), Some("/2E="));
+        assert_eq!(key_id(&[0xff]), "base64:/w==");
+    }
+
+    #[test]
+    fn host_ports() {
+        assert_eq!(host_port("grpc://10.0.0.1:9000?isSecure=false").as_deref(), Some("10.0.0.1:9000"));
+        assert_eq!(host_port("http://[::1]:80/x").as_deref(), Some("[::1]:80"));
+        assert_eq!(host_port("10.0.0.1:9000").as_deref(), Some("10.0.0.1:9000"));
+        assert_eq!(host_port("http://user@host:1").as_deref(), Some("host:1"));
+        assert_eq!(host_port("http://host"), None);
+        assert_eq!(host_port("host:notaport"), None);
+        assert_eq!(host_port("::1:80"), None);
+    }
+}
