@@ -64,8 +64,14 @@ run: build
 test: build
 	$(MAKE) --no-print-directory test-rust test-e2e
 
+# The environment cargo-leptos builds with: crates that read it at compile
+# time would otherwise be rebuilt for the tests.
+LEPTOS_BUILD_ENV := LEPTOS_OUTPUT_NAME=leasehold LEPTOS_SITE_ROOT=target/site LEPTOS_SITE_PKG_DIR=pkg \
+	LEPTOS_SITE_ADDR=127.0.0.1:8080 LEPTOS_RELOAD_PORT=3001 LEPTOS_LIB_DIR=app LEPTOS_BIN_DIR=server \
+	LEPTOS_JS_MINIFY=true LEPTOS_HASH_FILES=false
+
 test-rust:
-	cargo test --release --workspace
+	env $(LEPTOS_BUILD_ENV) cargo test --release --workspace
 
 test-e2e:
 	cd end2end && npx playwright test

@@ -40,6 +40,7 @@ mod ui {
                 <head>
                     <meta charset="utf-8"/>
                     <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                    <link rel="icon" href="data:,"/>
                     <AutoReload options=options.clone()/>
                     <HydrationScripts options/>
                     <MetaTags/>

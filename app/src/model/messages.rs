@@ -46,8 +46,10 @@ impl EtcdState {
 ///
 /// `value` is kept as raw JSON: the server serializes each entity once, however
 /// many clients it goes to, and the client decodes it into the topic's type.
+/// (serde cannot read a `RawValue` inside an internally tagged enum, so
+/// reading goes through a flat struct; writing uses the tag directly.)
 #[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
+#[serde(tag = "op", rename_all = "snake_case", try_from = "FlatPatchOp")]
 pub enum PatchOp {
     Upsert { id: String, value: Box<RawValue> },
     Remove { id: String },
@@ -81,7 +83,7 @@ impl PatchOp {
 
 /// What the server sends.
 #[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", try_from = "FlatServerMsg")]
 pub enum ServerMsg {
     Snapshot {
         topic: Topic,
@@ -104,6 +106,82 @@ pub enum ServerMsg {
         code: String,
         message: String,
     },
+}
+
+/// Every field any patch op has, for reading.
+#[derive(Deserialize)]
+struct FlatPatchOp {
+    op: String,
+    id: Option<String>,
+    value: Option<Box<RawValue>>,
+}
+
+impl TryFrom<FlatPatchOp> for PatchOp {
+    type Error = String;
+
+    fn try_from(flat: FlatPatchOp) -> Result<Self, String> {
+        let missing = |field: &str| format!("a {} op needs {field}", flat.op);
+        Ok(match flat.op.as_str() {
+            "upsert" => PatchOp::Upsert {
+                id: flat.id.clone().ok_or_else(|| missing("id"))?,
+                value: flat.value.ok_or_else(|| missing("value"))?,
+            },
+            "remove" => PatchOp::Remove {
+                id: flat.id.ok_or_else(|| missing("id"))?,
+            },
+            "append" => PatchOp::Append {
+                value: flat.value.ok_or_else(|| missing("value"))?,
+            },
+            other => return Err(format!("unknown op {other:?}")),
+        })
+    }
+}
+
+/// Every field any server message has, for reading.
+#[derive(Deserialize)]
+struct FlatServerMsg {
+    #[serde(rename = "type")]
+    kind: String,
+    topic: Option<Topic>,
+    revision: Option<Revision>,
+    data: Option<Box<RawValue>>,
+    ops: Option<Vec<PatchOp>>,
+    etcd: Option<EtcdState>,
+    code: Option<String>,
+    message: Option<String>,
+}
+
+impl TryFrom<FlatServerMsg> for ServerMsg {
+    type Error = String;
+
+    fn try_from(flat: FlatServerMsg) -> Result<Self, String> {
+        let kind = flat.kind;
+        let missing = |field: &str| format!("a {kind} message needs {field}");
+        Ok(match kind.as_str() {
+            "snapshot" => ServerMsg::Snapshot {
+                topic: flat.topic.ok_or_else(|| missing("topic"))?,
+                revision: flat.revision.ok_or_else(|| missing("revision"))?,
+                data: flat.data.ok_or_else(|| missing("data"))?,
+            },
+            "patch" => ServerMsg::Patch {
+                topic: flat.topic.ok_or_else(|| missing("topic"))?,
+                revision: flat.revision.ok_or_else(|| missing("revision"))?,
+                ops: flat.ops.ok_or_else(|| missing("ops"))?,
+            },
+            "status" => ServerMsg::Status {
+                etcd: flat.etcd.ok_or_else(|| missing("etcd"))?,
+                revision: flat.revision.ok_or_else(|| missing("revision"))?,
+            },
+            "pong" => ServerMsg::Pong {
+                revision: flat.revision.ok_or_else(|| missing("revision"))?,
+            },
+            "error" => ServerMsg::Error {
+                code: flat.code.ok_or_else(|| missing("code"))?,
+                message: flat.message.ok_or_else(|| missing("message"))?,
+            },
+            other => return Err(format!("unknown message type {other:?}")),
+        })
+    }
 }
 
 /// `{"error":{"code","message"}}`, the body of every REST error.
@@ -159,6 +237,22 @@ mod tests {
                 r#"{"type":"patch","topic":"cluster","revision":7,"ops":[{"op":"upsert","id":"1","value":{"a":1}},{"op":"remove","id":"2"}]}"#
             )
         );
+        let text = serde_json::to_string(&msg).unwrap_or_default();
+        let back: Result<ServerMsg, _> = serde_json::from_str(&text);
+        let Ok(ServerMsg::Patch { ops, .. }) = back else {
+            panic!("patch does not read back: {back:?}");
+        };
+        assert_eq!(ops.first().and_then(PatchOp::id), Some("1"));
+        assert!(matches!(ops.first(), Some(PatchOp::Upsert { value, .. }) if value.get() == r#"{"a":1}"#));
+        let snapshot: Result<ServerMsg, _> =
+            serde_json::from_str(r#"{"type":"snapshot","topic":"cluster","revision":2,"data":{"members":[]}}"#);
+        assert!(
+            matches!(&snapshot, Ok(ServerMsg::Snapshot { data, revision: 2, .. }) if data.get() == r#"{"members":[]}"#),
+            "{snapshot:?}"
+        );
+        assert!(serde_json::from_str::<ServerMsg>(r#"{"type":"snapshot","topic":"cluster"}"#).is_err());
+        assert!(serde_json::from_str::<ServerMsg>(r#"{"type":"nonsense"}"#).is_err());
+
         let status = ServerMsg::Status { etcd: EtcdState::Reconnecting, revision: 3 };
         assert_eq!(
             serde_json::to_string(&status).ok().as_deref(),

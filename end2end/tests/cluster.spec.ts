@@ -1,0 +1,39 @@
+import { test, expect } from '@playwright/test';
+import { startDev, etcdctl, Dev } from './harness';
+
+let dev: Dev;
+
+test.beforeAll(async () => {
+  dev = await startDev();
+});
+
+test.afterAll(async () => {
+  await dev?.stop();
+});
+
+test('the Cluster page shows the member live and follows etcd without a reload', async ({ page }, testInfo) => {
+  await page.goto(`${dev.dashboard}cluster`);
+  await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
+
+  const rows = page.getByTestId('member-row');
+  await expect(rows).toHaveCount(1);
+  await expect(rows.first().getByTestId('leader-badge')).toBeVisible();
+  await expect(rows.first()).toContainText('leasehold-dev');
+  await expect(page.getByTestId('status-etcd')).toHaveAttribute('data-state', 'connected');
+
+  const revisionText = page.getByTestId('status-revision');
+  await expect(revisionText).toHaveText(/^\d+$/);
+  const before = Number(await revisionText.textContent());
+
+  // Mark the document: a reload would lose this property.
+  await page.evaluate(() => { (window as any).__noReload = true; });
+  const out = etcdctl(dev.etcd, 'put', '/e2e/skeleton', 'hello');
+  expect(out.trim()).toBe('OK');
+
+  await expect.poll(async () => Number(await revisionText.textContent())).toBeGreaterThan(before);
+  expect(await page.evaluate(() => (window as any).__noReload)).toBe(true);
+
+  const screenshot = testInfo.outputPath('cluster.png');
+  await page.screenshot({ path: screenshot, fullPage: true });
+  await testInfo.attach('cluster page', { path: screenshot, contentType: 'image/png' });
+});
