@@ -73,7 +73,11 @@ pub struct CommonArgs {
 
     /// A registry layout of your own, e.g. '/services/{service}/{instance}'
     /// (repeatable; tried after the built-in layouts).
-    #[arg(long = "service-pattern", env = "LEASEHOLD_SERVICE_PATTERNS", value_delimiter = ',')]
+    #[arg(
+        long = "service-pattern",
+        env = "LEASEHOLD_SERVICE_PATTERNS",
+        value_delimiter = ','
+    )]
     pub service_patterns: Vec<Pattern>,
 
     /// How often members and their status are read.

@@ -115,7 +115,8 @@ impl Supervisor {
 
     /// Waits for every task to finish (after the stop token was cancelled).
     pub async fn join(&self) {
-        let handles = std::mem::take(&mut *self.handles.lock().unwrap_or_else(PoisonError::into_inner));
+        let handles =
+            std::mem::take(&mut *self.handles.lock().unwrap_or_else(PoisonError::into_inner));
         for handle in handles {
             if let Err(error) = handle.await {
                 tracing::warn!(%error, "background task did not stop cleanly");

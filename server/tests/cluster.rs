@@ -21,7 +21,12 @@ async fn health_is_ok_once_synced_and_reports_the_revision() {
     assert_eq!(body["etcd"]["endpoints"][0], etcd.endpoint());
     assert!(body["revision"].as_i64().unwrap_or(0) >= revision, "{body}");
     let tasks = body["tasks"].as_array().expect("tasks");
-    assert!(tasks.iter().any(|t| t["name"] == "watcher" && t["running"] == true), "{body}");
+    assert!(
+        tasks
+            .iter()
+            .any(|t| t["name"] == "watcher" && t["running"] == true),
+        "{body}"
+    );
     app.shutdown().await;
 }
 
@@ -70,6 +75,8 @@ async fn unknown_api_paths_are_json_404s() {
     let (status, body) = app.get("/api/v1/no-such-thing").await;
     assert_eq!(status, 404);
     assert_eq!(body["error"]["code"], "not_found");
-    assert!(body["error"]["message"].as_str().is_some_and(|m| m.contains("/api/v1/no-such-thing")));
+    assert!(body["error"]["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("/api/v1/no-such-thing")));
     app.shutdown().await;
 }

@@ -21,7 +21,8 @@ async fn a_cluster_subscription_gets_a_snapshot_at_etcds_revision_then_patches()
     app.wait_for_revision(revision, LIMIT).await;
 
     let mut ws = app.ws().await;
-    ws.send_json(json!({"type": "subscribe", "topics": ["cluster"]})).await;
+    ws.send_json(json!({"type": "subscribe", "topics": ["cluster"]}))
+        .await;
     let snapshot = ws.wait_for(LIMIT, |m| m["type"] == "snapshot").await;
     assert_eq!(snapshot["topic"], "cluster");
     // Nothing was written since the put, so the snapshot is at etcd's revision.
@@ -30,14 +31,23 @@ async fn a_cluster_subscription_gets_a_snapshot_at_etcds_revision_then_patches()
 
     // Writes move the member's raft index: the poller sees it and the
     // subscriber gets an upsert of that member.
-    let member_id = client.status().await.expect("status").header().expect("header").member_id();
+    let member_id = client
+        .status()
+        .await
+        .expect("status")
+        .header()
+        .expect("header")
+        .member_id();
     let before = snapshot["data"]["members"]
         .as_array()
         .and_then(|m| m.first())
         .and_then(|m| m["raft_index"].as_u64())
         .unwrap_or(0);
     for i in 0..5 {
-        client.put(format!("/ws/k{i}"), "v", None).await.expect("put");
+        client
+            .put(format!("/ws/k{i}"), "v", None)
+            .await
+            .expect("put");
     }
     let id = format!("{member_id:x}");
     let patch = ws
@@ -53,7 +63,10 @@ async fn a_cluster_subscription_gets_a_snapshot_at_etcds_revision_then_patches()
                 })
         })
         .await;
-    assert!(patch["revision"].as_i64().unwrap_or(0) >= revision, "{patch}");
+    assert!(
+        patch["revision"].as_i64().unwrap_or(0) >= revision,
+        "{patch}"
+    );
     app.shutdown().await;
 }
 
@@ -71,7 +84,9 @@ async fn status_messages_follow_the_revision() {
     let revision = put.header().expect("header").revision();
     // No topic is subscribed, yet the status reports the new revision.
     let status = ws
-        .wait_for(LIMIT, |m| m["type"] == "status" && m["revision"].as_i64().unwrap_or(0) >= revision)
+        .wait_for(LIMIT, |m| {
+            m["type"] == "status" && m["revision"].as_i64().unwrap_or(0) >= revision
+        })
         .await;
     assert_eq!(status["etcd"], "connected");
 
@@ -92,15 +107,22 @@ async fn malformed_messages_get_errors_and_the_socket_stays_usable() {
     let error = ws.wait_for(LIMIT, |m| m["type"] == "error").await;
     assert_eq!(error["code"], "bad_request");
 
-    ws.send_json(json!({"type": "subscribe", "topics": ["no-such-topic"]})).await;
+    ws.send_json(json!({"type": "subscribe", "topics": ["no-such-topic"]}))
+        .await;
     let error = ws.wait_for(LIMIT, |m| m["type"] == "error").await;
-    assert!(error["message"].as_str().is_some_and(|m| m.contains("no-such-topic")), "{error}");
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("no-such-topic")),
+        "{error}"
+    );
 
     ws.send_json(json!({"type": "dance"})).await;
     ws.wait_for(LIMIT, |m| m["type"] == "error").await;
 
     // Still usable: a valid subscription works.
-    ws.send_json(json!({"type": "subscribe", "topics": ["cluster"]})).await;
+    ws.send_json(json!({"type": "subscribe", "topics": ["cluster"]}))
+        .await;
     let snapshot = ws.wait_for(LIMIT, |m| m["type"] == "snapshot").await;
     assert_eq!(snapshot["topic"], "cluster");
     app.shutdown().await;

@@ -22,7 +22,9 @@ pub enum LinkState {
     Connecting,
     Open,
     /// Lost; the next attempt is `attempt` (1 = first retry).
-    Retrying { attempt: u32 },
+    Retrying {
+        attempt: u32,
+    },
 }
 
 /// The cluster as the `cluster` topic describes it.
@@ -125,7 +127,11 @@ impl Live {
     /// the console and skipped, never a panic.
     pub fn apply(self, message: ServerMsg) {
         match message {
-            ServerMsg::Snapshot { topic, revision, data } => {
+            ServerMsg::Snapshot {
+                topic,
+                revision,
+                data,
+            } => {
                 self.see_revision(revision);
                 match topic {
                     Topic::Cluster => match serde_json::from_str::<ClusterBody>(data.get()) {
@@ -135,10 +141,16 @@ impl Live {
                         })),
                         Err(error) => warn(&format!("bad cluster snapshot: {error}")),
                     },
-                    other => warn(&format!("snapshot of a topic this page does not show: {other}")),
+                    other => warn(&format!(
+                        "snapshot of a topic this page does not show: {other}"
+                    )),
                 }
             }
-            ServerMsg::Patch { topic, revision, ops } => {
+            ServerMsg::Patch {
+                topic,
+                revision,
+                ops,
+            } => {
                 self.see_revision(revision);
                 if topic == Topic::Cluster {
                     self.cluster.update(|cluster| {

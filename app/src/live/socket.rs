@@ -8,7 +8,7 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
-use super::{warn, Live, LinkState};
+use super::{warn, LinkState, Live};
 use crate::model::{ClientMsg, ServerMsg, Topic};
 
 const BACKOFF_FIRST_MS: f64 = 500.0;
@@ -36,12 +36,18 @@ pub fn start(live: Live) {
 
 fn url() -> Option<String> {
     let location = web_sys::window()?.location();
-    let scheme = if location.protocol().ok()? == "https:" { "wss" } else { "ws" };
+    let scheme = if location.protocol().ok()? == "https:" {
+        "wss"
+    } else {
+        "ws"
+    };
     Some(format!("{scheme}://{}/api/v1/ws", location.host().ok()?))
 }
 
 fn send(message: &ClientMsg) {
-    let Ok(text) = serde_json::to_string(message) else { return };
+    let Ok(text) = serde_json::to_string(message) else {
+        return;
+    };
     CONN.with(|conn| {
         if let Some(conn) = conn.borrow().as_ref() {
             if conn.socket.ready_state() == WebSocket::OPEN {
@@ -130,5 +136,8 @@ fn retry(live: Live, attempt: u32) {
     let exponent = attempt.saturating_sub(1).min(10) as i32;
     let base = (BACKOFF_FIRST_MS * 2f64.powi(exponent)).min(BACKOFF_CAP_MS);
     let wait = base * (0.5 + js_sys::Math::random() * 0.5);
-    leptos::prelude::set_timeout(move || connect(live, attempt), Duration::from_millis(wait as u64));
+    leptos::prelude::set_timeout(
+        move || connect(live, attempt),
+        Duration::from_millis(wait as u64),
+    );
 }

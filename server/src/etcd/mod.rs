@@ -84,7 +84,11 @@ pub fn spawn_tasks(tasks: &Supervisor, client: Client, store: Store, config: &Co
     let stop = tasks.stop_token();
     {
         let (client, store, stop) = (client.clone(), store.clone(), stop.clone());
-        let prefixes: Vec<Vec<u8>> = config.prefixes.iter().map(|p| p.as_bytes().to_vec()).collect();
+        let prefixes: Vec<Vec<u8>> = config
+            .prefixes
+            .iter()
+            .map(|p| p.as_bytes().to_vec())
+            .collect();
         tasks.spawn("watcher", move || {
             Watcher::new(client.clone(), store.clone(), prefixes.clone()).run(stop.clone())
         });
@@ -93,7 +97,8 @@ pub fn spawn_tasks(tasks: &Supervisor, client: Client, store: Store, config: &Co
         let etcd = config.etcd.clone();
         let interval = config.cluster_poll;
         tasks.spawn("cluster-poller", move || {
-            ClusterPoller::new(client.clone(), etcd.clone(), store.clone(), interval).run(stop.clone())
+            ClusterPoller::new(client.clone(), etcd.clone(), store.clone(), interval)
+                .run(stop.clone())
         });
     }
 }

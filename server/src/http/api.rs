@@ -1,11 +1,13 @@
 //! REST handlers under `/api/v1`.
 
-use app::model::{ClusterBody, ElectionsBody, EtcdHealth, HealthBody, LocksBody, ServiceBody, ServicesBody};
-use axum::extract::{Path, Query};
-use serde::Deserialize;
+use app::model::{
+    ClusterBody, ElectionsBody, EtcdHealth, HealthBody, LocksBody, ServiceBody, ServicesBody,
+};
 use axum::extract::State;
+use axum::extract::{Path, Query};
 use axum::http::{StatusCode, Uri};
 use axum::Json;
+use serde::Deserialize;
 
 use super::error::ApiError;
 use super::AppState;
@@ -45,13 +47,19 @@ pub struct ServicesQuery {
 }
 
 /// `GET /api/v1/services?q=TEXT`.
-pub async fn services(State(state): State<AppState>, Query(query): Query<ServicesQuery>) -> Json<ServicesBody> {
+pub async fn services(
+    State(state): State<AppState>,
+    Query(query): Query<ServicesQuery>,
+) -> Json<ServicesBody> {
     let filter = query.q.as_deref().filter(|q| !q.is_empty());
     Json(state.store.services_body(filter))
 }
 
 /// `GET /api/v1/services/{name}`: 404 when the service has no instances.
-pub async fn service(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<ServiceBody>, ApiError> {
+pub async fn service(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<ServiceBody>, ApiError> {
     state
         .store
         .service_body(&name)

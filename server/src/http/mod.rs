@@ -34,7 +34,13 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(config: Arc<Config>, store: Store, hub: Hub, tasks: Supervisor, stop: CancellationToken) -> Self {
+    pub fn new(
+        config: Arc<Config>,
+        store: Store,
+        hub: Hub,
+        tasks: Supervisor,
+        stop: CancellationToken,
+    ) -> Self {
         let leptos = LeptosOptions::builder()
             .output_name("leasehold")
             .site_root(config.site_root.to_string_lossy().into_owned())
@@ -73,7 +79,9 @@ pub fn router(state: AppState) -> Router {
     // wasm, JS and CSS, with the `.br`/`.gz` files cargo-leptos precompressed
     // served under the matching content-encoding.
     let pkg_dir = std::path::Path::new(&*state.leptos.site_root).join(&*state.leptos.site_pkg_dir);
-    let assets = ServeDir::new(pkg_dir).precompressed_br().precompressed_gzip();
+    let assets = ServeDir::new(pkg_dir)
+        .precompressed_br()
+        .precompressed_gzip();
 
     let leptos_options = state.leptos.clone();
     let routes = generate_route_list(app::App);
@@ -83,6 +91,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/{*rest}", get(api::not_found))
         .nest_service("/pkg", assets)
         .leptos_routes(&state, routes, move || app::shell(leptos_options.clone()))
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
+            app::shell,
+        ))
         .with_state(state)
 }

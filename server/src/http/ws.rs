@@ -46,10 +46,11 @@ const CLOSE_GOING_AWAY: u16 = 1001;
 
 /// `GET /api/v1/ws`.
 pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
-    ws.max_message_size(MAX_CLIENT_MESSAGE).on_upgrade(move |socket: WebSocket| {
-        let (sink, stream) = socket.split();
-        Session::new(&state).run(sink, stream)
-    })
+    ws.max_message_size(MAX_CLIENT_MESSAGE)
+        .on_upgrade(move |socket: WebSocket| {
+            let (sink, stream) = socket.split();
+            Session::new(&state).run(sink, stream)
+        })
 }
 
 /// What a session knows about one subscribed topic.
@@ -258,7 +259,9 @@ impl Session {
     fn on_update(&mut self, update: &Update) {
         self.received = (update.seq, update.revision);
         for (topic, ops) in &update.patches {
-            let Some(state) = self.topics.get_mut(topic) else { continue };
+            let Some(state) = self.topics.get_mut(topic) else {
+                continue;
+            };
             if state.needs_snapshot || update.seq <= state.floor {
                 continue;
             }
@@ -371,7 +374,9 @@ impl Session {
             });
         }
         for _ in 0..std::mem::take(&mut self.pongs) {
-            messages.push(ServerMsg::Pong { revision: watermark });
+            messages.push(ServerMsg::Pong {
+                revision: watermark,
+            });
         }
         messages.append(&mut self.errors);
 

@@ -6,7 +6,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use app::model::{
-    Candidate, Contender, Election, Instance, Layout, Lock, PatchOp, Revision, ServiceSummary, Topic,
+    Candidate, Contender, Election, Instance, Layout, Lock, PatchOp, Revision, ServiceSummary,
+    Topic,
 };
 use serde::Serialize;
 use serde_json::value::to_raw_value;
@@ -67,7 +68,12 @@ impl Index {
                 let id = key_id(&after.key);
                 let since = self.contenders.get(&id).map(|e| e.contender.since.clone());
                 self.remove(&id, touched);
-                self.add(id, after, since.unwrap_or_else(|| now.map(str::to_owned)), touched);
+                self.add(
+                    id,
+                    after,
+                    since.unwrap_or_else(|| now.map(str::to_owned)),
+                    touched,
+                );
             }
             Change::Removed(kv) => self.remove(&key_id(&kv.key), touched),
         }
@@ -81,10 +87,16 @@ impl Index {
                 agg.with_lease += usize::from(instance.lease.is_some());
                 *agg.layouts.entry(instance.layout).or_default() += 1;
                 touched.services.insert(instance.service.clone());
-                touched.instances.insert((instance.service.clone(), id.clone()));
+                touched
+                    .instances
+                    .insert((instance.service.clone(), id.clone()));
                 self.instances.insert(id, *instance);
             }
-            Kind::Contender { name, lease, proposal } => {
+            Kind::Contender {
+                name,
+                lease,
+                proposal,
+            } => {
                 let queues = if proposal.is_some() {
                     touched.elections.insert(name.clone());
                     &mut self.elections
@@ -162,12 +174,19 @@ impl Index {
         let mut per_service: BTreeMap<String, Vec<PatchOp>> = BTreeMap::new();
         for (service, id) in touched.instances {
             let current = self.instances.get(&id).filter(|i| i.service == service);
-            per_service.entry(service).or_default().push(op(&id, current));
+            per_service
+                .entry(service)
+                .or_default()
+                .push(op(&id, current));
         }
         for (service, ops) in per_service {
             out.push((Topic::Service(service), ops));
         }
-        let locks = touched.locks.iter().map(|name| op(name, self.lock(name))).collect();
+        let locks = touched
+            .locks
+            .iter()
+            .map(|name| op(name, self.lock(name)))
+            .collect();
         out.push((Topic::Locks, locks));
         let elections = touched
             .elections
@@ -201,15 +220,25 @@ impl Index {
     /// A service's instances in key order; `None` if it has none.
     pub fn service_instances(&self, name: &str) -> Option<Vec<Instance>> {
         let agg = self.services.get(name)?;
-        Some(agg.ids.iter().filter_map(|id| self.instances.get(id).cloned()).collect())
+        Some(
+            agg.ids
+                .iter()
+                .filter_map(|id| self.instances.get(id).cloned())
+                .collect(),
+        )
     }
 
     fn queue(&self, ids: &BTreeSet<(Revision, String)>) -> Vec<&ContenderEntry> {
-        ids.iter().filter_map(|(_, id)| self.contenders.get(id)).collect()
+        ids.iter()
+            .filter_map(|(_, id)| self.contenders.get(id))
+            .collect()
     }
 
     pub fn lock(&self, name: &str) -> Option<Lock> {
-        let mut queue = self.queue(self.locks.get(name)?).into_iter().map(|e| e.contender.clone());
+        let mut queue = self
+            .queue(self.locks.get(name)?)
+            .into_iter()
+            .map(|e| e.contender.clone());
         Some(Lock {
             name: name.to_owned(),
             holder: queue.next(),
@@ -218,14 +247,20 @@ impl Index {
     }
 
     pub fn locks(&self) -> Vec<Lock> {
-        self.locks.keys().filter_map(|name| self.lock(name)).collect()
+        self.locks
+            .keys()
+            .filter_map(|name| self.lock(name))
+            .collect()
     }
 
     pub fn election(&self, name: &str) -> Option<Election> {
-        let mut queue = self.queue(self.elections.get(name)?).into_iter().map(|e| Candidate {
-            contender: e.contender.clone(),
-            value: e.proposal.clone().unwrap_or_default(),
-        });
+        let mut queue = self
+            .queue(self.elections.get(name)?)
+            .into_iter()
+            .map(|e| Candidate {
+                contender: e.contender.clone(),
+                value: e.proposal.clone().unwrap_or_default(),
+            });
         Some(Election {
             name: name.to_owned(),
             leader: queue.next(),
@@ -234,7 +269,10 @@ impl Index {
     }
 
     pub fn elections(&self) -> Vec<Election> {
-        self.elections.keys().filter_map(|name| self.election(name)).collect()
+        self.elections
+            .keys()
+            .filter_map(|name| self.election(name))
+            .collect()
     }
 }
 

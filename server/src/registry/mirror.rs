@@ -122,10 +122,20 @@ mod tests {
         ));
         assert!(matches!(
             mirror.apply(KvEvent::Put(kv("a", "2", 3))),
-            Some(Change::Upserted { before: Some(_), .. })
+            Some(Change::Upserted {
+                before: Some(_),
+                ..
+            })
         ));
-        assert_eq!(mirror.get(b"a").map(|kv| kv.value.clone()), Some(b"2".to_vec()));
-        assert!(mirror.apply(KvEvent::Delete { key: b"zz".to_vec() }).is_none());
+        assert_eq!(
+            mirror.get(b"a").map(|kv| kv.value.clone()),
+            Some(b"2".to_vec())
+        );
+        assert!(mirror
+            .apply(KvEvent::Delete {
+                key: b"zz".to_vec()
+            })
+            .is_none());
         assert!(matches!(
             mirror.apply(KvEvent::Delete { key: b"a".to_vec() }),
             Some(Change::Removed(_))
@@ -135,14 +145,24 @@ mod tests {
 
     #[test]
     fn diff_reports_removals_upserts_and_nothing_for_equal_keys() {
-        let old = Mirror::from_list([kv("gone", "x", 2), kv("same", "y", 3), kv("changed", "z", 4)]);
-        let new = Mirror::from_list([kv("same", "y", 3), kv("changed", "z2", 9), kv("added", "w", 10)]);
+        let old = Mirror::from_list([
+            kv("gone", "x", 2),
+            kv("same", "y", 3),
+            kv("changed", "z", 4),
+        ]);
+        let new = Mirror::from_list([
+            kv("same", "y", 3),
+            kv("changed", "z2", 9),
+            kv("added", "w", 10),
+        ]);
         let changes = old.diff(&new);
         let summary: Vec<String> = changes
             .iter()
             .map(|c| match c {
                 Change::Removed(kv) => format!("-{}", String::from_utf8_lossy(&kv.key)),
-                Change::Upserted { after, .. } => format!("+{}", String::from_utf8_lossy(&after.key)),
+                Change::Upserted { after, .. } => {
+                    format!("+{}", String::from_utf8_lossy(&after.key))
+                }
             })
             .collect();
         assert_eq!(summary, ["-gone", "+added", "+changed"]);

@@ -11,7 +11,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use app::model::{
-    ClusterBody, ElectionsBody, EtcdState, LocksBody, PatchOp, Revision, ServiceBody, ServicesBody, Topic,
+    ClusterBody, ElectionsBody, EtcdState, LocksBody, PatchOp, Revision, ServiceBody, ServicesBody,
+    Topic,
 };
 use serde_json::value::{to_raw_value, RawValue};
 
@@ -80,11 +81,17 @@ impl Store {
     }
 
     fn read(&self) -> RwLockReadGuard<'_, Model> {
-        self.inner.model.read().unwrap_or_else(PoisonError::into_inner)
+        self.inner
+            .model
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     fn write(&self) -> RwLockWriteGuard<'_, Model> {
-        self.inner.model.write().unwrap_or_else(PoisonError::into_inner)
+        self.inner
+            .model
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     pub fn hub(&self) -> &Hub {
@@ -135,7 +142,10 @@ impl Store {
         self.inner.hub.publish(Update {
             seq: model.seq,
             revision: model.revision,
-            patches: patches.into_iter().filter(|(_, ops)| !ops.is_empty()).collect(),
+            patches: patches
+                .into_iter()
+                .filter(|(_, ops)| !ops.is_empty())
+                .collect(),
         });
     }
 
@@ -146,7 +156,12 @@ impl Store {
     pub fn replace_mirror(&self, revision: Revision, next: Mirror) {
         let mut model = self.write();
         let changes = model.mirror.diff(&next);
-        tracing::debug!(revision, keys = next.len(), changes = changes.len(), "mirror replaced");
+        tracing::debug!(
+            revision,
+            keys = next.len(),
+            changes = changes.len(),
+            "mirror replaced"
+        );
         let now = model.loaded.then(now_rfc3339).flatten();
         let mut touched = Touched::default();
         for change in &changes {
@@ -304,5 +319,6 @@ fn cluster_body(model: &Model, stale: bool) -> ClusterBody {
 /// Now, as API.md writes times: RFC 3339 in UTC, whole seconds.
 fn now_rfc3339() -> Option<String> {
     let now = time::OffsetDateTime::now_utc().replace_nanosecond(0).ok()?;
-    now.format(&time::format_description::well_known::Rfc3339).ok()
+    now.format(&time::format_description::well_known::Rfc3339)
+        .ok()
 }

@@ -8,7 +8,10 @@ use base64::Engine;
 pub fn text_and_base64(bytes: &[u8]) -> (String, Option<String>) {
     match std::str::from_utf8(bytes) {
         Ok(text) => (text.to_owned(), None),
-        Err(_) => (String::from_utf8_lossy(bytes).into_owned(), Some(STANDARD.encode(bytes))),
+        Err(_) => (
+            String::from_utf8_lossy(bytes).into_owned(),
+            Some(STANDARD.encode(bytes)),
+        ),
     }
 }
 
@@ -23,9 +26,13 @@ pub fn key_id(key: &[u8]) -> String {
 /// `host:port` from an endpoint such as `grpc://10.0.0.1:9000?isSecure=false`,
 /// `http://[::1]:80/path` or a bare `10.0.0.1:9000`; `None` without a port.
 pub fn host_port(endpoint: &str) -> Option<String> {
-    let rest = endpoint.split_once("://").map_or(endpoint, |(_, rest)| rest);
+    let rest = endpoint
+        .split_once("://")
+        .map_or(endpoint, |(_, rest)| rest);
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let authority = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let authority = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
     let (host, port) = authority.rsplit_once(':')?;
     if host.is_empty() || port.parse::<u16>().is_err() {
         return None;
@@ -52,7 +59,10 @@ mod tests {
 
     #[test]
     fn host_ports() {
-        assert_eq!(host_port("grpc://10.0.0.1:9000?isSecure=false").as_deref(), Some("10.0.0.1:9000"));
+        assert_eq!(
+            host_port("grpc://10.0.0.1:9000?isSecure=false").as_deref(),
+            Some("10.0.0.1:9000")
+        );
         assert_eq!(host_port("http://[::1]:80/x").as_deref(), Some("[::1]:80"));
         assert_eq!(host_port("10.0.0.1:9000").as_deref(), Some("10.0.0.1:9000"));
         assert_eq!(host_port("http://user@host:1").as_deref(), Some("host:1"));

@@ -90,7 +90,10 @@ impl TestApp {
                     }
                 }
             }
-            assert!(tokio::time::Instant::now() < deadline, "health never answered");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "health never answered"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -124,7 +127,10 @@ impl TestApp {
             let _ = stop.send(());
         }
         if let Some(handle) = self.handle.take() {
-            handle.await.expect("server task").expect("server ran cleanly");
+            handle
+                .await
+                .expect("server task")
+                .expect("server ran cleanly");
         }
     }
 }
@@ -170,9 +176,13 @@ impl WsClient {
                 .unwrap_or_else(|_| panic!("nothing received within {limit:?}"));
             match message {
                 Some(Ok(Message::Text(text))) => {
-                    return Received::Json(serde_json::from_str(text.as_str()).expect("JSON message"))
+                    return Received::Json(
+                        serde_json::from_str(text.as_str()).expect("JSON message"),
+                    )
                 }
-                Some(Ok(Message::Close(frame))) => return Received::Closed(frame.map(|f| u16::from(f.code))),
+                Some(Ok(Message::Close(frame))) => {
+                    return Received::Closed(frame.map(|f| u16::from(f.code)))
+                }
                 Some(Ok(_)) => continue,
                 Some(Err(_)) | None => return Received::Closed(None),
             }
@@ -185,7 +195,10 @@ impl WsClient {
         let mut seen = Vec::new();
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            assert!(!left.is_zero(), "no matching message within {limit:?}; saw {seen:?}");
+            assert!(
+                !left.is_zero(),
+                "no matching message within {limit:?}; saw {seen:?}"
+            );
             match tokio::time::timeout(left, self.next(left)).await {
                 Ok(Received::Json(value)) if matches(&value) => return value,
                 Ok(Received::Json(value)) => seen.push(value),
