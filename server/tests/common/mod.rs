@@ -208,3 +208,73 @@ impl WsClient {
         }
     }
 }
+
+/// A real `etcdctl` peer (Debian's etcd-client), killed on drop.
+pub struct Etcdctl {
+    pub child: tokio::process::Child,
+    lines: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+}
+
+impl Etcdctl {
+    /// Starts `etcdctl --endpoints <etcd> <args...>`.
+    pub fn spawn(etcd: &EtcdProcess, args: &[&str]) -> Etcdctl {
+        use tokio::io::AsyncBufReadExt;
+        let mut child = tokio::process::Command::new("etcdctl")
+            .arg("--endpoints")
+            .arg(etcd.endpoint())
+            .args(args)
+            .env("ETCDCTL_API", "3")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("etcdctl starts (is etcd-client installed?)");
+        let stdout = child.stdout.take().expect("stdout");
+        Etcdctl {
+            child,
+            lines: tokio::io::BufReader::new(stdout).lines(),
+        }
+    }
+
+    /// The next line etcdctl prints, within `limit`.
+    pub async fn line(&mut self, limit: Duration) -> String {
+        tokio::time::timeout(limit, self.lines.next_line())
+            .await
+            .expect("etcdctl printed nothing in time")
+            .expect("etcdctl output")
+            .expect("etcdctl ended")
+    }
+
+    /// Ctrl-C: etcdctl releases what it holds and exits.
+    pub async fn interrupt(&mut self) {
+        if let Some(pid) = self.child.id() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGINT,
+            );
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
+    }
+}
+
+/// Polls `path` until `ready` holds for its body, or panics after `limit`.
+pub async fn poll_json(
+    app: &TestApp,
+    path: &str,
+    limit: Duration,
+    ready: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let (_, body) = app.get(path).await;
+        if ready(&body) {
+            return body;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{path} never got there: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
