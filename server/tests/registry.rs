@@ -1,4 +1,6 @@
 //! Services, locks and elections through REST and WebSocket, against a real
+
+#![allow(clippy::expect_used, reason = "test helpers panic with a message when the setup fails")]
 //! etcd, with etcdctl's own `lock` and `elect` as the contenders.
 
 mod common;
