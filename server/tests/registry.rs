@@ -1,7 +1,7 @@
 //! Services, locks and elections through REST and WebSocket, against a real
+//! etcd, with etcdctl's own `lock` and `elect` as the contenders.
 
 #![allow(clippy::expect_used, reason = "test helpers panic with a message when the setup fails")]
-//! etcd, with etcdctl's own `lock` and `elect` as the contenders.
 
 mod common;
 
