@@ -28,8 +28,8 @@ mod ui {
     use crate::components::status_bar::StatusBar;
     use crate::live::Live;
     use crate::pages::{
-        cluster::ClusterPage, elections::ElectionsPage, events::EventsPage, leases::LeasesPage,
-        locks::LocksPage, not_found::NotFound, services::ServicesPage,
+        cluster::ClusterPage, elections::ElectionsPage, events::EventsPage, leases::LeasesPage, locks::LocksPage,
+        not_found::NotFound, services::ServicesPage,
     };
 
     /// The HTML document the server renders around the app.
@@ -98,10 +98,7 @@ mod ui {
 pub fn hydrate() {
     console_error_panic_hook::set_once();
     leptos::mount::hydrate_body(App);
-    if let Some(body) = web_sys::window()
-        .and_then(|w| w.document())
-        .and_then(|d| d.body())
-    {
+    if let Some(body) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.body()) {
         // Only fails on an invalid attribute name, which this is not.
         let _ = body.set_attribute("data-hydrated", "true");
     }

@@ -73,16 +73,27 @@ pub struct CommonArgs {
 
     /// A registry layout of your own, e.g. '/services/{service}/{instance}'
     /// (repeatable; tried after the built-in layouts).
-    #[arg(
-        long = "service-pattern",
-        env = "LEASEHOLD_SERVICE_PATTERNS",
-        value_delimiter = ','
-    )]
+    #[arg(long = "service-pattern", env = "LEASEHOLD_SERVICE_PATTERNS", value_delimiter = ',')]
     pub service_patterns: Vec<Pattern>,
 
     /// How often members and their status are read.
     #[arg(long, env = "LEASEHOLD_CLUSTER_POLL", default_value = "2s", value_parser = parse_duration)]
     pub cluster_poll: Duration,
+
+    /// Budget of lease TTL samples (etcd `TimeToLive` requests) per second.
+    #[arg(long, env = "LEASEHOLD_LEASE_SAMPLE_RATE", default_value_t = 20.0, value_parser = parse_rate)]
+    pub lease_sample_rate: f64,
+
+    /// How often the list of leases (`LeaseLeases`) is read.
+    #[arg(long, env = "LEASEHOLD_LEASE_POLL", default_value = "5s", value_parser = parse_duration)]
+    pub lease_poll: Duration,
+}
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
+        _ => Err(format!("{s:?} is not a positive number of requests per second")),
+    }
 }
 
 /// Parses `500ms`, `2s`, `1m` or a bare number of seconds.
@@ -116,6 +127,8 @@ pub struct Config {
     pub service_patterns: Vec<Pattern>,
     pub site_root: PathBuf,
     pub cluster_poll: Duration,
+    pub lease_sample_rate: f64,
+    pub lease_poll: Duration,
 }
 
 /// How Leasehold talks to etcd.
@@ -152,6 +165,8 @@ impl Config {
             service_patterns: common.service_patterns.clone(),
             site_root: common.site_root.clone(),
             cluster_poll: common.cluster_poll,
+            lease_sample_rate: common.lease_sample_rate,
+            lease_poll: common.lease_poll,
         }
     }
 }

@@ -62,14 +62,10 @@ impl EtcdProcess {
     async fn spawn(&mut self) -> anyhow::Result<()> {
         let client = self.endpoint();
         let peer = format!("http://127.0.0.1:{}", self.peer_port);
-        let log = std::fs::File::create(self.data.path().join("etcd.log"))
-            .context("cannot create etcd's log file")?;
+        let log = std::fs::File::create(self.data.path().join("etcd.log")).context("cannot create etcd's log file")?;
         let child = Command::new(&self.binary)
             .arg("--name=leasehold-dev")
-            .arg(format!(
-                "--data-dir={}",
-                self.data.path().join("data").display()
-            ))
+            .arg(format!("--data-dir={}", self.data.path().join("data").display()))
             .arg(format!("--listen-client-urls={client}"))
             .arg(format!("--advertise-client-urls={client}"))
             .arg(format!("--listen-peer-urls={peer}"))
@@ -83,12 +79,7 @@ impl EtcdProcess {
             .stderr(Stdio::from(log))
             .kill_on_drop(true)
             .spawn()
-            .with_context(|| {
-                format!(
-                    "cannot start {} (is etcd-server installed?)",
-                    self.binary.display()
-                )
-            })?;
+            .with_context(|| format!("cannot start {} (is etcd-server installed?)", self.binary.display()))?;
         self.child = Some(child);
         self.wait_ready().await
     }
@@ -100,10 +91,7 @@ impl EtcdProcess {
         loop {
             if let Some(child) = self.child.as_mut() {
                 if let Some(status) = child.try_wait().context("cannot check on etcd")? {
-                    anyhow::bail!(
-                        "etcd exited with {status} while starting:\n{}",
-                        self.log_tail()
-                    );
+                    anyhow::bail!("etcd exited with {status} while starting:\n{}", self.log_tail());
                 }
             }
             let ready = async {
@@ -114,10 +102,7 @@ impl EtcdProcess {
                 return Ok(());
             }
             if tokio::time::Instant::now() >= deadline {
-                anyhow::bail!(
-                    "etcd did not answer within {ETCD_START_LIMIT:?}:\n{}",
-                    self.log_tail()
-                );
+                anyhow::bail!("etcd did not answer within {ETCD_START_LIMIT:?}:\n{}", self.log_tail());
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -165,12 +150,8 @@ impl EtcdProcess {
 /// A port that was free a moment ago. etcd needs port numbers up front, so
 /// there is a short window in which another process could take it.
 fn free_port() -> anyhow::Result<u16> {
-    let listener =
-        StdListener::bind((Ipv4Addr::LOCALHOST, 0)).context("cannot find a free port")?;
-    Ok(listener
-        .local_addr()
-        .context("cannot read a free port")?
-        .port())
+    let listener = StdListener::bind((Ipv4Addr::LOCALHOST, 0)).context("cannot find a free port")?;
+    Ok(listener.local_addr().context("cannot read a free port")?.port())
 }
 
 /// `leasehold dev`.

@@ -56,17 +56,15 @@ pub async fn run(
 ) -> Result<(), Error> {
     let stop = CancellationToken::new();
     let hub = Hub::new();
-    let store = Store::new(
-        hub.clone(),
-        Classifier::new(config.service_patterns.clone()),
-    );
+    let store = Store::new(hub.clone(), Classifier::new(config.service_patterns.clone()));
     let tasks = Supervisor::new(stop.clone());
     let config = Arc::new(config);
 
     let client = etcd::connect(&config.etcd).await?;
+    let actions = etcd::Actions::new(client.clone(), config.etcd.request_timeout);
     etcd::spawn_tasks(&tasks, client, store.clone(), &config);
 
-    let state = AppState::new(config, store, hub, tasks.clone(), stop.clone());
+    let state = AppState::new(config, store, hub, actions, tasks.clone(), stop.clone());
     let app = router(state);
 
     let serve_stop = stop.clone();

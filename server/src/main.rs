@@ -11,9 +11,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     // Logs go to stderr: stdout carries only what a script may read (dev's URLs).
     tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .with_writer(std::io::stderr)
         .init();
 

@@ -74,10 +74,7 @@ impl Supervisor {
             }
             this.set(name, false, None);
         });
-        self.handles
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(handle);
+        self.handles.lock().unwrap_or_else(PoisonError::into_inner).push(handle);
     }
 
     fn set(&self, name: &'static str, running: bool, error: Option<String>) {
@@ -115,8 +112,7 @@ impl Supervisor {
 
     /// Waits for every task to finish (after the stop token was cancelled).
     pub async fn join(&self) {
-        let handles =
-            std::mem::take(&mut *self.handles.lock().unwrap_or_else(PoisonError::into_inner));
+        let handles = std::mem::take(&mut *self.handles.lock().unwrap_or_else(PoisonError::into_inner));
         for handle in handles {
             if let Err(error) = handle.await {
                 tracing::warn!(%error, "background task did not stop cleanly");

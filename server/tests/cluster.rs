@@ -22,9 +22,7 @@ async fn health_is_ok_once_synced_and_reports_the_revision() {
     assert!(body["revision"].as_i64().unwrap_or(0) >= revision, "{body}");
     let tasks = body["tasks"].as_array().expect("tasks");
     assert!(
-        tasks
-            .iter()
-            .any(|t| t["name"] == "watcher" && t["running"] == true),
+        tasks.iter().any(|t| t["name"] == "watcher" && t["running"] == true),
         "{body}"
     );
     app.shutdown().await;

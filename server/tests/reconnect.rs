@@ -18,12 +18,9 @@ async fn a_killed_etcd_is_noticed_and_recovery_resumes_from_the_last_revision() 
     app.wait_for_health(200, RECOVER).await;
 
     let mut ws = app.ws().await;
-    ws.send_json(json!({"type": "subscribe", "topics": ["cluster"]}))
+    ws.send_json(json!({"type": "subscribe", "topics": ["cluster"]})).await;
+    ws.wait_for(RECOVER, |m| m["type"] == "status" && m["etcd"] == "connected")
         .await;
-    ws.wait_for(RECOVER, |m| {
-        m["type"] == "status" && m["etcd"] == "connected"
-    })
-    .await;
 
     let mut client = etcd_client(&etcd).await;
     let before = client
@@ -40,14 +37,9 @@ async fn a_killed_etcd_is_noticed_and_recovery_resumes_from_the_last_revision() 
     assert_eq!(body["status"], "degraded");
     assert_eq!(body["synced"], false);
     assert_eq!(body["etcd"]["connected"], false);
-    assert_eq!(
-        body["revision"], before,
-        "the last synced revision is kept: {body}"
-    );
-    ws.wait_for(DETECT, |m| {
-        m["type"] == "status" && m["etcd"] == "reconnecting"
-    })
-    .await;
+    assert_eq!(body["revision"], before, "the last synced revision is kept: {body}");
+    ws.wait_for(DETECT, |m| m["type"] == "status" && m["etcd"] == "reconnecting")
+        .await;
 
     // While etcd is away, REST answers from the last model and says so.
     let (status, cluster) = app.get("/api/v1/cluster").await;
@@ -56,10 +48,8 @@ async fn a_killed_etcd_is_noticed_and_recovery_resumes_from_the_last_revision() 
 
     etcd.restart().await.expect("etcd restarts on its data");
     app.wait_for_health(200, RECOVER).await;
-    ws.wait_for(RECOVER, |m| {
-        m["type"] == "status" && m["etcd"] == "connected"
-    })
-    .await;
+    ws.wait_for(RECOVER, |m| m["type"] == "status" && m["etcd"] == "connected")
+        .await;
 
     // The same server, without a restart, follows etcd again.
     let mut client = etcd_client(&etcd).await;
@@ -87,17 +77,9 @@ async fn the_server_starts_and_serves_pages_while_etcd_is_down() {
     let app = spawn_app(&etcd).await;
     let body = app.wait_for_health(503, DETECT).await;
     assert_eq!(body["synced"], false);
-    assert!(
-        body["etcd"]["error"].is_string(),
-        "the reason is shown: {body}"
-    );
+    assert!(body["etcd"]["error"].is_string(), "the reason is shown: {body}");
 
-    let page = app
-        .http
-        .get(app.url("/cluster"))
-        .send()
-        .await
-        .expect("page");
+    let page = app.http.get(app.url("/cluster")).send().await.expect("page");
     assert_eq!(page.status().as_u16(), 200);
     let html = page.text().await.expect("html");
     assert!(html.contains("Leasehold"), "{html}");

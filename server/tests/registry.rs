@@ -1,7 +1,10 @@
 //! Services, locks and elections through REST and WebSocket, against a real
 //! etcd, with etcdctl's own `lock` and `elect` as the contenders.
 
-#![allow(clippy::expect_used, reason = "test helpers panic with a message when the setup fails")]
+#![allow(
+    clippy::expect_used,
+    reason = "test helpers panic with a message when the setup fails"
+)]
 
 mod common;
 
@@ -21,6 +24,8 @@ async fn app_with_pattern(etcd: &EtcdProcess) -> TestApp {
         service_patterns: vec!["/services/{service}/{instance}".parse().expect("pattern")],
         site_root: "target/site".into(),
         cluster_poll: Duration::from_secs(2),
+        lease_sample_rate: 50.0,
+        lease_poll: Duration::from_millis(500),
     })
     .await;
     app.wait_for_health(200, LIMIT).await;
@@ -43,10 +48,7 @@ async fn services_appear_with_their_instances_whether_registered_before_or_after
         )
         .await
         .expect("put");
-    client
-        .put("/config/unrelated", "x", None)
-        .await
-        .expect("put");
+    client.put("/config/unrelated", "x", None).await.expect("put");
 
     let app = app_with_pattern(&etcd).await;
     // After: found by the watch. A broken value is kept, with an error.
@@ -54,10 +56,7 @@ async fn services_appear_with_their_instances_whether_registered_before_or_after
         .put("/services/search/10.2.0.1:7000", "10.2.0.1:7000", None)
         .await
         .expect("put");
-    client
-        .put("/services/search/broken", "{oops", None)
-        .await
-        .expect("put");
+    client.put("/services/search/broken", "{oops", None).await.expect("put");
 
     let body = poll_json(&app, "/api/v1/services", LIMIT, |b| {
         b["services"].as_array().is_some_and(|s| s.len() == 2) && b["services"][1]["instances"] == 2
@@ -136,22 +135,14 @@ async fn service_topics_get_snapshots_then_patches() {
         .expect("put");
     let revision = put.header().expect("header").revision();
     let instance_patch = ws
-        .wait_for(LIMIT, |m| {
-            m["type"] == "patch" && m["topic"] == "service:billing"
-        })
+        .wait_for(LIMIT, |m| m["type"] == "patch" && m["topic"] == "service:billing")
         .await;
     assert_eq!(instance_patch["revision"], revision);
     assert_eq!(instance_patch["ops"][0]["op"], "upsert");
     assert_eq!(instance_patch["ops"][0]["id"], "/microservices/billing/a1");
-    assert_eq!(
-        instance_patch["ops"][0]["value"]["address"],
-        "10.1.0.5:9000"
-    );
+    assert_eq!(instance_patch["ops"][0]["value"]["address"], "10.1.0.5:9000");
 
-    client
-        .delete("/microservices/billing/a1", None)
-        .await
-        .expect("delete");
+    client.delete("/microservices/billing/a1", None).await.expect("delete");
     let removal = ws
         .wait_for(LIMIT, |m| {
             m["type"] == "patch" && m["topic"] == "services" && m["ops"][0]["op"] == "remove"
@@ -166,8 +157,7 @@ async fn etcdctl_lock_queues_show_holder_and_waiters_and_hand_over() {
     let etcd = start_etcd().await;
     let app = app_with_pattern(&etcd).await;
     let mut ws = app.ws().await;
-    ws.send_json(json!({"type": "subscribe", "topics": ["locks"]}))
-        .await;
+    ws.send_json(json!({"type": "subscribe", "topics": ["locks"]})).await;
     ws.wait_for(LIMIT, |m| m["type"] == "snapshot" && m["topic"] == "locks")
         .await;
 
@@ -176,9 +166,7 @@ async fn etcdctl_lock_queues_show_holder_and_waiters_and_hand_over() {
     let mut second = Etcdctl::spawn(&etcd, &["lock", "jobs"]);
 
     let body = poll_json(&app, "/api/v1/locks", LIMIT, |b| {
-        b["locks"][0]["waiters"]
-            .as_array()
-            .is_some_and(|w| w.len() == 1)
+        b["locks"][0]["waiters"].as_array().is_some_and(|w| w.len() == 1)
     })
     .await;
     let lock = &body["locks"][0];
@@ -225,9 +213,7 @@ async fn etcdctl_elections_show_the_leader_and_candidates() {
     let _candidate = Etcdctl::spawn(&etcd, &["elect", "primary", "node-b"]);
 
     let body = poll_json(&app, "/api/v1/elections", LIMIT, |b| {
-        b["elections"][0]["candidates"]
-            .as_array()
-            .is_some_and(|c| c.len() == 1)
+        b["elections"][0]["candidates"].as_array().is_some_and(|c| c.len() == 1)
     })
     .await;
     let election = &body["elections"][0];
@@ -241,8 +227,7 @@ async fn etcdctl_elections_show_the_leader_and_candidates() {
 
     leader.interrupt().await;
     poll_json(&app, "/api/v1/elections", LIMIT, |b| {
-        b["elections"][0]["leader"]["value"] == "node-b"
-            && b["elections"][0]["candidates"] == json!([])
+        b["elections"][0]["leader"]["value"] == "node-b" && b["elections"][0]["candidates"] == json!([])
     })
     .await;
     app.shutdown().await;

@@ -21,8 +21,7 @@ async fn a_cluster_subscription_gets_a_snapshot_at_etcds_revision_then_patches()
     app.wait_for_revision(revision, LIMIT).await;
 
     let mut ws = app.ws().await;
-    ws.send_json(json!({"type": "subscribe", "topics": ["cluster"]}))
-        .await;
+    ws.send_json(json!({"type": "subscribe", "topics": ["cluster"]})).await;
     let snapshot = ws.wait_for(LIMIT, |m| m["type"] == "snapshot").await;
     assert_eq!(snapshot["topic"], "cluster");
     // Nothing was written since the put, so the snapshot is at etcd's revision.
@@ -44,10 +43,7 @@ async fn a_cluster_subscription_gets_a_snapshot_at_etcds_revision_then_patches()
         .and_then(|m| m["raft_index"].as_u64())
         .unwrap_or(0);
     for i in 0..5 {
-        client
-            .put(format!("/ws/k{i}"), "v", None)
-            .await
-            .expect("put");
+        client.put(format!("/ws/k{i}"), "v", None).await.expect("put");
     }
     let id = format!("{member_id:x}");
     let patch = ws
@@ -63,10 +59,7 @@ async fn a_cluster_subscription_gets_a_snapshot_at_etcds_revision_then_patches()
                 })
         })
         .await;
-    assert!(
-        patch["revision"].as_i64().unwrap_or(0) >= revision,
-        "{patch}"
-    );
+    assert!(patch["revision"].as_i64().unwrap_or(0) >= revision, "{patch}");
     app.shutdown().await;
 }
 
@@ -111,9 +104,7 @@ async fn malformed_messages_get_errors_and_the_socket_stays_usable() {
         .await;
     let error = ws.wait_for(LIMIT, |m| m["type"] == "error").await;
     assert!(
-        error["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("no-such-topic")),
+        error["message"].as_str().is_some_and(|m| m.contains("no-such-topic")),
         "{error}"
     );
 
@@ -121,8 +112,7 @@ async fn malformed_messages_get_errors_and_the_socket_stays_usable() {
     ws.wait_for(LIMIT, |m| m["type"] == "error").await;
 
     // Still usable: a valid subscription works.
-    ws.send_json(json!({"type": "subscribe", "topics": ["cluster"]}))
-        .await;
+    ws.send_json(json!({"type": "subscribe", "topics": ["cluster"]})).await;
     let snapshot = ws.wait_for(LIMIT, |m| m["type"] == "snapshot").await;
     assert_eq!(snapshot["topic"], "cluster");
     app.shutdown().await;

@@ -14,20 +14,13 @@ fn describe(link: LinkState, etcd: Option<EtcdState>) -> (&'static str, String) 
             "offline",
             format!("Connection to Leasehold lost — retrying (attempt {attempt})"),
         ),
-        (LinkState::Open, None) => (
-            "connecting",
-            "Connected to Leasehold, waiting for etcd…".to_owned(),
-        ),
-        (LinkState::Open, Some(EtcdState::Connected)) => {
-            ("connected", "Connected to etcd".to_owned())
-        }
+        (LinkState::Open, None) => ("connecting", "Connected to Leasehold, waiting for etcd…".to_owned()),
+        (LinkState::Open, Some(EtcdState::Connected)) => ("connected", "Connected to etcd".to_owned()),
         (LinkState::Open, Some(EtcdState::Reconnecting)) => (
             "reconnecting",
             "etcd unreachable — reconnecting; showing the last known state".to_owned(),
         ),
-        (LinkState::Open, Some(EtcdState::Resyncing)) => {
-            ("resyncing", "Resyncing with etcd…".to_owned())
-        }
+        (LinkState::Open, Some(EtcdState::Resyncing)) => ("resyncing", "Resyncing with etcd…".to_owned()),
     }
 }
 

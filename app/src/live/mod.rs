@@ -127,11 +127,7 @@ impl Live {
     /// the console and skipped, never a panic.
     pub fn apply(self, message: ServerMsg) {
         match message {
-            ServerMsg::Snapshot {
-                topic,
-                revision,
-                data,
-            } => {
+            ServerMsg::Snapshot { topic, revision, data } => {
                 self.see_revision(revision);
                 match topic {
                     Topic::Cluster => match serde_json::from_str::<ClusterBody>(data.get()) {
@@ -141,16 +137,10 @@ impl Live {
                         })),
                         Err(error) => warn(&format!("bad cluster snapshot: {error}")),
                     },
-                    other => warn(&format!(
-                        "snapshot of a topic this page does not show: {other}"
-                    )),
+                    other => warn(&format!("snapshot of a topic this page does not show: {other}")),
                 }
             }
-            ServerMsg::Patch {
-                topic,
-                revision,
-                ops,
-            } => {
+            ServerMsg::Patch { topic, revision, ops } => {
                 self.see_revision(revision);
                 if topic == Topic::Cluster {
                     self.cluster.update(|cluster| {

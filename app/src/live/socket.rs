@@ -136,8 +136,5 @@ fn retry(live: Live, attempt: u32) {
     let exponent = attempt.saturating_sub(1).min(10) as i32;
     let base = (BACKOFF_FIRST_MS * 2f64.powi(exponent)).min(BACKOFF_CAP_MS);
     let wait = base * (0.5 + js_sys::Math::random() * 0.5);
-    leptos::prelude::set_timeout(
-        move || connect(live, attempt),
-        Duration::from_millis(wait as u64),
-    );
+    leptos::prelude::set_timeout(move || connect(live, attempt), Duration::from_millis(wait as u64));
 }

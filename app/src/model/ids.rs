@@ -112,10 +112,7 @@ mod tests {
         assert_eq!("".parse::<LeaseId>(), Err(IdError::Empty));
         assert_eq!("0x10".parse::<LeaseId>(), Err(IdError::NotHex));
         assert_eq!("-10".parse::<LeaseId>(), Err(IdError::NotHex));
-        assert_eq!(
-            "1ffffffffffffffff".parse::<LeaseId>(),
-            Err(IdError::TooLong)
-        );
+        assert_eq!("1ffffffffffffffff".parse::<LeaseId>(), Err(IdError::TooLong));
     }
 
     #[test]

@@ -202,9 +202,8 @@ mod tests {
 
     #[test]
     fn client_messages_parse_as_documented() {
-        let msg: Result<ClientMsg, _> = serde_json::from_str(
-            r#"{"type":"subscribe","topics":["cluster","service:api"],"since":42}"#,
-        );
+        let msg: Result<ClientMsg, _> =
+            serde_json::from_str(r#"{"type":"subscribe","topics":["cluster","service:api"],"since":42}"#);
         assert_eq!(
             msg.ok(),
             Some(ClientMsg::Subscribe {
@@ -214,9 +213,7 @@ mod tests {
         );
         let ping: Result<ClientMsg, _> = serde_json::from_str(r#"{"type":"ping"}"#);
         assert_eq!(ping.ok(), Some(ClientMsg::Ping));
-        assert!(
-            serde_json::from_str::<ClientMsg>(r#"{"type":"subscribe","topics":["nope"]}"#).is_err()
-        );
+        assert!(serde_json::from_str::<ClientMsg>(r#"{"type":"subscribe","topics":["nope"]}"#).is_err());
         assert!(serde_json::from_str::<ClientMsg>(r#"{"type":"jump"}"#).is_err());
     }
 
@@ -230,10 +227,7 @@ mod tests {
             topic: Topic::Cluster,
             revision: 7,
             ops: vec![
-                PatchOp::Upsert {
-                    id: "1".into(),
-                    value,
-                },
+                PatchOp::Upsert { id: "1".into(), value },
                 PatchOp::Remove { id: "2".into() },
             ],
         };
@@ -249,19 +243,14 @@ mod tests {
             panic!("patch does not read back: {back:?}");
         };
         assert_eq!(ops.first().and_then(PatchOp::id), Some("1"));
-        assert!(
-            matches!(ops.first(), Some(PatchOp::Upsert { value, .. }) if value.get() == r#"{"a":1}"#)
-        );
-        let snapshot: Result<ServerMsg, _> = serde_json::from_str(
-            r#"{"type":"snapshot","topic":"cluster","revision":2,"data":{"members":[]}}"#,
-        );
+        assert!(matches!(ops.first(), Some(PatchOp::Upsert { value, .. }) if value.get() == r#"{"a":1}"#));
+        let snapshot: Result<ServerMsg, _> =
+            serde_json::from_str(r#"{"type":"snapshot","topic":"cluster","revision":2,"data":{"members":[]}}"#);
         assert!(
             matches!(&snapshot, Ok(ServerMsg::Snapshot { data, revision: 2, .. }) if data.get() == r#"{"members":[]}"#),
             "{snapshot:?}"
         );
-        assert!(
-            serde_json::from_str::<ServerMsg>(r#"{"type":"snapshot","topic":"cluster"}"#).is_err()
-        );
+        assert!(serde_json::from_str::<ServerMsg>(r#"{"type":"snapshot","topic":"cluster"}"#).is_err());
         assert!(serde_json::from_str::<ServerMsg>(r#"{"type":"nonsense"}"#).is_err());
 
         let status = ServerMsg::Status {

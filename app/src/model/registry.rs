@@ -154,3 +154,45 @@ pub struct ElectionsBody {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub stale: bool,
 }
+
+/// An etcd lease as Leasehold last sampled it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Lease {
+    pub id: LeaseId,
+    /// Remaining seconds at `sampled_at`; -1 when etcd said it has expired.
+    pub ttl: Option<i64>,
+    pub granted_ttl: Option<i64>,
+    /// Keys attached to the lease.
+    pub keys: usize,
+    pub sampled_at: Option<String>,
+}
+
+/// `GET /api/v1/leases`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeasesBody {
+    pub revision: Revision,
+    pub leases: Vec<Lease>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stale: bool,
+}
+
+/// `GET /api/v1/leases/{id}`: the lease and exactly what revoking it removes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeaseDetailBody {
+    pub revision: Revision,
+    pub lease: Lease,
+    pub instances: Vec<Instance>,
+    pub locks: Vec<String>,
+    pub elections: Vec<String>,
+    pub other_keys: Vec<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stale: bool,
+}
+
+/// `DELETE /api/v1/leases/{id}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RevokedBody {
+    pub revision: Revision,
+    pub revoked: LeaseId,
+    pub deleted_keys: usize,
+}

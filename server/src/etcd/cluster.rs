@@ -53,12 +53,10 @@ impl ClusterPoller {
     }
 
     async fn poll(&mut self) {
-        let info = match with_timeout(self.config.request_timeout, self.client.member_list()).await
-        {
+        let info = match with_timeout(self.config.request_timeout, self.client.member_list()).await {
             Ok(response) => {
                 let cluster_id = response.header().map(|h| MemberId(h.cluster_id()));
-                let mut members: Vec<Member> =
-                    response.members().iter().map(listed_member).collect();
+                let mut members: Vec<Member> = response.members().iter().map(listed_member).collect();
                 self.member_clients
                     .retain(|id, _| members.iter().any(|m| m.id.0 == *id));
                 let mut clients = Vec::with_capacity(members.len());
@@ -75,12 +73,7 @@ impl ClusterPoller {
                 .await;
                 let leader = answers
                     .iter()
-                    .find_map(|a| {
-                        a.as_ref()
-                            .ok()
-                            .and_then(|s| s.as_ref())
-                            .map(StatusResponse::leader)
-                    })
+                    .find_map(|a| a.as_ref().ok().and_then(|s| s.as_ref()).map(StatusResponse::leader))
                     .filter(|&l| l != 0)
                     .map(MemberId);
                 for (member, answer) in members.iter_mut().zip(answers) {
@@ -122,8 +115,7 @@ impl ClusterPoller {
         }
         match Client::connect(urls, Some(connect_options(&self.config))).await {
             Ok(client) => {
-                self.member_clients
-                    .insert(id, (urls.to_vec(), client.clone()));
+                self.member_clients.insert(id, (urls.to_vec(), client.clone()));
                 Some(client)
             }
             Err(error) => {

@@ -2,7 +2,9 @@
 //! keys into the [`Store`], and the cluster poller. Nothing here knows of HTTP
 //! or WebSockets.
 
+mod actions;
 mod cluster;
+mod leases;
 mod watcher;
 
 use std::time::Duration;
@@ -13,7 +15,9 @@ use crate::config::{Config, EtcdConfig};
 use crate::registry::Store;
 use crate::tasks::Supervisor;
 
+pub use actions::{ActionError, Actions, LeaseNow, Revoked};
 pub use cluster::ClusterPoller;
+pub use leases::LeaseSampler;
 pub use watcher::Watcher;
 
 #[derive(Debug, thiserror::Error)]
@@ -79,26 +83,28 @@ pub(crate) async fn with_timeout<T, E: Into<Error>>(
     }
 }
 
-/// Starts the supervised etcd tasks: the watcher and the cluster poller.
+/// Starts the supervised etcd tasks: the watcher, the cluster poller and the lease sampler.
 pub fn spawn_tasks(tasks: &Supervisor, client: Client, store: Store, config: &Config) {
     let stop = tasks.stop_token();
     {
         let (client, store, stop) = (client.clone(), store.clone(), stop.clone());
-        let prefixes: Vec<Vec<u8>> = config
-            .prefixes
-            .iter()
-            .map(|p| p.as_bytes().to_vec())
-            .collect();
+        let prefixes: Vec<Vec<u8>> = config.prefixes.iter().map(|p| p.as_bytes().to_vec()).collect();
         tasks.spawn("watcher", move || {
             Watcher::new(client.clone(), store.clone(), prefixes.clone()).run(stop.clone())
+        });
+    }
+    {
+        let (client, store, stop) = (client.clone(), store.clone(), stop.clone());
+        let (rate, poll, timeout) = (config.lease_sample_rate, config.lease_poll, config.etcd.request_timeout);
+        tasks.spawn("lease-sampler", move || {
+            LeaseSampler::new(client.clone(), store.clone(), rate, poll, timeout).run(stop.clone())
         });
     }
     {
         let etcd = config.etcd.clone();
         let interval = config.cluster_poll;
         tasks.spawn("cluster-poller", move || {
-            ClusterPoller::new(client.clone(), etcd.clone(), store.clone(), interval)
-                .run(stop.clone())
+            ClusterPoller::new(client.clone(), etcd.clone(), store.clone(), interval).run(stop.clone())
         });
     }
 }

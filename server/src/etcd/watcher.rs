@@ -126,8 +126,7 @@ impl Watcher {
                 }
                 Err(error @ Error::RevisionWentBack { .. }) => {
                     tracing::warn!(%error, "listing again");
-                    self.store
-                        .set_link(EtcdState::Resyncing, Some(error.summary()));
+                    self.store.set_link(EtcdState::Resyncing, Some(error.summary()));
                     State::Listing
                 }
                 Err(error) => {
@@ -148,11 +147,8 @@ impl Watcher {
     fn failed(&mut self, error: Error, then: State) -> State {
         self.failures = self.failures.saturating_add(1);
         tracing::warn!(error = %error.summary(), failures = self.failures, "etcd link lost; retrying");
-        self.store
-            .set_link(EtcdState::Reconnecting, Some(error.summary()));
-        State::Backoff {
-            then: Box::new(then),
-        }
+        self.store.set_link(EtcdState::Reconnecting, Some(error.summary()));
+        State::Backoff { then: Box::new(then) }
     }
 
     /// A paginated range over every watched range, pinned at the revision of
@@ -163,14 +159,11 @@ impl Watcher {
         for (start, end) in &self.ranges {
             let mut key = start.clone();
             loop {
-                let mut options = GetOptions::new()
-                    .with_range(end.clone())
-                    .with_limit(PAGE_SIZE);
+                let mut options = GetOptions::new().with_range(end.clone()).with_limit(PAGE_SIZE);
                 if revision > 0 {
                     options = options.with_revision(revision);
                 }
-                let mut response =
-                    with_timeout(PAGE_TIMEOUT, self.client.get(key.clone(), Some(options))).await?;
+                let mut response = with_timeout(PAGE_TIMEOUT, self.client.get(key.clone(), Some(options))).await?;
                 if revision == 0 {
                     revision = response.header().map_or(0, |h| h.revision());
                 }
@@ -189,11 +182,7 @@ impl Watcher {
     }
 
     /// Watches from `revision + 1` until the stream fails or `stop`.
-    async fn watch(
-        &mut self,
-        revision: Revision,
-        stop: &CancellationToken,
-    ) -> Result<WatchEnd, Error> {
+    async fn watch(&mut self, revision: Revision, stop: &CancellationToken) -> Result<WatchEnd, Error> {
         let mut ranges = self.ranges.iter();
         let Some((first_key, first_end)) = ranges.next() else {
             return Ok(WatchEnd::Stopped);
@@ -207,8 +196,7 @@ impl Watcher {
         };
         let mut stream = with_timeout(
             WATCH_CREATE_TIMEOUT,
-            self.client
-                .watch(first_key.clone(), Some(options(first_end))),
+            self.client.watch(first_key.clone(), Some(options(first_end))),
         )
         .await?;
         for (key, end) in ranges {
@@ -266,16 +254,13 @@ impl Watcher {
             let Some(kv) = event.kv() else { continue };
             let revision = kv.mod_revision();
             if revision != batch_revision && !batch.is_empty() {
-                self.store
-                    .apply_revision(batch_revision, std::mem::take(&mut batch));
+                self.store.apply_revision(batch_revision, std::mem::take(&mut batch));
                 applied = applied.max(batch_revision);
             }
             batch_revision = revision;
             batch.push(match event.event_type() {
                 EventType::Put => KvEvent::Put(convert_kv(kv)),
-                EventType::Delete => KvEvent::Delete {
-                    key: kv.key().to_vec(),
-                },
+                EventType::Delete => KvEvent::Delete { key: kv.key().to_vec() },
             });
         }
         if !batch.is_empty() {
@@ -322,9 +307,7 @@ pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
 
 fn backoff(failures: u32) -> Duration {
     let exponent = failures.saturating_sub(1).min(16);
-    let base = BACKOFF_FIRST
-        .saturating_mul(1u32 << exponent)
-        .min(BACKOFF_CAP);
+    let base = BACKOFF_FIRST.saturating_mul(1u32 << exponent).min(BACKOFF_CAP);
     // Full jitter on the upper half: spreads replicas that lost etcd together.
     let jitter = 0.5 + rand::random::<f64>() * 0.5;
     base.mul_f64(jitter)

@@ -1,7 +1,8 @@
 //! REST handlers under `/api/v1`.
 
 use app::model::{
-    ClusterBody, ElectionsBody, EtcdHealth, HealthBody, LocksBody, ServiceBody, ServicesBody,
+    ClusterBody, ElectionsBody, EtcdHealth, HealthBody, Lease, LeaseDetailBody, LeaseId, LeasesBody, LocksBody,
+    RevokedBody, ServiceBody, ServicesBody,
 };
 use axum::extract::State;
 use axum::extract::{Path, Query};
@@ -11,6 +12,7 @@ use serde::Deserialize;
 
 use super::error::ApiError;
 use super::AppState;
+use crate::etcd::ActionError;
 
 /// `GET /api/v1/health`: 200 when synced, 503 otherwise.
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<HealthBody>) {
@@ -47,24 +49,78 @@ pub struct ServicesQuery {
 }
 
 /// `GET /api/v1/services?q=TEXT`.
-pub async fn services(
-    State(state): State<AppState>,
-    Query(query): Query<ServicesQuery>,
-) -> Json<ServicesBody> {
+pub async fn services(State(state): State<AppState>, Query(query): Query<ServicesQuery>) -> Json<ServicesBody> {
     let filter = query.q.as_deref().filter(|q| !q.is_empty());
     Json(state.store.services_body(filter))
 }
 
 /// `GET /api/v1/services/{name}`: 404 when the service has no instances.
-pub async fn service(
-    State(state): State<AppState>,
-    Path(name): Path<String>,
-) -> Result<Json<ServiceBody>, ApiError> {
+pub async fn service(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<ServiceBody>, ApiError> {
     state
         .store
         .service_body(&name)
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("no service named {name:?}")))
+}
+
+/// `GET /api/v1/leases`.
+pub async fn leases(State(state): State<AppState>) -> Json<LeasesBody> {
+    Json(state.store.leases_body())
+}
+
+fn parse_lease(text: &str) -> Result<LeaseId, ApiError> {
+    text.parse()
+        .map_err(|error| ApiError::BadRequest(format!("lease id {text:?}: {error}")))
+}
+
+impl From<ActionError> for ApiError {
+    fn from(error: ActionError) -> Self {
+        match error {
+            ActionError::NotFound => ApiError::NotFound("etcd does not know this lease".to_owned()),
+            ActionError::Unavailable(why) => ApiError::EtcdUnavailable(why),
+        }
+    }
+}
+
+/// `GET /api/v1/leases/{id}`: the lease and what revoking it would remove.
+pub async fn lease(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<LeaseDetailBody>, ApiError> {
+    let lease = parse_lease(&id)?;
+    if let Some(body) = state.store.lease_detail(lease.0) {
+        return Ok(Json(body));
+    }
+    // Not in the model yet (granted since the last poll, holding no key): ask etcd.
+    let now = state.actions.lease(lease.0).await?;
+    Ok(Json(LeaseDetailBody {
+        revision: state.store.revision(),
+        lease: Lease {
+            id: lease,
+            ttl: Some(now.ttl),
+            granted_ttl: Some(now.granted_ttl),
+            keys: now.keys,
+            sampled_at: None,
+        },
+        instances: Vec::new(),
+        locks: Vec::new(),
+        elections: Vec::new(),
+        other_keys: Vec::new(),
+        stale: !state.store.link().synced,
+    }))
+}
+
+/// `DELETE /api/v1/leases/{id}`: revokes the lease through etcd. The keys
+/// leave the model when the watch reports their deletion.
+pub async fn revoke_lease(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<RevokedBody>, ApiError> {
+    let lease = parse_lease(&id)?;
+    let revoked = state.actions.revoke_lease(lease.0).await?;
+    tracing::info!(lease = %lease, deleted_keys = revoked.deleted_keys, revision = revoked.revision, "lease revoked");
+    Ok(Json(RevokedBody {
+        revision: revoked.revision,
+        revoked: lease,
+        deleted_keys: revoked.deleted_keys,
+    }))
 }
 
 /// `GET /api/v1/locks`.

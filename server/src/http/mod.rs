@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tower_http::services::ServeDir;
 
 use crate::config::Config;
+use crate::etcd::Actions;
 use crate::hub::Hub;
 use crate::registry::Store;
 use crate::tasks::Supervisor;
@@ -27,6 +28,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub store: Store,
     pub hub: Hub,
+    /// What handlers may ask etcd directly (revoke a lease, ...).
+    pub actions: Actions,
     pub tasks: Supervisor,
     /// Cancelled when the server shuts down; sessions close on it.
     pub stop: CancellationToken,
@@ -38,6 +41,7 @@ impl AppState {
         config: Arc<Config>,
         store: Store,
         hub: Hub,
+        actions: Actions,
         tasks: Supervisor,
         stop: CancellationToken,
     ) -> Self {
@@ -51,6 +55,7 @@ impl AppState {
             config,
             store,
             hub,
+            actions,
             tasks,
             stop,
             leptos,
@@ -71,6 +76,8 @@ pub fn router(state: AppState) -> Router {
         .route("/cluster", get(api::cluster))
         .route("/services", get(api::services))
         .route("/services/{name}", get(api::service))
+        .route("/leases", get(api::leases))
+        .route("/leases/{id}", get(api::lease).delete(api::revoke_lease))
         .route("/locks", get(api::locks))
         .route("/elections", get(api::elections))
         .route("/ws", get(ws::upgrade))
@@ -79,9 +86,7 @@ pub fn router(state: AppState) -> Router {
     // wasm, JS and CSS, with the `.br`/`.gz` files cargo-leptos precompressed
     // served under the matching content-encoding.
     let pkg_dir = std::path::Path::new(&*state.leptos.site_root).join(&*state.leptos.site_pkg_dir);
-    let assets = ServeDir::new(pkg_dir)
-        .precompressed_br()
-        .precompressed_gzip();
+    let assets = ServeDir::new(pkg_dir).precompressed_br().precompressed_gzip();
 
     let leptos_options = state.leptos.clone();
     let routes = generate_route_list(app::App);
@@ -91,8 +96,6 @@ pub fn router(state: AppState) -> Router {
         .route("/api/{*rest}", get(api::not_found))
         .nest_service("/pkg", assets)
         .leptos_routes(&state, routes, move || app::shell(leptos_options.clone()))
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
-            app::shell,
-        ))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
         .with_state(state)
 }

@@ -204,10 +204,7 @@ impl Session {
         self.status_due
             || self.pongs > 0
             || !self.errors.is_empty()
-            || self
-                .topics
-                .values()
-                .any(|t| t.needs_snapshot || t.pending.is_some())
+            || self.topics.values().any(|t| t.needs_snapshot || t.pending.is_some())
     }
 
     fn on_client_message(&mut self, message: Message) {
@@ -374,9 +371,7 @@ impl Session {
             });
         }
         for _ in 0..std::mem::take(&mut self.pongs) {
-            messages.push(ServerMsg::Pong {
-                revision: watermark,
-            });
+            messages.push(ServerMsg::Pong { revision: watermark });
         }
         messages.append(&mut self.errors);
 

@@ -37,13 +37,8 @@ impl Classifier {
 
     pub fn classify(&self, kv: &KeyValue) -> Kind {
         if let Some((name, lease)) = contender(kv) {
-            let proposal =
-                (!kv.value.is_empty()).then(|| String::from_utf8_lossy(&kv.value).into_owned());
-            return Kind::Contender {
-                name,
-                lease,
-                proposal,
-            };
+            let proposal = (!kv.value.is_empty()).then(|| String::from_utf8_lossy(&kv.value).into_owned());
+            return Kind::Contender { name, lease, proposal };
         }
         if let Some(instance) = self.kratos.classify(kv) {
             return Kind::Instance(Box::new(instance));

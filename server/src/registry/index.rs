@@ -6,13 +6,13 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use app::model::{
-    Candidate, Contender, Election, Instance, Layout, Lock, PatchOp, Revision, ServiceSummary,
-    Topic,
+    Candidate, Contender, Election, Instance, Layout, Lease, LeaseId, Lock, PatchOp, Revision, ServiceSummary, Topic,
 };
 use serde::Serialize;
 use serde_json::value::to_raw_value;
 
 use super::classify::{Classifier, Kind};
+use super::leases::{LeaseTable, Sample};
 use super::mirror::{Change, KeyValue};
 use super::text::key_id;
 
@@ -39,6 +39,17 @@ pub struct Touched {
     instances: BTreeSet<(String, String)>,
     locks: BTreeSet<String>,
     elections: BTreeSet<String>,
+    leases: BTreeSet<i64>,
+}
+
+/// What revoking a lease would remove.
+#[derive(Debug)]
+pub struct LeaseHoldings {
+    pub lease: Lease,
+    pub instances: Vec<Instance>,
+    pub locks: Vec<String>,
+    pub elections: Vec<String>,
+    pub other_keys: Vec<String>,
 }
 
 #[derive(Debug, Default)]
@@ -50,6 +61,9 @@ pub struct Index {
     /// name -> (create revision, key id), so iteration is queue order.
     locks: BTreeMap<String, BTreeSet<(Revision, String)>>,
     elections: BTreeMap<String, BTreeSet<(Revision, String)>>,
+    leases: LeaseTable,
+    /// Key id -> its lease, for every key that has one (plain keys too).
+    key_lease: HashMap<String, i64>,
 }
 
 impl Index {
@@ -68,35 +82,34 @@ impl Index {
                 let id = key_id(&after.key);
                 let since = self.contenders.get(&id).map(|e| e.contender.since.clone());
                 self.remove(&id, touched);
-                self.add(
-                    id,
-                    after,
-                    since.unwrap_or_else(|| now.map(str::to_owned)),
-                    touched,
-                );
+                self.add(id, after, since.unwrap_or_else(|| now.map(str::to_owned)), touched);
             }
             Change::Removed(kv) => self.remove(&key_id(&kv.key), touched),
         }
     }
 
     fn add(&mut self, id: String, kv: &KeyValue, since: Option<String>, touched: &mut Touched) {
+        if kv.lease != 0 {
+            self.leases.attach(kv.lease, &id);
+            self.key_lease.insert(id.clone(), kv.lease);
+            touched.leases.insert(kv.lease);
+        }
+        let (ttl, granted_ttl) = self.leases.ttl(kv.lease);
         match self.classifier.classify(kv) {
-            Kind::Instance(instance) => {
+            Kind::Instance(mut instance) => {
+                if instance.lease.is_some() {
+                    instance.ttl = ttl;
+                    instance.granted_ttl = granted_ttl;
+                }
                 let agg = self.services.entry(instance.service.clone()).or_default();
                 agg.ids.insert(id.clone());
                 agg.with_lease += usize::from(instance.lease.is_some());
                 *agg.layouts.entry(instance.layout).or_default() += 1;
                 touched.services.insert(instance.service.clone());
-                touched
-                    .instances
-                    .insert((instance.service.clone(), id.clone()));
+                touched.instances.insert((instance.service.clone(), id.clone()));
                 self.instances.insert(id, *instance);
             }
-            Kind::Contender {
-                name,
-                lease,
-                proposal,
-            } => {
+            Kind::Contender { name, lease, proposal } => {
                 let queues = if proposal.is_some() {
                     touched.elections.insert(name.clone());
                     &mut self.elections
@@ -112,7 +125,7 @@ impl Index {
                     key: String::from_utf8_lossy(&kv.key).into_owned(),
                     lease,
                     create_revision: kv.create_revision,
-                    ttl: None,
+                    ttl,
                     since,
                 };
                 self.contenders.insert(
@@ -129,6 +142,10 @@ impl Index {
     }
 
     fn remove(&mut self, id: &str, touched: &mut Touched) {
+        if let Some(lease) = self.key_lease.remove(id) {
+            self.leases.detach(lease, id);
+            touched.leases.insert(lease);
+        }
         if let Some(instance) = self.instances.remove(id) {
             if let Some(agg) = self.services.get_mut(&instance.service) {
                 agg.ids.remove(id);
@@ -162,6 +179,77 @@ impl Index {
         }
     }
 
+    /// Records the leases etcd listed.
+    pub fn set_polled_leases(&mut self, listed: &BTreeSet<i64>, touched: &mut Touched) {
+        touched.leases.extend(self.leases.set_polled(listed));
+    }
+
+    /// Records a TTL sample and refreshes the TTL of everything on the lease.
+    pub fn apply_sample(&mut self, lease: i64, sample: Sample, touched: &mut Touched) {
+        let (ttl, granted_ttl) = (Some(sample.ttl), Some(sample.granted_ttl));
+        if !self.leases.set_sample(lease, sample) {
+            return;
+        }
+        touched.leases.insert(lease);
+        let keys: Vec<String> = self.leases.keys(lease).cloned().collect();
+        for id in keys {
+            if let Some(instance) = self.instances.get_mut(&id) {
+                instance.ttl = ttl;
+                instance.granted_ttl = granted_ttl;
+                touched.services.insert(instance.service.clone());
+                touched.instances.insert((instance.service.clone(), id.clone()));
+            }
+            if let Some(entry) = self.contenders.get_mut(&id) {
+                entry.contender.ttl = ttl;
+                if entry.proposal.is_some() {
+                    touched.elections.insert(entry.name.clone());
+                } else {
+                    touched.locks.insert(entry.name.clone());
+                }
+            }
+        }
+    }
+
+    pub fn leases(&self) -> Vec<Lease> {
+        self.leases.all()
+    }
+
+    /// Leases to sample next, at most `limit`.
+    pub fn lease_sampling_order(&self, limit: usize, fresh_for: std::time::Duration) -> Vec<i64> {
+        self.leases.sampling_order(limit, fresh_for)
+    }
+
+    /// Keys attached to `lease` now.
+    pub fn lease_key_count(&self, lease: i64) -> usize {
+        self.leases.keys(lease).count()
+    }
+
+    /// The lease and everything attached to it; `None` for an unknown lease.
+    pub fn lease_holdings(&self, lease: i64) -> Option<LeaseHoldings> {
+        let entity = self.leases.get(lease)?;
+        let mut holdings = LeaseHoldings {
+            lease: entity,
+            instances: Vec::new(),
+            locks: Vec::new(),
+            elections: Vec::new(),
+            other_keys: Vec::new(),
+        };
+        for id in self.leases.keys(lease) {
+            if let Some(instance) = self.instances.get(id) {
+                holdings.instances.push(instance.clone());
+            } else if let Some(entry) = self.contenders.get(id) {
+                if entry.proposal.is_some() {
+                    holdings.elections.push(entry.name.clone());
+                } else {
+                    holdings.locks.push(entry.name.clone());
+                }
+            } else {
+                holdings.other_keys.push(id.clone());
+            }
+        }
+        Some(holdings)
+    }
+
     /// The patches, per topic, for what `touched` names, from the index as it is now.
     pub fn patches(&self, touched: Touched) -> Vec<(Topic, Vec<PatchOp>)> {
         let mut out = Vec::new();
@@ -174,19 +262,12 @@ impl Index {
         let mut per_service: BTreeMap<String, Vec<PatchOp>> = BTreeMap::new();
         for (service, id) in touched.instances {
             let current = self.instances.get(&id).filter(|i| i.service == service);
-            per_service
-                .entry(service)
-                .or_default()
-                .push(op(&id, current));
+            per_service.entry(service).or_default().push(op(&id, current));
         }
         for (service, ops) in per_service {
             out.push((Topic::Service(service), ops));
         }
-        let locks = touched
-            .locks
-            .iter()
-            .map(|name| op(name, self.lock(name)))
-            .collect();
+        let locks = touched.locks.iter().map(|name| op(name, self.lock(name))).collect();
         out.push((Topic::Locks, locks));
         let elections = touched
             .elections
@@ -194,6 +275,12 @@ impl Index {
             .map(|name| op(name, self.election(name)))
             .collect();
         out.push((Topic::Elections, elections));
+        let leases = touched
+            .leases
+            .iter()
+            .map(|id| op(&LeaseId(*id).to_string(), self.leases.get(*id)))
+            .collect();
+        out.push((Topic::Leases, leases));
         out
     }
 
@@ -204,7 +291,11 @@ impl Index {
             layouts: agg.layouts.keys().copied().collect(),
             instances: agg.ids.len(),
             with_lease: agg.with_lease,
-            min_ttl: None,
+            min_ttl: agg
+                .ids
+                .iter()
+                .filter_map(|id| self.instances.get(id).and_then(|i| i.ttl))
+                .min(),
         })
     }
 
@@ -229,9 +320,7 @@ impl Index {
     }
 
     fn queue(&self, ids: &BTreeSet<(Revision, String)>) -> Vec<&ContenderEntry> {
-        ids.iter()
-            .filter_map(|(_, id)| self.contenders.get(id))
-            .collect()
+        ids.iter().filter_map(|(_, id)| self.contenders.get(id)).collect()
     }
 
     pub fn lock(&self, name: &str) -> Option<Lock> {
@@ -247,20 +336,14 @@ impl Index {
     }
 
     pub fn locks(&self) -> Vec<Lock> {
-        self.locks
-            .keys()
-            .filter_map(|name| self.lock(name))
-            .collect()
+        self.locks.keys().filter_map(|name| self.lock(name)).collect()
     }
 
     pub fn election(&self, name: &str) -> Option<Election> {
-        let mut queue = self
-            .queue(self.elections.get(name)?)
-            .into_iter()
-            .map(|e| Candidate {
-                contender: e.contender.clone(),
-                value: e.proposal.clone().unwrap_or_default(),
-            });
+        let mut queue = self.queue(self.elections.get(name)?).into_iter().map(|e| Candidate {
+            contender: e.contender.clone(),
+            value: e.proposal.clone().unwrap_or_default(),
+        });
         Some(Election {
             name: name.to_owned(),
             leader: queue.next(),
@@ -269,10 +352,7 @@ impl Index {
     }
 
     pub fn elections(&self) -> Vec<Election> {
-        self.elections
-            .keys()
-            .filter_map(|name| self.election(name))
-            .collect()
+        self.elections.keys().filter_map(|name| self.election(name)).collect()
     }
 }
 

@@ -27,10 +27,7 @@ pub enum KvEvent {
 /// What one applied event did to the mirror.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
-    Upserted {
-        before: Option<KeyValue>,
-        after: KeyValue,
-    },
+    Upserted { before: Option<KeyValue>, after: KeyValue },
     Removed(KeyValue),
 }
 
@@ -122,20 +119,10 @@ mod tests {
         ));
         assert!(matches!(
             mirror.apply(KvEvent::Put(kv("a", "2", 3))),
-            Some(Change::Upserted {
-                before: Some(_),
-                ..
-            })
+            Some(Change::Upserted { before: Some(_), .. })
         ));
-        assert_eq!(
-            mirror.get(b"a").map(|kv| kv.value.clone()),
-            Some(b"2".to_vec())
-        );
-        assert!(mirror
-            .apply(KvEvent::Delete {
-                key: b"zz".to_vec()
-            })
-            .is_none());
+        assert_eq!(mirror.get(b"a").map(|kv| kv.value.clone()), Some(b"2".to_vec()));
+        assert!(mirror.apply(KvEvent::Delete { key: b"zz".to_vec() }).is_none());
         assert!(matches!(
             mirror.apply(KvEvent::Delete { key: b"a".to_vec() }),
             Some(Change::Removed(_))
@@ -145,16 +132,8 @@ mod tests {
 
     #[test]
     fn diff_reports_removals_upserts_and_nothing_for_equal_keys() {
-        let old = Mirror::from_list([
-            kv("gone", "x", 2),
-            kv("same", "y", 3),
-            kv("changed", "z", 4),
-        ]);
-        let new = Mirror::from_list([
-            kv("same", "y", 3),
-            kv("changed", "z2", 9),
-            kv("added", "w", 10),
-        ]);
+        let old = Mirror::from_list([kv("gone", "x", 2), kv("same", "y", 3), kv("changed", "z", 4)]);
+        let new = Mirror::from_list([kv("same", "y", 3), kv("changed", "z2", 9), kv("added", "w", 10)]);
         let changes = old.diff(&new);
         let summary: Vec<String> = changes
             .iter()

@@ -10,11 +10,14 @@ mod cluster;
 mod coordination;
 mod index;
 pub mod layouts;
+mod leases;
 mod mirror;
 mod store;
 mod text;
 
 pub use classify::{Classifier, Kind};
 pub use cluster::ClusterInfo;
+pub use index::LeaseHoldings;
+pub use leases::Sample;
 pub use mirror::{KeyValue, KvEvent, Mirror};
 pub use store::{Snapshot, SnapshotError, Store};

@@ -11,14 +11,15 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use app::model::{
-    ClusterBody, ElectionsBody, EtcdState, LocksBody, PatchOp, Revision, ServiceBody, ServicesBody,
-    Topic,
+    ClusterBody, ElectionsBody, EtcdState, LeaseDetailBody, LeasesBody, LocksBody, PatchOp, Revision, ServiceBody,
+    ServicesBody, Topic,
 };
 use serde_json::value::{to_raw_value, RawValue};
 
 use super::classify::Classifier;
 use super::cluster::ClusterInfo;
 use super::index::{Index, Touched};
+use super::leases::Sample;
 use super::mirror::{KeyValue, KvEvent, Mirror};
 use crate::hub::{Hub, Link, Update};
 
@@ -81,17 +82,11 @@ impl Store {
     }
 
     fn read(&self) -> RwLockReadGuard<'_, Model> {
-        self.inner
-            .model
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.inner.model.read().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn write(&self) -> RwLockWriteGuard<'_, Model> {
-        self.inner
-            .model
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.inner.model.write().unwrap_or_else(PoisonError::into_inner)
     }
 
     pub fn hub(&self) -> &Hub {
@@ -142,10 +137,7 @@ impl Store {
         self.inner.hub.publish(Update {
             seq: model.seq,
             revision: model.revision,
-            patches: patches
-                .into_iter()
-                .filter(|(_, ops)| !ops.is_empty())
-                .collect(),
+            patches: patches.into_iter().filter(|(_, ops)| !ops.is_empty()).collect(),
         });
     }
 
@@ -156,12 +148,7 @@ impl Store {
     pub fn replace_mirror(&self, revision: Revision, next: Mirror) {
         let mut model = self.write();
         let changes = model.mirror.diff(&next);
-        tracing::debug!(
-            revision,
-            keys = next.len(),
-            changes = changes.len(),
-            "mirror replaced"
-        );
+        tracing::debug!(revision, keys = next.len(), changes = changes.len(), "mirror replaced");
         let now = model.loaded.then(now_rfc3339).flatten();
         let mut touched = Touched::default();
         for change in &changes {
@@ -201,6 +188,64 @@ impl Store {
             model.revision = revision;
             self.publish(&mut model, Vec::new());
         }
+    }
+
+    /// Records the leases etcd's `LeaseLeases` listed.
+    pub fn set_polled_leases(&self, listed: &std::collections::BTreeSet<i64>) {
+        let mut model = self.write();
+        let mut touched = Touched::default();
+        model.index.set_polled_leases(listed, &mut touched);
+        let patches = model.index.patches(touched);
+        self.publish(&mut model, patches);
+    }
+
+    /// Records one `TimeToLive` answer (`ttl` -1: the lease is gone).
+    pub fn set_lease_sample(&self, lease: i64, ttl: i64, granted_ttl: i64) {
+        let Some(at) = now_rfc3339() else { return };
+        let mut model = self.write();
+        let mut touched = Touched::default();
+        model
+            .index
+            .apply_sample(lease, Sample { ttl, granted_ttl, at }, &mut touched);
+        let patches = model.index.patches(touched);
+        self.publish(&mut model, patches);
+    }
+
+    /// The leases to sample next (none sampled within `fresh_for`), at most `limit`.
+    pub fn lease_sampling_order(&self, limit: usize, fresh_for: std::time::Duration) -> Vec<i64> {
+        self.read().index.lease_sampling_order(limit, fresh_for)
+    }
+
+    /// Keys attached to `lease` in the model now.
+    pub fn lease_key_count(&self, lease: i64) -> usize {
+        self.read().index.lease_key_count(lease)
+    }
+
+    /// `GET /api/v1/leases`.
+    pub fn leases_body(&self) -> LeasesBody {
+        let stale = !self.link().synced;
+        let model = self.read();
+        LeasesBody {
+            revision: model.revision,
+            leases: model.index.leases(),
+            stale,
+        }
+    }
+
+    /// `GET /api/v1/leases/{id}`; `None` for a lease the model does not know.
+    pub fn lease_detail(&self, lease: i64) -> Option<LeaseDetailBody> {
+        let stale = !self.link().synced;
+        let model = self.read();
+        let holdings = model.index.lease_holdings(lease)?;
+        Some(LeaseDetailBody {
+            revision: model.revision,
+            lease: holdings.lease,
+            instances: holdings.instances,
+            locks: holdings.locks,
+            elections: holdings.elections,
+            other_keys: holdings.other_keys,
+            stale,
+        })
     }
 
     /// Records a fresh poll of the cluster.
@@ -283,6 +328,11 @@ impl Store {
                 instances: model.index.service_instances(name).unwrap_or_default(),
                 stale,
             }),
+            Topic::Leases => to_raw_value(&LeasesBody {
+                revision,
+                leases: model.index.leases(),
+                stale,
+            }),
             Topic::Locks => to_raw_value(&LocksBody {
                 revision,
                 locks: model.index.locks(),
@@ -319,6 +369,5 @@ fn cluster_body(model: &Model, stale: bool) -> ClusterBody {
 /// Now, as API.md writes times: RFC 3339 in UTC, whole seconds.
 fn now_rfc3339() -> Option<String> {
     let now = time::OffsetDateTime::now_utc().replace_nanosecond(0).ok()?;
-    now.format(&time::format_description::well_known::Rfc3339)
-        .ok()
+    now.format(&time::format_description::well_known::Rfc3339).ok()
 }

@@ -26,13 +26,9 @@ pub fn key_id(key: &[u8]) -> String {
 /// `host:port` from an endpoint such as `grpc://10.0.0.1:9000?isSecure=false`,
 /// `http://[::1]:80/path` or a bare `10.0.0.1:9000`; `None` without a port.
 pub fn host_port(endpoint: &str) -> Option<String> {
-    let rest = endpoint
-        .split_once("://")
-        .map_or(endpoint, |(_, rest)| rest);
+    let rest = endpoint.split_once("://").map_or(endpoint, |(_, rest)| rest);
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let authority = authority
-        .rsplit_once('@')
-        .map_or(authority, |(_, host)| host);
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
     let (host, port) = authority.rsplit_once(':')?;
     if host.is_empty() || port.parse::<u16>().is_err() {
         return None;

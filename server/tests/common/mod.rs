@@ -44,6 +44,8 @@ pub async fn spawn_app(etcd: &EtcdProcess) -> TestApp {
         service_patterns: Vec::new(),
         site_root: "target/site".into(),
         cluster_poll: Duration::from_millis(500),
+        lease_sample_rate: 50.0,
+        lease_poll: Duration::from_millis(500),
     })
     .await
 }
@@ -90,10 +92,7 @@ impl TestApp {
                     }
                 }
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "health never answered"
-            );
+            assert!(tokio::time::Instant::now() < deadline, "health never answered");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -127,10 +126,7 @@ impl TestApp {
             let _ = stop.send(());
         }
         if let Some(handle) = self.handle.take() {
-            handle
-                .await
-                .expect("server task")
-                .expect("server ran cleanly");
+            handle.await.expect("server task").expect("server ran cleanly");
         }
     }
 }
@@ -176,13 +172,9 @@ impl WsClient {
                 .unwrap_or_else(|_| panic!("nothing received within {limit:?}"));
             match message {
                 Some(Ok(Message::Text(text))) => {
-                    return Received::Json(
-                        serde_json::from_str(text.as_str()).expect("JSON message"),
-                    )
+                    return Received::Json(serde_json::from_str(text.as_str()).expect("JSON message"))
                 }
-                Some(Ok(Message::Close(frame))) => {
-                    return Received::Closed(frame.map(|f| u16::from(f.code)))
-                }
+                Some(Ok(Message::Close(frame))) => return Received::Closed(frame.map(|f| u16::from(f.code))),
                 Some(Ok(_)) => continue,
                 Some(Err(_)) | None => return Received::Closed(None),
             }
@@ -195,10 +187,7 @@ impl WsClient {
         let mut seen = Vec::new();
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            assert!(
-                !left.is_zero(),
-                "no matching message within {limit:?}; saw {seen:?}"
-            );
+            assert!(!left.is_zero(), "no matching message within {limit:?}; saw {seen:?}");
             match tokio::time::timeout(left, self.next(left)).await {
                 Ok(Received::Json(value)) if matches(&value) => return value,
                 Ok(Received::Json(value)) => seen.push(value),
@@ -249,32 +238,21 @@ impl Etcdctl {
     /// Ctrl-C: etcdctl releases what it holds and exits.
     pub async fn interrupt(&mut self) {
         if let Some(pid) = self.child.id() {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid as i32),
-                nix::sys::signal::Signal::SIGINT,
-            );
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGINT);
         }
         let _ = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
     }
 }
 
 /// Polls `path` until `ready` holds for its body, or panics after `limit`.
-pub async fn poll_json(
-    app: &TestApp,
-    path: &str,
-    limit: Duration,
-    ready: impl Fn(&Value) -> bool,
-) -> Value {
+pub async fn poll_json(app: &TestApp, path: &str, limit: Duration, ready: impl Fn(&Value) -> bool) -> Value {
     let deadline = tokio::time::Instant::now() + limit;
     loop {
         let (_, body) = app.get(path).await;
         if ready(&body) {
             return body;
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{path} never got there: {body}"
-        );
+        assert!(tokio::time::Instant::now() < deadline, "{path} never got there: {body}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

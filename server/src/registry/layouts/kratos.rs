@@ -36,8 +36,8 @@ impl Kratos {
 }
 
 fn parse(value: &[u8]) -> Result<Parsed, String> {
-    let value: Value = serde_json::from_slice(value)
-        .map_err(|e| format!("not a Kratos service instance (JSON): {e}"))?;
+    let value: Value =
+        serde_json::from_slice(value).map_err(|e| format!("not a Kratos service instance (JSON): {e}"))?;
     if value.endpoints.is_empty() {
         return Err("a Kratos instance without endpoints".to_owned());
     }
@@ -75,10 +75,7 @@ mod tests {
         assert_eq!(instance.address.as_deref(), Some("10.0.0.7:9000"));
         assert_eq!(instance.endpoints.len(), 2);
         assert_eq!(instance.version.as_deref(), Some("v1.2.0"));
-        assert_eq!(
-            instance.metadata.get("region").map(String::as_str),
-            Some("eu")
-        );
+        assert_eq!(instance.metadata.get("region").map(String::as_str), Some("eu"));
         assert_eq!(
             instance.lease.map(|l| l.to_string()).as_deref(),
             Some("694d8b0ee8ec6c0a")
@@ -100,9 +97,7 @@ mod tests {
 
     #[test]
     fn other_keys_are_not_kratos() {
-        assert!(Kratos
-            .classify(&kv("/microservices/only-service", "{}"))
-            .is_none());
+        assert!(Kratos.classify(&kv("/microservices/only-service", "{}")).is_none());
         assert!(Kratos.classify(&kv("/micro/registry/a/b", "{}")).is_none());
     }
 }

@@ -28,24 +28,16 @@ pub struct Parsed {
 }
 
 /// Builds the instance for `kv`, of `service`, from what its layout parsed.
-pub fn instance(
-    kv: &KeyValue,
-    service: String,
-    layout: Layout,
-    parsed: Result<Parsed, String>,
-) -> Instance {
+pub fn instance(kv: &KeyValue, service: String, layout: Layout, parsed: Result<Parsed, String>) -> Instance {
     let (key, key_base64) = text_and_base64(&kv.key);
     let (value, value_base64) = text_and_base64(&kv.value);
     let (parsed, error) = match parsed {
         Ok(parsed) => (parsed, None),
         Err(error) => (Parsed::default(), Some(error)),
     };
-    let address = parsed.address.or_else(|| {
-        parsed
-            .endpoints
-            .iter()
-            .find_map(|e| super::text::host_port(e))
-    });
+    let address = parsed
+        .address
+        .or_else(|| parsed.endpoints.iter().find_map(|e| super::text::host_port(e)));
     Instance {
         id: key_id(&kv.key),
         service,

@@ -44,9 +44,7 @@ impl std::str::FromStr for Pattern {
             .map(|s| match s {
                 "{service}" => Ok(Segment::Service),
                 "{instance}" => Ok(Segment::Instance),
-                s if s.contains(['{', '}']) => Err(error(
-                    "placeholders are whole segments: {service} or {instance}",
-                )),
+                s if s.contains(['{', '}']) => Err(error("placeholders are whole segments: {service} or {instance}")),
                 s => Ok(Segment::Literal(s.to_owned())),
             })
             .collect::<Result<_, _>>()?;
@@ -96,12 +94,7 @@ impl Pattern {
     pub fn classify(&self, kv: &KeyValue) -> Option<Instance> {
         let key = std::str::from_utf8(&kv.key).ok()?;
         let (service, _) = self.matches(key)?;
-        Some(instance(
-            kv,
-            service.to_owned(),
-            Layout::Custom,
-            parse(&kv.value),
-        ))
+        Some(instance(kv, service.to_owned(), Layout::Custom, parse(&kv.value)))
     }
 }
 
@@ -181,19 +174,14 @@ mod tests {
     fn patterns_parse_and_refuse_nonsense() {
         assert!("/services/{service}/{instance}".parse::<Pattern>().is_ok());
         assert!("/services/{service}".parse::<Pattern>().is_err());
-        assert!("/s/{service}/{service}/{instance}"
-            .parse::<Pattern>()
-            .is_err());
+        assert!("/s/{service}/{service}/{instance}".parse::<Pattern>().is_err());
         assert!("/s/x{service}/{instance}".parse::<Pattern>().is_err());
     }
 
     #[test]
     fn keys_match_by_shape() {
         let p = pattern("/services/{service}/{instance}");
-        assert_eq!(
-            p.matches("/services/api/10.0.0.1:80"),
-            Some(("api", "10.0.0.1:80"))
-        );
+        assert_eq!(p.matches("/services/api/10.0.0.1:80"), Some(("api", "10.0.0.1:80")));
         assert_eq!(p.matches("/services/api/a/b"), Some(("api", "a/b")));
         assert_eq!(p.matches("/services/api"), None);
         assert_eq!(p.matches("/other/api/x"), None);
@@ -206,26 +194,19 @@ mod tests {
     fn values_json_or_host_port() {
         let p = pattern("/services/{service}/{instance}");
         let bare = p.classify(&kv("/services/api/1", "10.0.0.1:8080"));
-        assert_eq!(
-            bare.and_then(|i| i.address).as_deref(),
-            Some("10.0.0.1:8080")
-        );
+        assert_eq!(bare.and_then(|i| i.address).as_deref(), Some("10.0.0.1:8080"));
 
         let json = p.classify(&kv(
             "/services/api/2",
             r#"{"host":"10.0.0.2","port":9000,"version":"2.1","metadata":{"zone":"a"}}"#,
         ));
-        let Some(json) = json else {
-            panic!("not recognised")
-        };
+        let Some(json) = json else { panic!("not recognised") };
         assert_eq!(json.address.as_deref(), Some("10.0.0.2:9000"));
         assert_eq!(json.version.as_deref(), Some("2.1"));
         assert_eq!(json.metadata.get("zone").map(String::as_str), Some("a"));
 
         let broken = p.classify(&kv("/services/api/3", "hello"));
-        let Some(broken) = broken else {
-            panic!("not recognised")
-        };
+        let Some(broken) = broken else { panic!("not recognised") };
         assert_eq!(broken.address, None);
         assert!(broken.error.is_some());
         assert_eq!(broken.value, "hello");
