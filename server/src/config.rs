@@ -87,6 +87,9 @@ pub struct CommonArgs {
     /// How often the list of leases (`LeaseLeases`) is read.
     #[arg(long, env = "LEASEHOLD_LEASE_POLL", default_value = "5s", value_parser = parse_duration)]
     pub lease_poll: Duration,
+    /// Events kept in memory for the timeline and `GET /api/v1/events`.
+    #[arg(long, env = "LEASEHOLD_EVENT_HISTORY", default_value_t = 10_000)]
+    pub event_history: usize,
 }
 
 fn parse_rate(s: &str) -> Result<f64, String> {
@@ -129,6 +132,7 @@ pub struct Config {
     pub cluster_poll: Duration,
     pub lease_sample_rate: f64,
     pub lease_poll: Duration,
+    pub event_history: usize,
 }
 
 /// How Leasehold talks to etcd.
@@ -167,6 +171,7 @@ impl Config {
             cluster_poll: common.cluster_poll,
             lease_sample_rate: common.lease_sample_rate,
             lease_poll: common.lease_poll,
+            event_history: common.event_history,
         }
     }
 }

@@ -56,7 +56,11 @@ pub async fn run(
 ) -> Result<(), Error> {
     let stop = CancellationToken::new();
     let hub = Hub::new();
-    let store = Store::new(hub.clone(), Classifier::new(config.service_patterns.clone()));
+    let store = Store::new(
+        hub.clone(),
+        Classifier::new(config.service_patterns.clone()),
+        config.event_history,
+    );
     let tasks = Supervisor::new(stop.clone());
     let config = Arc::new(config);
 

@@ -26,6 +26,7 @@ async fn app_with_pattern(etcd: &EtcdProcess) -> TestApp {
         cluster_poll: Duration::from_secs(2),
         lease_sample_rate: 50.0,
         lease_poll: Duration::from_millis(500),
+        event_history: 10_000,
     })
     .await;
     app.wait_for_health(200, LIMIT).await;

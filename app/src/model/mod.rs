@@ -14,8 +14,8 @@ pub use cluster::{ClusterBody, EtcdHealth, HealthBody, Member, TaskHealth};
 pub use ids::{IdError, LeaseId, MemberId};
 pub use messages::{ClientMsg, ErrorBody, ErrorDetail, EtcdState, PatchOp, ServerMsg};
 pub use registry::{
-    Candidate, Contender, Election, ElectionsBody, Instance, Layout, Lease, LeaseDetailBody, LeasesBody, Lock,
-    LocksBody, RevokedBody, ServiceBody, ServiceSummary, ServicesBody,
+    Candidate, Contender, Election, ElectionsBody, Event, EventsBody, Instance, Layout, Lease, LeaseDetailBody,
+    LeasesBody, Lock, LocksBody, RevokedBody, ServiceBody, ServiceSummary, ServicesBody,
 };
 pub use topic::{Topic, TopicError};
 

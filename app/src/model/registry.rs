@@ -196,3 +196,27 @@ pub struct RevokedBody {
     pub revoked: LeaseId,
     pub deleted_keys: usize,
 }
+
+/// One entry of the timeline: something that happened at a revision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub revision: Revision,
+    /// When Leasehold saw it (RFC 3339).
+    pub at: String,
+    /// `instance_registered`, `instance_updated`, `instance_deregistered`,
+    /// `lease_expired`, `lease_revoked`, `lock_acquired`, `lock_waiting`,
+    /// `lock_released`, `leader_elected`, `candidate_joined`, `candidate_left`.
+    pub kind: String,
+    /// The instance key, lease id, or lock or election name it is about.
+    pub subject: String,
+    pub detail: serde_json::Value,
+}
+
+/// `GET /api/v1/events`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventsBody {
+    pub revision: Revision,
+    pub events: Vec<Event>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stale: bool,
+}

@@ -13,6 +13,7 @@
 //! even an answer to a progress request, is taken for hung and replaced; the
 //! gRPC keepalive catches a dead connection underneath it.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use app::model::{EtcdState, Revision};
@@ -21,7 +22,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::{with_timeout, Error};
-use crate::registry::{KeyValue, KvEvent, Mirror, Store};
+use crate::registry::{KeyValue, KvEvent, LeaseEnd, Mirror, Store};
 
 /// Keys per page of the initial list.
 const PAGE_SIZE: i64 = 1000;
@@ -29,6 +30,8 @@ const PAGE_SIZE: i64 = 1000;
 const PAGE_TIMEOUT: Duration = Duration::from_secs(15);
 /// Limit for the watch to be created.
 const WATCH_CREATE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Limit for asking etcd whether a lease that lost its keys still exists.
+const LEASE_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 /// Silence after which a progress request is sent.
 const PROGRESS_AFTER: Duration = Duration::from_secs(3);
 /// Silence after which the stream is taken for hung.
@@ -229,7 +232,7 @@ impl Watcher {
                     if response.canceled() {
                         return Err(Error::WatchCancelled(response.cancel_reason().to_owned()));
                     }
-                    applied = self.apply(&response, applied);
+                    applied = self.apply(&response, applied).await;
                 }
                 _ = tick.tick() => {
                     let silent = last_heard.elapsed();
@@ -247,25 +250,24 @@ impl Watcher {
 
     /// Applies one watch response, one whole revision at a time; returns the
     /// revision the mirror is now current to.
-    fn apply(&self, response: &WatchResponse, mut applied: Revision) -> Revision {
-        let mut batch: Vec<KvEvent> = Vec::new();
-        let mut batch_revision: Revision = 0;
+    async fn apply(&mut self, response: &WatchResponse, mut applied: Revision) -> Revision {
+        let mut batches: Vec<(Revision, Vec<KvEvent>)> = Vec::new();
         for event in response.events() {
             let Some(kv) = event.kv() else { continue };
             let revision = kv.mod_revision();
-            if revision != batch_revision && !batch.is_empty() {
-                self.store.apply_revision(batch_revision, std::mem::take(&mut batch));
-                applied = applied.max(batch_revision);
-            }
-            batch_revision = revision;
-            batch.push(match event.event_type() {
+            let converted = match event.event_type() {
                 EventType::Put => KvEvent::Put(convert_kv(kv)),
                 EventType::Delete => KvEvent::Delete { key: kv.key().to_vec() },
-            });
+            };
+            match batches.last_mut() {
+                Some((batch_revision, batch)) if *batch_revision == revision => batch.push(converted),
+                _ => batches.push((revision, vec![converted])),
+            }
         }
-        if !batch.is_empty() {
-            self.store.apply_revision(batch_revision, batch);
-            applied = applied.max(batch_revision);
+        for (revision, batch) in batches {
+            let ended = self.ended_leases(&batch).await;
+            self.store.apply_revision(revision, batch, &ended);
+            applied = applied.max(revision);
         }
         // A response without events (progress) means etcd is at its header's
         // revision with nothing more for us.
@@ -278,6 +280,24 @@ impl Watcher {
             }
         }
         applied
+    }
+
+    /// Leases that lost all their keys in `batch` because they ended: etcd
+    /// deletes a lease's keys in one revision when it expires or is revoked,
+    /// and `TimeToLive` then says -1. A lease still alive had its keys
+    /// deleted one by one, which is deregistration, not expiry.
+    async fn ended_leases(&mut self, batch: &[KvEvent]) -> BTreeMap<i64, LeaseEnd> {
+        let mut ended = BTreeMap::new();
+        for lease in self.store.leases_emptied_by(batch) {
+            match with_timeout(LEASE_CHECK_TIMEOUT, self.client.lease_time_to_live(lease, None)).await {
+                Ok(answer) if answer.ttl() < 0 => {
+                    ended.insert(lease, self.store.lease_end(lease));
+                }
+                Ok(_) => {}
+                Err(error) => tracing::debug!(lease, error = %error.summary(), "cannot tell how a lease ended"),
+            }
+        }
+        ended
     }
 }
 

@@ -114,6 +114,7 @@ pub async fn revoke_lease(
     Path(id): Path<String>,
 ) -> Result<Json<RevokedBody>, ApiError> {
     let lease = parse_lease(&id)?;
+    state.store.note_revoking(lease.0);
     let revoked = state.actions.revoke_lease(lease.0).await?;
     tracing::info!(lease = %lease, deleted_keys = revoked.deleted_keys, revision = revoked.revision, "lease revoked");
     Ok(Json(RevokedBody {
@@ -121,6 +122,32 @@ pub async fn revoke_lease(
         revoked: lease,
         deleted_keys: revoked.deleted_keys,
     }))
+}
+
+/// Most events one request may ask for.
+const EVENTS_MAX: usize = 10_000;
+
+/// `GET /api/v1/events?since=REV&limit=N`.
+pub async fn events(
+    State(state): State<AppState>,
+    Query(query): Query<std::collections::HashMap<String, String>>,
+) -> Result<Json<app::model::EventsBody>, ApiError> {
+    let number = |name: &str, default: i64| -> Result<i64, ApiError> {
+        match query.get(name) {
+            None => Ok(default),
+            Some(text) => text
+                .parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| ApiError::BadRequest(format!("{name}={text:?} is not a whole number >= 0"))),
+        }
+    };
+    let since = number("since", 0)?;
+    let limit = usize::try_from(number("limit", 1000)?).unwrap_or(usize::MAX);
+    if limit > EVENTS_MAX {
+        return Err(ApiError::BadRequest(format!("limit must be at most {EVENTS_MAX}")));
+    }
+    Ok(Json(state.store.events_body(since, limit)))
 }
 
 /// `GET /api/v1/locks`.

@@ -79,6 +79,7 @@ pub fn router(state: AppState) -> Router {
         .route("/leases", get(api::leases))
         .route("/leases/{id}", get(api::lease).delete(api::revoke_lease))
         .route("/locks", get(api::locks))
+        .route("/events", get(api::events))
         .route("/elections", get(api::elections))
         .route("/ws", get(ws::upgrade))
         .fallback(api::not_found);

@@ -6,12 +6,14 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use app::model::{
-    Candidate, Contender, Election, Instance, Layout, Lease, LeaseId, Lock, PatchOp, Revision, ServiceSummary, Topic,
+    Candidate, Contender, Election, Event, Instance, Layout, Lease, LeaseId, Lock, PatchOp, Revision, ServiceSummary,
+    Topic,
 };
 use serde::Serialize;
 use serde_json::value::to_raw_value;
 
 use super::classify::{Classifier, Kind};
+use super::events::{events_of, Happenings, InstanceChange, LeaseEnd, QueueKind, QueueNow};
 use super::leases::{LeaseTable, Sample};
 use super::mirror::{Change, KeyValue};
 use super::text::key_id;
@@ -31,6 +33,16 @@ struct ContenderEntry {
     contender: Contender,
 }
 
+impl ContenderEntry {
+    fn queue(&self) -> QueueKind {
+        if self.proposal.is_some() {
+            QueueKind::Election
+        } else {
+            QueueKind::Lock
+        }
+    }
+}
+
 /// What a batch of changes touched, resolved into patches afterwards.
 #[derive(Debug, Default)]
 pub struct Touched {
@@ -40,6 +52,8 @@ pub struct Touched {
     locks: BTreeSet<String>,
     elections: BTreeSet<String>,
     leases: BTreeSet<i64>,
+    /// What happened, for the timeline.
+    happenings: Happenings,
 }
 
 /// What revoking a lease would remove.
@@ -77,15 +91,105 @@ impl Index {
     /// Applies one mirror change. `now` is the time to record as a new
     /// contender's `since` (`None` while loading what predates the server).
     pub fn apply(&mut self, change: &Change, now: Option<&str>, touched: &mut Touched) {
-        match change {
-            Change::Upserted { after, .. } => {
-                let id = key_id(&after.key);
-                let since = self.contenders.get(&id).map(|e| e.contender.since.clone());
-                self.remove(&id, touched);
-                self.add(id, after, since.unwrap_or_else(|| now.map(str::to_owned)), touched);
+        let (id, after) = match change {
+            Change::Upserted { after, .. } => (key_id(&after.key), Some(after)),
+            Change::Removed(kv) => (key_id(&kv.key), None),
+        };
+        let instance_before = self.instances.get(&id).cloned();
+        let contender_before = self
+            .contenders
+            .get(&id)
+            .map(|e| (e.queue(), e.name.clone(), e.contender.since.clone()));
+        if after.is_none() {
+            if let Some(&lease) = self.key_lease.get(&id) {
+                let deleted = touched.happenings.deleted_by_lease.entry(lease).or_default();
+                deleted.push(id.clone());
             }
-            Change::Removed(kv) => self.remove(&key_id(&kv.key), touched),
         }
+        self.remove(&id, touched);
+        if let Some(after) = after {
+            let since = match &contender_before {
+                Some((_, _, since)) => since.clone(),
+                None => now.map(str::to_owned),
+            };
+            self.add(id.clone(), after, since, touched);
+        }
+
+        let happenings = &mut touched.happenings;
+        match (instance_before, self.instances.get(&id)) {
+            (None, Some(now)) => happenings.instances.push(InstanceChange::Registered(now.clone())),
+            (Some(before), Some(now)) if before.value != now.value || before.lease != now.lease => {
+                happenings.instances.push(InstanceChange::Updated(now.clone()));
+            }
+            (Some(before), None) => happenings.instances.push(InstanceChange::Deregistered(before)),
+            _ => {}
+        }
+        let contender_now = self.contenders.get(&id).map(|e| (e.queue(), e.name.clone()));
+        let before = contender_before.map(|(queue, name, _)| (queue, name));
+        if before != contender_now {
+            if let Some((queue, name)) = before {
+                happenings.left.push((queue, name, id.clone()));
+            }
+            if let Some((queue, name)) = contender_now {
+                happenings.joined.push((queue, name, id));
+            }
+        }
+    }
+
+    /// Records a queue's head before its first change in this batch.
+    fn note_queue(&self, queue: QueueKind, name: &str, touched: &mut Touched) {
+        let head = self.queue_head(queue, name).map(str::to_owned);
+        touched
+            .happenings
+            .heads_before
+            .entry((queue, name.to_owned()))
+            .or_insert(head);
+    }
+
+    /// The key id holding the lock (leading the election) `name`.
+    fn queue_head(&self, queue: QueueKind, name: &str) -> Option<&str> {
+        let queues = match queue {
+            QueueKind::Lock => &self.locks,
+            QueueKind::Election => &self.elections,
+        };
+        queues.get(name)?.first().map(|(_, id)| id.as_str())
+    }
+
+    /// The events of the batch `touched` describes; `ended` are the leases
+    /// that lost all their keys in it because they expired or were revoked.
+    pub fn events(
+        &self,
+        touched: &Touched,
+        ended: &BTreeMap<i64, LeaseEnd>,
+        revision: Revision,
+        at: &str,
+    ) -> Vec<Event> {
+        let queue_now = |queue: QueueKind, name: &str| {
+            let head = self.queue_head(queue, name);
+            QueueNow {
+                head: head.map(str::to_owned),
+                proposal: head
+                    .and_then(|id| self.contenders.get(id))
+                    .and_then(|e| e.proposal.clone()),
+            }
+        };
+        events_of(&touched.happenings, ended, queue_now, revision, at)
+    }
+
+    /// Leases all of whose keys are among `deleted` (key ids): candidates
+    /// for having expired or been revoked.
+    pub fn leases_emptied_by(&self, deleted: &[String]) -> Vec<i64> {
+        let mut counts: BTreeMap<i64, usize> = BTreeMap::new();
+        for id in deleted {
+            if let Some(&lease) = self.key_lease.get(id) {
+                *counts.entry(lease).or_default() += 1;
+            }
+        }
+        counts
+            .into_iter()
+            .filter(|(lease, count)| self.leases.keys(*lease).count() == *count)
+            .map(|(lease, _)| lease)
+            .collect()
     }
 
     fn add(&mut self, id: String, kv: &KeyValue, since: Option<String>, touched: &mut Touched) {
@@ -110,6 +214,12 @@ impl Index {
                 self.instances.insert(id, *instance);
             }
             Kind::Contender { name, lease, proposal } => {
+                let queue = if proposal.is_some() {
+                    QueueKind::Election
+                } else {
+                    QueueKind::Lock
+                };
+                self.note_queue(queue, &name, touched);
                 let queues = if proposal.is_some() {
                     touched.elections.insert(name.clone());
                     &mut self.elections
@@ -162,6 +272,9 @@ impl Index {
             }
             touched.services.insert(instance.service.clone());
             touched.instances.insert((instance.service, id.to_owned()));
+        }
+        if let Some((queue, name)) = self.contenders.get(id).map(|e| (e.queue(), e.name.clone())) {
+            self.note_queue(queue, &name, touched);
         }
         if let Some(entry) = self.contenders.remove(id) {
             let (queues, names) = if entry.proposal.is_some() {

@@ -8,6 +8,7 @@
 mod classify;
 mod cluster;
 mod coordination;
+mod events;
 mod index;
 pub mod layouts;
 mod leases;
@@ -17,6 +18,7 @@ mod text;
 
 pub use classify::{Classifier, Kind};
 pub use cluster::ClusterInfo;
+pub use events::{EventLog, LeaseEnd};
 pub use index::LeaseHoldings;
 pub use leases::Sample;
 pub use mirror::{KeyValue, KvEvent, Mirror};

@@ -7,6 +7,7 @@
 //! Readers (REST handlers, sessions taking snapshots) take the read lock only
 //! long enough to serialize what they need.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -18,6 +19,7 @@ use serde_json::value::{to_raw_value, RawValue};
 
 use super::classify::Classifier;
 use super::cluster::ClusterInfo;
+use super::events::{EventLog, LeaseEnd};
 use super::index::{Index, Touched};
 use super::leases::Sample;
 use super::mirror::{KeyValue, KvEvent, Mirror};
@@ -34,7 +36,15 @@ struct Model {
     index: Index,
     /// The first list is done: keys seen from now on are new to this server.
     loaded: bool,
+    events: EventLog,
+    /// Leases Leasehold is revoking, so their end reads "revoked", not "expired".
+    revoking: Vec<(i64, std::time::Instant)>,
 }
+
+/// Events a snapshot of the `events` topic carries, like `GET /events` without `limit`.
+const EVENTS_SNAPSHOT: usize = 1000;
+/// How long a revoke request marks its lease.
+const REVOKING_FOR: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// A topic's full body, serialized, and where it sits in the order of updates.
 #[derive(Debug)]
@@ -67,9 +77,10 @@ struct Inner {
 }
 
 impl Store {
-    pub fn new(hub: Hub, classifier: Classifier) -> Self {
+    pub fn new(hub: Hub, classifier: Classifier, event_history: usize) -> Self {
         let model = Model {
             index: Index::new(classifier),
+            events: EventLog::new(event_history),
             ..Model::default()
         };
         Store {
@@ -155,14 +166,20 @@ impl Store {
             model.index.apply(change, now.as_deref(), &mut touched);
         }
         model.mirror = next;
-        model.loaded = true;
+        let was_loaded = std::mem::replace(&mut model.loaded, true);
         model.revision = model.revision.max(revision);
+        // The first list is what predates the server: no events for it. A
+        // relist's differences are what happened while the watch was lost.
+        let events = match (&now, was_loaded) {
+            (Some(at), true) => model.index.events(&touched, &BTreeMap::new(), model.revision, at),
+            _ => Vec::new(),
+        };
         let patches = model.index.patches(touched);
-        self.publish(&mut model, patches);
+        self.publish_with_events(&mut model, patches, events);
     }
 
     /// Applies every event of one etcd revision, atomically.
-    pub fn apply_revision(&self, revision: Revision, events: Vec<KvEvent>) {
+    pub fn apply_revision(&self, revision: Revision, events: Vec<KvEvent>, ended: &BTreeMap<i64, LeaseEnd>) {
         let mut model = self.write();
         if revision <= model.revision {
             // Already reflected (a resumed watch may repeat the list's revision).
@@ -176,8 +193,77 @@ impl Store {
             }
         }
         model.revision = revision;
+        let events = match &now {
+            Some(at) => model.index.events(&touched, ended, revision, at),
+            None => Vec::new(),
+        };
         let patches = model.index.patches(touched);
-        self.publish(&mut model, patches);
+        self.publish_with_events(&mut model, patches, events);
+    }
+
+    /// Adds `events` to the history and publishes them with `patches`.
+    fn publish_with_events(
+        &self,
+        model: &mut Model,
+        mut patches: Vec<(Topic, Vec<PatchOp>)>,
+        events: Vec<app::model::Event>,
+    ) {
+        let mut appends = Vec::with_capacity(events.len());
+        for event in events {
+            match to_raw_value(&event) {
+                Ok(value) => appends.push(PatchOp::Append { value }),
+                Err(error) => tracing::error!(%error, "cannot serialize an event"),
+            }
+            model.events.push(event);
+        }
+        patches.push((Topic::Events, appends));
+        self.publish(model, patches);
+    }
+
+    /// Leases whose every key is deleted by `events`: they may have expired
+    /// or been revoked, which only etcd can tell.
+    pub fn leases_emptied_by(&self, events: &[KvEvent]) -> Vec<i64> {
+        let deleted: Vec<String> = events
+            .iter()
+            .filter_map(|e| match e {
+                KvEvent::Delete { key } => Some(super::text::key_id(key)),
+                KvEvent::Put(_) => None,
+            })
+            .collect();
+        if deleted.is_empty() {
+            return Vec::new();
+        }
+        self.read().index.leases_emptied_by(&deleted)
+    }
+
+    /// Marks `lease` as being revoked by Leasehold.
+    pub fn note_revoking(&self, lease: i64) {
+        let mut model = self.write();
+        model.revoking.retain(|(_, at)| at.elapsed() < REVOKING_FOR);
+        model.revoking.push((lease, std::time::Instant::now()));
+    }
+
+    /// How `lease`, gone from etcd, ended.
+    pub fn lease_end(&self, lease: i64) -> LeaseEnd {
+        let mut model = self.write();
+        let before = model.revoking.len();
+        model.revoking.retain(|(id, _)| *id != lease);
+        if model.revoking.len() < before {
+            LeaseEnd::Revoked
+        } else {
+            LeaseEnd::Expired
+        }
+    }
+
+    /// `GET /api/v1/events`: events after `since`, the newest `limit`, oldest first.
+    pub fn events_body(&self, since: Revision, limit: usize) -> app::model::EventsBody {
+        let stale = !self.link().synced;
+        let model = self.read();
+        app::model::EventsBody {
+            revision: model.revision,
+            events: model.events.since(since, limit),
+            stale,
+        }
     }
 
     /// etcd says every event up to `revision` has been delivered (a progress
@@ -331,6 +417,11 @@ impl Store {
             Topic::Leases => to_raw_value(&LeasesBody {
                 revision,
                 leases: model.index.leases(),
+                stale,
+            }),
+            Topic::Events => to_raw_value(&app::model::EventsBody {
+                revision,
+                events: model.events.since(0, EVENTS_SNAPSHOT),
                 stale,
             }),
             Topic::Locks => to_raw_value(&LocksBody {

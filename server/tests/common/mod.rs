@@ -46,6 +46,7 @@ pub async fn spawn_app(etcd: &EtcdProcess) -> TestApp {
         cluster_poll: Duration::from_millis(500),
         lease_sample_rate: 50.0,
         lease_poll: Duration::from_millis(500),
+        event_history: 10_000,
     })
     .await
 }
