@@ -257,3 +257,72 @@ pub async fn poll_json(app: &TestApp, path: &str, limit: Duration, ready: impl F
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// What a [`Proxy`] does with the traffic between Leasehold and etcd.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProxyMode {
+    /// Forwards both ways.
+    Open,
+    /// Drops every connection and refuses new ones: etcd is unreachable.
+    Cut,
+    /// Keeps connections but forwards nothing: a frozen etcd or a black-holed network.
+    Frozen,
+}
+
+/// A TCP proxy in front of etcd, to cut or freeze the network path while
+/// etcd itself keeps running (and can be written to and compacted directly).
+pub struct Proxy {
+    pub addr: SocketAddr,
+    mode: std::sync::Arc<tokio::sync::watch::Sender<ProxyMode>>,
+}
+
+impl Proxy {
+    pub async fn start(etcd: &EtcdProcess) -> Proxy {
+        let upstream = etcd.endpoint().trim_start_matches("http://").to_owned();
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let addr = listener.local_addr().expect("proxy addr");
+        let (mode, _) = tokio::sync::watch::channel(ProxyMode::Open);
+        let mode = std::sync::Arc::new(mode);
+        let modes = mode.clone();
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let mut watch = modes.subscribe();
+                if *watch.borrow() == ProxyMode::Cut {
+                    continue;
+                }
+                let upstream = upstream.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    loop {
+                        let current = *watch.borrow_and_update();
+                        match current {
+                            ProxyMode::Cut => return,
+                            ProxyMode::Open => {
+                                tokio::select! {
+                                    _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => return,
+                                    changed = watch.changed() => if changed.is_err() { return },
+                                }
+                            }
+                            ProxyMode::Frozen => {
+                                if watch.changed().await.is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        Proxy { addr, mode }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn set(&self, mode: ProxyMode) {
+        self.mode.send_replace(mode);
+    }
+}
