@@ -138,3 +138,71 @@ async fn a_flood_of_malformed_messages_closes_the_socket_with_1008() {
     }
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_client_resuming_with_since_gets_what_it_missed_as_a_patch() {
+    let etcd = start_etcd().await;
+    let mut client = etcd_client(&etcd).await;
+    let instance = |name: &str| format!(r#"{{"id":"1","name":"{name}","endpoints":["grpc://10.0.0.1:80"]}}"#);
+    client
+        .put("/microservices/old/1", instance("old"), None)
+        .await
+        .expect("put");
+    let app = spawn_app(&etcd).await;
+    app.wait_for_health(200, LIMIT).await;
+
+    let mut ws = app.ws().await;
+    ws.send_json(json!({"type": "subscribe", "topics": ["services"]})).await;
+    let snapshot = ws.wait_for(LIMIT, |m| m["type"] == "snapshot").await;
+    let seen = snapshot["revision"].as_i64().expect("revision");
+    drop(ws);
+
+    // While the client is away: one service goes, another comes.
+    client.delete("/microservices/old/1", None).await.expect("delete");
+    let last = client
+        .put("/microservices/new/1", instance("new"), None)
+        .await
+        .expect("put")
+        .header()
+        .expect("header")
+        .revision();
+    app.wait_for_revision(last, LIMIT).await;
+
+    let mut ws = app.ws().await;
+    ws.send_json(json!({"type": "subscribe", "topics": ["services", "cluster"], "since": seen}))
+        .await;
+    let mut services_patch = None;
+    let mut cluster_snapshot = false;
+    while services_patch.is_none() || !cluster_snapshot {
+        let message = ws
+            .wait_for(LIMIT, |m| m["type"] == "snapshot" || m["type"] == "patch")
+            .await;
+        match (message["type"].as_str(), message["topic"].as_str()) {
+            (Some("patch"), Some("services")) => services_patch = Some(message),
+            (Some("snapshot"), Some("services")) => panic!("resumed with a snapshot: {message}"),
+            (Some("snapshot"), Some("cluster")) => cluster_snapshot = true,
+            _ => {}
+        }
+    }
+    let patch = services_patch.expect("patch");
+    assert!(patch["revision"].as_i64() >= Some(last), "{patch}");
+    let ops = patch["ops"].as_array().cloned().unwrap_or_default();
+    assert!(
+        ops.iter().any(|op| op["op"] == "remove" && op["id"] == "old"),
+        "{patch}"
+    );
+    assert!(
+        ops.iter().any(|op| op["op"] == "upsert" && op["id"] == "new"),
+        "{patch}"
+    );
+
+    // A revision from before this server's first list cannot be resumed.
+    let mut ws = app.ws().await;
+    ws.send_json(json!({"type": "subscribe", "topics": ["services"], "since": 1}))
+        .await;
+    let answer = ws
+        .wait_for(LIMIT, |m| m["type"] == "snapshot" || m["type"] == "patch")
+        .await;
+    assert_eq!(answer["type"], "snapshot", "{answer}");
+    app.shutdown().await;
+}

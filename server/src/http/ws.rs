@@ -28,7 +28,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 
 use super::AppState;
-use crate::hub::Update;
+use crate::hub::{Hub, Update};
 use crate::registry::Store;
 
 /// Largest client message accepted.
@@ -85,22 +85,28 @@ impl Pending {
         self.revision = update.revision;
         self.seq = update.seq;
         for op in ops {
-            match op.id() {
-                Some(id) => match self.by_id.get(id) {
-                    Some(&index) => self.ops[index] = op.clone(),
-                    None => {
-                        self.by_id.insert(id.to_owned(), self.ops.len());
-                        self.ops.push(op.clone());
-                    }
-                },
-                None => self.ops.push(op.clone()),
-            }
+            self.push(op.clone());
+        }
+    }
+
+    /// Adds one op; a later op on an entity replaces its earlier one.
+    fn push(&mut self, op: PatchOp) {
+        match op.id() {
+            Some(id) => match self.by_id.get(id) {
+                Some(&index) => self.ops[index] = op,
+                None => {
+                    self.by_id.insert(id.to_owned(), self.ops.len());
+                    self.ops.push(op);
+                }
+            },
+            None => self.ops.push(op),
         }
     }
 }
 
 pub struct Session {
     store: Store,
+    hub: Hub,
     updates: broadcast::Receiver<Arc<Update>>,
     link: tokio::sync::watch::Receiver<crate::hub::Link>,
     stop: tokio_util::sync::CancellationToken,
@@ -124,6 +130,7 @@ impl Session {
         let updates = state.hub.subscribe();
         Session {
             store: state.store.clone(),
+            hub: state.hub.clone(),
             updates,
             link: state.hub.watch_link(),
             stop: state.stop.clone(),
@@ -217,14 +224,21 @@ impl Session {
             Message::Ping(_) | Message::Pong(_) | Message::Close(_) => return,
         };
         match serde_json::from_str::<ClientMsg>(text.as_str()) {
-            Ok(ClientMsg::Subscribe { topics, since: _ }) => {
-                // Resuming with patches needs a per-topic change history; until
-                // topics keep one, every (re)subscription gets a snapshot, which
-                // API.md allows when the changes since `since` are not known.
+            Ok(ClientMsg::Subscribe { topics, since }) => {
                 for topic in topics {
+                    let resumed = since.and_then(|since| self.resume(&topic, since));
                     let state = self.topics.entry(topic).or_default();
-                    state.needs_snapshot = true;
-                    state.pending = None;
+                    match resumed {
+                        Some((floor, pending)) => {
+                            state.floor = floor;
+                            state.needs_snapshot = false;
+                            state.pending = Some(pending);
+                        }
+                        None => {
+                            state.needs_snapshot = true;
+                            state.pending = None;
+                        }
+                    }
                 }
             }
             Ok(ClientMsg::Unsubscribe { topics }) => {
@@ -235,6 +249,29 @@ impl Session {
             Ok(ClientMsg::Ping) => self.pongs += 1,
             Err(error) => self.bad_message(format!("malformed message: {error}")),
         }
+    }
+
+    /// What a client that had `topic` at revision `since` missed, as one
+    /// pending patch, if the hub still knows all of it. Topics that also
+    /// change between revisions (the cluster, the lease list) always get a
+    /// snapshot.
+    fn resume(&self, topic: &Topic, since: Revision) -> Option<(u64, Pending)> {
+        if matches!(topic, Topic::Cluster | Topic::Leases | Topic::Kv(_)) {
+            return None;
+        }
+        let watermark = self.watermark();
+        if since > watermark {
+            return None;
+        }
+        let up_to = self.received.0;
+        let mut pending = Pending::new();
+        for op in self.hub.missed(topic, since, up_to)? {
+            pending.push(op);
+        }
+        // After these ops the topic is as the model was at `up_to`.
+        pending.revision = watermark;
+        pending.seq = up_to;
+        Some((up_to, pending))
     }
 
     fn bad_message(&mut self, message: String) {

@@ -9,7 +9,8 @@
 //! without limit for a slow client (DESIGN.md, rule 6). Coalescing of patches
 //! while a socket is busy happens per session, see [`crate::http::ws`].
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use app::model::{EtcdState, PatchOp, Revision, Topic};
 use tokio::sync::{broadcast, watch};
@@ -17,6 +18,8 @@ use tokio::sync::{broadcast, watch};
 /// How many updates a session may fall behind before it is resynced with
 /// snapshots instead.
 const UPDATE_BUFFER: usize = 4096;
+/// How many recent updates are kept for clients resuming with `since`.
+const HISTORY: usize = 4096;
 
 /// One change of the model, as every topic it touches sees it.
 #[derive(Debug)]
@@ -49,10 +52,21 @@ impl Default for Link {
     }
 }
 
+/// Recent updates, for resuming clients.
+#[derive(Debug, Default)]
+struct History {
+    updates: VecDeque<Arc<Update>>,
+    /// Every update with a revision above this is still in `updates`;
+    /// `None` until the first full list, before which nothing can be resumed.
+    floor: Option<Revision>,
+}
+
 #[derive(Clone)]
 pub struct Hub {
     updates: broadcast::Sender<Arc<Update>>,
     link: Arc<watch::Sender<Link>>,
+    /// A std Mutex: held to push or copy a few Arcs, never across an await.
+    history: Arc<Mutex<History>>,
 }
 
 impl Default for Hub {
@@ -68,7 +82,33 @@ impl Hub {
         Hub {
             updates,
             link: Arc::new(link),
+            history: Arc::default(),
         }
+    }
+
+    /// Starts the resumable history at `revision`: the state there is the
+    /// first full list, and a client older than it must take a snapshot.
+    pub fn start_history(&self, revision: Revision) {
+        let mut history = self.history.lock().unwrap_or_else(PoisonError::into_inner);
+        history.updates.clear();
+        history.floor = Some(revision);
+    }
+
+    /// The ops of `topic` published after revision `since` and no later than
+    /// update `up_to_seq`, in order; `None` when some are no longer known.
+    pub fn missed(&self, topic: &Topic, since: Revision, up_to_seq: u64) -> Option<Vec<PatchOp>> {
+        let history = self.history.lock().unwrap_or_else(PoisonError::into_inner);
+        if history.floor.is_none_or(|floor| since < floor) {
+            return None;
+        }
+        let missed = history
+            .updates
+            .iter()
+            .filter(|u| u.revision > since && u.seq <= up_to_seq)
+            .flat_map(|u| u.patches.iter().filter(|(t, _)| t == topic))
+            .flat_map(|(_, ops)| ops.iter().cloned())
+            .collect();
+        Some(missed)
     }
 
     /// Updates published from now on. Subscribe before taking a snapshot, so
@@ -83,8 +123,18 @@ impl Hub {
         if update.patches.is_empty() {
             return;
         }
+        let update = Arc::new(update);
+        {
+            let mut history = self.history.lock().unwrap_or_else(PoisonError::into_inner);
+            history.updates.push_back(update.clone());
+            if history.updates.len() > HISTORY {
+                if let Some(old) = history.updates.pop_front() {
+                    history.floor = history.floor.map(|floor| floor.max(old.revision));
+                }
+            }
+        }
         // An error only means nobody is subscribed.
-        let _ = self.updates.send(Arc::new(update));
+        let _ = self.updates.send(update);
     }
 
     pub fn link(&self) -> Link {

@@ -176,6 +176,9 @@ impl Store {
         };
         let patches = model.index.patches(touched);
         self.publish_with_events(&mut model, patches, events);
+        if !was_loaded {
+            self.inner.hub.start_history(model.revision);
+        }
     }
 
     /// Applies every event of one etcd revision, atomically.
