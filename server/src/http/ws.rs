@@ -227,6 +227,9 @@ impl Session {
             Ok(ClientMsg::Subscribe { topics, since }) => {
                 for topic in topics {
                     let resumed = since.and_then(|since| self.resume(&topic, since));
+                    if !self.topics.contains_key(&topic) {
+                        self.hub.watch_topic(&topic);
+                    }
                     let state = self.topics.entry(topic).or_default();
                     match resumed {
                         Some((floor, pending)) => {
@@ -243,7 +246,9 @@ impl Session {
             }
             Ok(ClientMsg::Unsubscribe { topics }) => {
                 for topic in topics {
-                    self.topics.remove(&topic);
+                    if self.topics.remove(&topic).is_some() {
+                        self.hub.unwatch_topic(&topic);
+                    }
                 }
             }
             Ok(ClientMsg::Ping) => self.pongs += 1,
@@ -362,7 +367,9 @@ impl Session {
             }
         }
         for topic in refused {
-            self.topics.remove(&topic);
+            if self.topics.remove(&topic).is_some() {
+                self.hub.unwatch_topic(&topic);
+            }
         }
         // 2. Updates already published when those snapshots were taken are in
         //    the channel now: take them, so none is sent after a later snapshot.
@@ -422,6 +429,14 @@ impl Session {
                 }
             })
             .collect()
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        for topic in self.topics.keys() {
+            self.hub.unwatch_topic(topic);
+        }
     }
 }
 

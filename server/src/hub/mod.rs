@@ -67,6 +67,8 @@ pub struct Hub {
     link: Arc<watch::Sender<Link>>,
     /// A std Mutex: held to push or copy a few Arcs, never across an await.
     history: Arc<Mutex<History>>,
+    /// Topic -> sessions subscribed to it: what clients are looking at.
+    watched: Arc<Mutex<std::collections::BTreeMap<Topic, usize>>>,
 }
 
 impl Default for Hub {
@@ -83,7 +85,31 @@ impl Hub {
             updates,
             link: Arc::new(link),
             history: Arc::default(),
+            watched: Arc::default(),
         }
+    }
+
+    /// A session started showing `topic`.
+    pub fn watch_topic(&self, topic: &Topic) {
+        let mut watched = self.watched.lock().unwrap_or_else(PoisonError::into_inner);
+        *watched.entry(topic.clone()).or_default() += 1;
+    }
+
+    /// A session stopped showing `topic`.
+    pub fn unwatch_topic(&self, topic: &Topic) {
+        let mut watched = self.watched.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = watched.get_mut(topic) {
+            *count -= 1;
+            if *count == 0 {
+                watched.remove(topic);
+            }
+        }
+    }
+
+    /// Every topic some session is subscribed to.
+    pub fn watched_topics(&self) -> Vec<Topic> {
+        let watched = self.watched.lock().unwrap_or_else(PoisonError::into_inner);
+        watched.keys().cloned().collect()
     }
 
     /// Starts the resumable history at `revision`: the state there is the

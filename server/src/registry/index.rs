@@ -328,8 +328,27 @@ impl Index {
     }
 
     /// Leases to sample next, at most `limit`.
-    pub fn lease_sampling_order(&self, limit: usize, fresh_for: std::time::Duration) -> Vec<i64> {
-        self.leases.sampling_order(limit, fresh_for)
+    pub fn lease_sampling_order(&self, limit: usize, fresh_for: std::time::Duration, watched: &[Topic]) -> Vec<i64> {
+        let mut preferred = BTreeSet::new();
+        for topic in watched {
+            match topic {
+                Topic::Service(name) => {
+                    let ids = self.services.get(name).map(|agg| agg.ids.iter()).into_iter().flatten();
+                    preferred.extend(ids.filter_map(|id| self.instances.get(id)?.lease).map(|l| l.0));
+                }
+                Topic::Locks | Topic::Elections => {
+                    let queue = if *topic == Topic::Locks {
+                        QueueKind::Lock
+                    } else {
+                        QueueKind::Election
+                    };
+                    let contenders = self.contenders.values().filter(|e| e.queue() == queue);
+                    preferred.extend(contenders.map(|e| e.contender.lease.0));
+                }
+                _ => {}
+            }
+        }
+        self.leases.sampling_order(limit, fresh_for, &preferred)
     }
 
     /// Keys attached to `lease` now.

@@ -124,17 +124,19 @@ impl LeaseTable {
         self.leases.iter().map(|(id, info)| entity(*id, info)).collect()
     }
 
-    /// Leases in the order they should be sampled: never sampled first, then
-    /// the longest ago; none sampled within `fresh_for`. At most `limit`.
-    pub fn sampling_order(&self, limit: usize, fresh_for: std::time::Duration) -> Vec<i64> {
-        let mut order: Vec<(Option<Instant>, i64)> = self
+    /// Leases in the order they should be sampled: those in `preferred`
+    /// (what clients are looking at) first, and within each group the never
+    /// sampled, then the longest ago; none sampled within `fresh_for`. At
+    /// most `limit`.
+    pub fn sampling_order(&self, limit: usize, fresh_for: std::time::Duration, preferred: &BTreeSet<i64>) -> Vec<i64> {
+        let mut order: Vec<(bool, Option<Instant>, i64)> = self
             .leases
             .iter()
             .filter(|(_, info)| info.sampled.is_none_or(|at| at.elapsed() >= fresh_for))
-            .map(|(id, info)| (info.sampled, *id))
+            .map(|(id, info)| (!preferred.contains(id), info.sampled, *id))
             .collect();
         order.sort_unstable();
-        order.into_iter().take(limit).map(|(_, id)| id).collect()
+        order.into_iter().take(limit).map(|(_, _, id)| id).collect()
     }
 }
 
@@ -190,10 +192,13 @@ mod tests {
         let mut table = LeaseTable::default();
         table.set_polled(&BTreeSet::from([1, 2, 3]));
         table.set_sample(2, sample(5));
-        let order = table.sampling_order(10, std::time::Duration::ZERO);
+        let none = BTreeSet::new();
+        let order = table.sampling_order(10, std::time::Duration::ZERO, &none);
         assert_eq!(order.last(), Some(&2));
         assert_eq!(order.len(), 3);
-        let stale_only = table.sampling_order(10, std::time::Duration::from_secs(60));
+        let stale_only = table.sampling_order(10, std::time::Duration::from_secs(60), &none);
         assert_eq!(stale_only, vec![1, 3], "a fresh sample is not taken again");
+        let seen = table.sampling_order(10, std::time::Duration::ZERO, &BTreeSet::from([3]));
+        assert_eq!(seen, vec![3, 1, 2], "what clients look at comes first");
     }
 }

@@ -301,8 +301,10 @@ impl Store {
     }
 
     /// The leases to sample next (none sampled within `fresh_for`), at most `limit`.
+    /// Leases on what clients are looking at come first.
     pub fn lease_sampling_order(&self, limit: usize, fresh_for: std::time::Duration) -> Vec<i64> {
-        self.read().index.lease_sampling_order(limit, fresh_for)
+        let watched = self.inner.hub.watched_topics();
+        self.read().index.lease_sampling_order(limit, fresh_for, &watched)
     }
 
     /// Keys attached to `lease` in the model now.
