@@ -29,7 +29,7 @@ mod ui {
     use crate::live::Live;
     use crate::pages::{
         cluster::ClusterPage, elections::ElectionsPage, events::EventsPage, leases::LeasesPage, locks::LocksPage,
-        not_found::NotFound, services::ServicesPage,
+        not_found::NotFound, service::ServicePage, services::ServicesPage,
     };
 
     /// The HTML document the server renders around the app.
@@ -79,6 +79,7 @@ mod ui {
                         <Route path=path!("/") view=ClusterPage/>
                         <Route path=path!("/cluster") view=ClusterPage/>
                         <Route path=path!("/services") view=ServicesPage/>
+                        <Route path=path!("/services/:name") view=ServicePage/>
                         <Route path=path!("/leases") view=LeasesPage/>
                         <Route path=path!("/locks") view=LocksPage/>
                         <Route path=path!("/elections") view=ElectionsPage/>

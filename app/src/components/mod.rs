@@ -1,3 +1,60 @@
 //! View pieces used across pages.
 
+pub mod copy;
+pub mod revoke;
 pub mod status_bar;
+pub mod time;
+pub mod ttl;
+
+/// A path segment, percent-encoded (service names may hold `/` and more).
+pub fn encode_segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// Undoes [`encode_segment`] (and any other percent-encoding); invalid
+/// escapes are kept as they are.
+pub fn decode_segment(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| char::from(b).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).and_then(|b| hex(*b)),
+            bytes.get(i + 2).and_then(|b| hex(*b)),
+        ) {
+            (b'%', Some(high), Some(low)) => {
+                out.push((high * 16 + low) as u8);
+                i += 3;
+            }
+            (byte, _, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_round_trip() {
+        for name in ["billing", "a/b c", "skydns.local", "ünï", "100%"] {
+            assert_eq!(decode_segment(&encode_segment(name)), name);
+        }
+        assert_eq!(encode_segment("a/b"), "a%2Fb");
+        assert_eq!(decode_segment("%zz"), "%zz");
+    }
+}

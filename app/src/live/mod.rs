@@ -3,18 +3,29 @@
 //! messages feed.
 //!
 //! Pages declare what they show with [`Live::watch`]; the client subscribes
-//! to the topic while any page wants it and unsubscribes when none does.
-//! On the server (SSR) there is no socket: the state stays empty and pages
-//! render their "connecting" form, which the browser then hydrates.
+//! to the topic while any mounted view wants it and unsubscribes when none
+//! does. On the server (SSR) there is no socket: the state stays empty and
+//! pages render their "connecting" form, which the browser then hydrates.
+
+pub mod api;
+mod state;
 
 use std::collections::BTreeMap;
 
 use leptos::prelude::*;
 
-use crate::model::{ClusterBody, EtcdState, Member, MemberId, PatchOp, Revision, ServerMsg, Topic};
+pub use state::{remaining, ClusterView, Collection, Stamped};
+
+use crate::model::{
+    ClusterBody, Election, ElectionsBody, EtcdState, Event, EventsBody, Instance, Lease, LeasesBody, Lock, LocksBody,
+    Member, MemberId, PatchOp, Revision, ServerMsg, ServiceBody, ServiceSummary, ServicesBody, Topic,
+};
 
 #[cfg(feature = "hydrate")]
 mod socket;
+
+/// Events kept in the browser for the timeline.
+const EVENTS_KEPT: usize = 2000;
 
 /// The browser's link to the Leasehold server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,26 +38,6 @@ pub enum LinkState {
     },
 }
 
-/// The cluster as the `cluster` topic describes it.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct ClusterView {
-    pub cluster_id: Option<MemberId>,
-    pub members: BTreeMap<MemberId, Member>,
-}
-
-impl ClusterView {
-    /// Members sorted by name, for display.
-    pub fn sorted(&self) -> Vec<Member> {
-        let mut members: Vec<Member> = self.members.values().cloned().collect();
-        members.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
-        members
-    }
-
-    pub fn leader(&self) -> Option<&Member> {
-        self.members.values().find(|m| m.is_leader)
-    }
-}
-
 /// Reactive state fed by the socket. `Copy`: every field is a signal.
 #[derive(Clone, Copy)]
 pub struct Live {
@@ -55,7 +46,18 @@ pub struct Live {
     pub etcd: RwSignal<Option<EtcdState>>,
     /// The newest revision any message carried; never goes backwards.
     pub revision: RwSignal<Revision>,
+    /// Milliseconds since the epoch, ticking each second in the browser (0 on
+    /// the server): what TTL countdowns and "waiting N s" are computed from.
+    pub now_ms: RwSignal<f64>,
     pub cluster: RwSignal<Option<ClusterView>>,
+    pub services: RwSignal<Collection<ServiceSummary>>,
+    /// Service name -> its instances, for the services someone is looking at.
+    pub instances: RwSignal<BTreeMap<String, Collection<Stamped<Instance>>>>,
+    pub leases: RwSignal<Collection<Stamped<Lease>>>,
+    pub locks: RwSignal<Collection<Lock>>,
+    pub elections: RwSignal<Collection<Election>>,
+    /// Oldest first; `None` until the first snapshot.
+    pub events: RwSignal<Option<Vec<Event>>>,
     /// The last `error` message from the server, for the status bar.
     pub last_error: RwSignal<Option<String>>,
     /// Topic -> number of mounted views that want it.
@@ -69,7 +71,14 @@ impl Live {
             link: RwSignal::new(LinkState::Connecting),
             etcd: RwSignal::new(None),
             revision: RwSignal::new(0),
+            now_ms: RwSignal::new(0.0),
             cluster: RwSignal::new(None),
+            services: RwSignal::new(Collection::default()),
+            instances: RwSignal::new(BTreeMap::new()),
+            leases: RwSignal::new(Collection::default()),
+            locks: RwSignal::new(Collection::default()),
+            elections: RwSignal::new(Collection::default()),
+            events: RwSignal::new(None),
             last_error: RwSignal::new(None),
             wanted: RwSignal::new(BTreeMap::new()),
         };
@@ -81,10 +90,17 @@ impl Live {
         expect_context::<Live>()
     }
 
-    /// Opens the socket (browser only; nothing on the server).
+    /// Opens the socket and starts the clock (browser only; nothing on the server).
     pub fn start(self) {
         #[cfg(feature = "hydrate")]
-        socket::start(self);
+        {
+            self.now_ms.set(js_sys::Date::now());
+            let tick = move || self.now_ms.set(js_sys::Date::now());
+            if let Err(error) = set_interval_with_handle(tick, std::time::Duration::from_secs(1)) {
+                warn(&format!("no clock: {error:?}"));
+            }
+            socket::start(self);
+        }
     }
 
     /// Keeps `topic` subscribed while the calling view is mounted.
@@ -92,7 +108,7 @@ impl Live {
         let added = topic.clone();
         self.wanted.update(|w| *w.entry(added).or_default() += 1);
         #[cfg(feature = "hydrate")]
-        socket::subscribe(std::slice::from_ref(&topic));
+        socket::subscribe(std::slice::from_ref(&topic), None);
         on_cleanup(move || {
             let mut gone = false;
             self.wanted.try_update(|w| {
@@ -107,6 +123,9 @@ impl Live {
             #[cfg(feature = "hydrate")]
             if gone {
                 socket::unsubscribe(std::slice::from_ref(&topic));
+                if let Topic::Service(name) = &topic {
+                    self.instances.try_update(|all| all.remove(name));
+                }
             }
             let _ = gone;
         });
@@ -126,29 +145,99 @@ impl Live {
     /// Applies one message from the server. Malformed content is reported to
     /// the console and skipped, never a panic.
     pub fn apply(self, message: ServerMsg) {
+        let now = self.now_ms.get_untracked();
         match message {
             ServerMsg::Snapshot { topic, revision, data } => {
                 self.see_revision(revision);
+                let raw = data.get();
                 match topic {
-                    Topic::Cluster => match serde_json::from_str::<ClusterBody>(data.get()) {
-                        Ok(body) => self.cluster.set(Some(ClusterView {
-                            cluster_id: body.cluster_id,
-                            members: body.members.into_iter().map(|m| (m.id, m)).collect(),
-                        })),
-                        Err(error) => warn(&format!("bad cluster snapshot: {error}")),
-                    },
-                    other => warn(&format!("snapshot of a topic this page does not show: {other}")),
+                    Topic::Cluster => {
+                        if let Some(body) = decode::<ClusterBody>(raw, "cluster") {
+                            self.cluster.set(Some(ClusterView {
+                                cluster_id: body.cluster_id,
+                                members: body.members.into_iter().map(|m| (m.id, m)).collect(),
+                            }));
+                        }
+                    }
+                    Topic::Services => {
+                        if let Some(body) = decode::<ServicesBody>(raw, "services") {
+                            let items = body.services.into_iter().map(|s| (s.name.clone(), s));
+                            self.services.set(Collection::loaded(items));
+                        }
+                    }
+                    Topic::Service(name) => {
+                        if let Some(body) = decode::<ServiceBody>(raw, "service") {
+                            let items = body.instances.into_iter().map(|i| (i.id.clone(), Stamped::new(i, now)));
+                            self.instances.update(|all| {
+                                all.insert(name, Collection::loaded(items));
+                            });
+                        }
+                    }
+                    Topic::Leases => {
+                        if let Some(body) = decode::<LeasesBody>(raw, "leases") {
+                            let items = body
+                                .leases
+                                .into_iter()
+                                .map(|l| (l.id.to_string(), Stamped::new(l, now)));
+                            self.leases.set(Collection::loaded(items));
+                        }
+                    }
+                    Topic::Locks => {
+                        if let Some(body) = decode::<LocksBody>(raw, "locks") {
+                            self.locks
+                                .set(Collection::loaded(body.locks.into_iter().map(|l| (l.name.clone(), l))));
+                        }
+                    }
+                    Topic::Elections => {
+                        if let Some(body) = decode::<ElectionsBody>(raw, "elections") {
+                            let items = body.elections.into_iter().map(|e| (e.name.clone(), e));
+                            self.elections.set(Collection::loaded(items));
+                        }
+                    }
+                    Topic::Events => {
+                        if let Some(body) = decode::<EventsBody>(raw, "events") {
+                            self.events.set(Some(body.events));
+                        }
+                    }
+                    Topic::Kv(_) => warn("snapshot of a kv topic this app does not show yet"),
                 }
             }
             ServerMsg::Patch { topic, revision, ops } => {
                 self.see_revision(revision);
-                if topic == Topic::Cluster {
-                    self.cluster.update(|cluster| {
+                match topic {
+                    Topic::Cluster => self.cluster.update(|cluster| {
                         let cluster = cluster.get_or_insert_with(ClusterView::default);
                         for op in ops {
                             apply_member_op(cluster, op);
                         }
-                    });
+                    }),
+                    Topic::Services => self.services.update(|c| c.apply(ops, "service", |s: ServiceSummary| s)),
+                    Topic::Service(name) => self.instances.update(|all| {
+                        all.entry(name)
+                            .or_default()
+                            .apply(ops, "instance", |i: Instance| Stamped::new(i, now));
+                    }),
+                    Topic::Leases => self
+                        .leases
+                        .update(|c| c.apply(ops, "lease", |l: Lease| Stamped::new(l, now))),
+                    Topic::Locks => self.locks.update(|c| c.apply(ops, "lock", |l: Lock| l)),
+                    Topic::Elections => self.elections.update(|c| c.apply(ops, "election", |e: Election| e)),
+                    Topic::Events => self.events.update(|events| {
+                        let events = events.get_or_insert_with(Vec::new);
+                        for op in ops {
+                            match op {
+                                PatchOp::Append { value } => {
+                                    if let Some(event) = decode::<Event>(value.get(), "event") {
+                                        events.push(event);
+                                    }
+                                }
+                                other => warn(&format!("unexpected op on events: {:?}", other.id())),
+                            }
+                        }
+                        let excess = events.len().saturating_sub(EVENTS_KEPT);
+                        events.drain(..excess);
+                    }),
+                    Topic::Kv(_) => {}
                 }
             }
             ServerMsg::Status { etcd, revision } => {
@@ -164,14 +253,23 @@ impl Live {
     }
 }
 
+fn decode<T: serde::de::DeserializeOwned>(raw: &str, what: &str) -> Option<T> {
+    match serde_json::from_str(raw) {
+        Ok(value) => Some(value),
+        Err(error) => {
+            warn(&format!("malformed {what} from the server ignored: {error}"));
+            None
+        }
+    }
+}
+
 fn apply_member_op(cluster: &mut ClusterView, op: PatchOp) {
     match op {
-        PatchOp::Upsert { id, value } => match serde_json::from_str::<Member>(value.get()) {
-            Ok(member) => {
+        PatchOp::Upsert { value, .. } => {
+            if let Some(member) = decode::<Member>(value.get(), "member") {
                 cluster.members.insert(member.id, member);
             }
-            Err(error) => warn(&format!("bad member {id}: {error}")),
-        },
+        }
         PatchOp::Remove { id } => match id.parse::<MemberId>() {
             Ok(id) => {
                 cluster.members.remove(&id);

@@ -9,7 +9,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
 use super::{warn, LinkState, Live};
-use crate::model::{ClientMsg, ServerMsg, Topic};
+use crate::model::{ClientMsg, Revision, ServerMsg, Topic};
 
 const BACKOFF_FIRST_MS: f64 = 500.0;
 const BACKOFF_CAP_MS: f64 = 10_000.0;
@@ -59,10 +59,10 @@ fn send(message: &ClientMsg) {
     });
 }
 
-pub fn subscribe(topics: &[Topic]) {
+pub fn subscribe(topics: &[Topic], since: Option<Revision>) {
     send(&ClientMsg::Subscribe {
         topics: topics.to_vec(),
-        since: None,
+        since,
     });
 }
 
@@ -90,11 +90,10 @@ fn connect(live: Live, attempt: u32) {
         live.link.set(LinkState::Open);
         let topics = live.wanted_topics();
         if !topics.is_empty() {
+            // Resume: what changed while away comes as patches where the
+            // server still knows it, so the page never flashes empty.
             let revision = live.revision.get_untracked();
-            send(&ClientMsg::Subscribe {
-                topics,
-                since: (revision > 0).then_some(revision),
-            });
+            subscribe(&topics, (revision > 0).then_some(revision));
         }
     });
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {

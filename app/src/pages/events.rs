@@ -1,8 +1,107 @@
+//! Events: the timeline of registrations, deregistrations, expiries,
+//! revocations and lock hand-overs, newest first, live.
+
 use leptos::prelude::*;
 
-use super::not_built::NotBuilt;
+use super::{input_text, Loading};
+use crate::live::Live;
+use crate::model::{Event, Topic};
+
+const KINDS: [&str; 11] = [
+    "instance_registered",
+    "instance_updated",
+    "instance_deregistered",
+    "lease_expired",
+    "lease_revoked",
+    "lock_acquired",
+    "lock_waiting",
+    "lock_released",
+    "leader_elected",
+    "candidate_joined",
+    "candidate_left",
+];
+
+/// Shown at most, newest first.
+const SHOWN: usize = 500;
 
 #[component]
 pub fn EventsPage() -> impl IntoView {
-    view! { <NotBuilt title="Events" what="a timeline of registrations, evictions and lock hand-overs"/> }
+    let live = Live::get();
+    live.watch(Topic::Events);
+    let kind = RwSignal::new(String::new());
+    let text = RwSignal::new(String::new());
+    let rows = Memo::new(move |_| {
+        let kind = kind.get();
+        let text = text.get().trim().to_lowercase();
+        live.events.with(|events| {
+            events.as_ref().map(|events| {
+                events
+                    .iter()
+                    .rev()
+                    .filter(|e| kind.is_empty() || e.kind == kind)
+                    .filter(|e| {
+                        text.is_empty()
+                            || e.subject.to_lowercase().contains(&text)
+                            || e.detail["service"]
+                                .as_str()
+                                .is_some_and(|s| s.to_lowercase().contains(&text))
+                    })
+                    .take(SHOWN)
+                    .cloned()
+                    .collect::<Vec<Event>>()
+            })
+        })
+    });
+    let list = move || match rows.get() {
+        None => view! { <Loading/> }.into_any(),
+        Some(rows) if rows.is_empty() => {
+            view! { <p class="empty">"Nothing has happened yet that matches."</p> }.into_any()
+        }
+        Some(rows) => view! {
+            <ol class="timeline">
+                {rows.into_iter().map(|e| {
+                    let class = format!("event {}", e.kind);
+                    let detail = e.detail.as_object().map(|o| {
+                        o.iter()
+                            .filter(|(_, v)| !v.is_null())
+                            .map(|(k, v)| format!("{k}: {}", v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
+                            .collect::<Vec<_>>()
+                            .join(" · ")
+                    }).unwrap_or_default();
+                    view! {
+                        <li class=class data-testid="event" data-kind=e.kind.clone()>
+                            <time title=e.at.clone() datetime=e.at.clone()>{e.at.clone()}</time>
+                            <span class="kind">{e.kind.replace('_', " ")}</span>
+                            <code class="subject">{e.subject.clone()}</code>
+                            <span class="detail">{detail}</span>
+                            <span class="revision">{format!("rev {}", e.revision)}</span>
+                        </li>
+                    }
+                }).collect_view()}
+            </ol>
+        }
+        .into_any(),
+    };
+    view! {
+        <section class="page">
+            <h1>"Events"</h1>
+            <div class="toolbar">
+                <label>
+                    "Kind "
+                    <select on:change=move |ev| kind.set(input_text(&ev)) aria-label="Filter by kind">
+                        <option value="">"all"</option>
+                        {KINDS.iter().map(|k| view! { <option value=*k>{k.replace('_', " ")}</option> }).collect_view()}
+                    </select>
+                </label>
+                <input
+                    type="search"
+                    placeholder="Filter by service, key or name"
+                    aria-label="Filter events"
+                    prop:value=move || text.get()
+                    on:input=move |ev| text.set(input_text(&ev))
+                />
+            </div>
+            {list}
+        </section>
+    }
 }

@@ -1,8 +1,127 @@
-use leptos::prelude::*;
+//! Leases: every lease with its TTL counting down, what it holds, and revoke
+//! after a preview of exactly what revoking removes.
 
-use super::not_built::NotBuilt;
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+
+use super::{input_text, Loading};
+use crate::components::copy::CopyButton;
+use crate::components::revoke::RevokeDialog;
+use crate::components::ttl::Ttl;
+use crate::live::{Live, Stamped};
+use crate::model::{Lease, Topic};
 
 #[component]
 pub fn LeasesPage() -> impl IntoView {
-    view! { <NotBuilt title="Leases" what="every lease, its TTL and what revoking it removes"/> }
+    let live = Live::get();
+    live.watch(Topic::Leases);
+    live.watch(Topic::Locks);
+    live.watch(Topic::Elections);
+    let query = use_query_map();
+    let filter = RwSignal::new(query.read_untracked().get("lease").unwrap_or_default());
+    let revoking = RwSignal::new(None::<String>);
+
+    let rows = Memo::new(move |_| {
+        let q = filter.get().trim().to_lowercase();
+        live.leases.with(|c| {
+            c.items
+                .values()
+                .filter(|l| q.is_empty() || l.value.id.to_string().contains(&q))
+                .cloned()
+                .collect::<Vec<Stamped<Lease>>>()
+        })
+    });
+    // Lock and election names per lease, from the live queues.
+    let holds = move |lease: &str| -> Vec<String> {
+        let mut out = Vec::new();
+        live.locks.with(|c| {
+            for lock in c.items.values() {
+                let mut queue = lock.holder.iter().chain(lock.waiters.iter());
+                if queue.any(|c| c.lease.to_string() == lease) {
+                    out.push(format!("lock {}", lock.name));
+                }
+            }
+        });
+        live.elections.with(|c| {
+            for election in c.items.values() {
+                let mut queue = election.leader.iter().chain(election.candidates.iter());
+                if queue.any(|c| c.contender.lease.to_string() == lease) {
+                    out.push(format!("election {}", election.name));
+                }
+            }
+        });
+        out
+    };
+
+    let table = move || {
+        if !live.leases.with(|c| c.loaded) {
+            return view! { <Loading/> }.into_any();
+        }
+        let rows = rows.get();
+        if rows.is_empty() {
+            return view! { <p class="empty">"No lease matches."</p> }.into_any();
+        }
+        view! {
+            <table class="grid">
+                <thead>
+                    <tr>
+                        <th scope="col">"Lease"</th>
+                        <th scope="col" class="num">"TTL"</th>
+                        <th scope="col" class="num">"Granted"</th>
+                        <th scope="col" class="num">"Keys"</th>
+                        <th scope="col">"Holds"</th>
+                        <th scope="col"><span class="sr-only">"Actions"</span></th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {rows
+                        .into_iter()
+                        .map(|stamped| {
+                            let lease = stamped.value;
+                            let id = lease.id.to_string();
+                            let held = holds(&id);
+                            let open = {
+                                let id = id.clone();
+                                move |_| revoking.set(Some(id.clone()))
+                            };
+                            view! {
+                                <tr data-testid="lease-row" data-lease=id.clone()>
+                                    <td><code>{id.clone()}</code> " " <CopyButton text=id.clone() label="lease id"/></td>
+                                    <td class="num"><Ttl ttl=lease.ttl granted=lease.granted_ttl received_ms=stamped.received_ms/></td>
+                                    <td class="num">{lease.granted_ttl.map_or_else(|| "—".to_owned(), |g| format!("{g} s"))}</td>
+                                    <td class="num">{lease.keys}</td>
+                                    <td>{held.join(", ")}</td>
+                                    <td>
+                                        <button type="button" class="danger" data-testid="revoke" on:click=open>
+                                            "Revoke…"
+                                        </button>
+                                    </td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        }
+        .into_any()
+    };
+
+    view! {
+        <section class="page">
+            <h1>"Leases"</h1>
+            <div class="toolbar">
+                <input
+                    type="search"
+                    placeholder="Filter by lease id"
+                    aria-label="Filter leases"
+                    prop:value=move || filter.get()
+                    on:input=move |ev| filter.set(input_text(&ev))
+                />
+            </div>
+            {table}
+            {move || revoking.get().map(|lease| view! {
+                <RevokeDialog lease title="Revoke lease" on_close=Callback::new(move |()| revoking.set(None))/>
+            })}
+        </section>
+    }
 }

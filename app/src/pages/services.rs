@@ -1,8 +1,94 @@
+//! Services: every service, its layouts, instances, how many are on a lease,
+//! and the lowest TTL; filtered as you type.
+
 use leptos::prelude::*;
 
-use super::not_built::NotBuilt;
+use super::{input_text, Loading};
+use crate::components::encode_segment;
+use crate::live::Live;
+use crate::model::{ServiceSummary, Topic};
 
 #[component]
 pub fn ServicesPage() -> impl IntoView {
-    view! { <NotBuilt title="Services" what="every service and its instances, live"/> }
+    let live = Live::get();
+    live.watch(Topic::Services);
+    let query = RwSignal::new(String::new());
+    let rows = Memo::new(move |_| {
+        let q = query.get().trim().to_lowercase();
+        live.services.with(|c| {
+            c.items
+                .values()
+                .filter(|s| {
+                    q.is_empty()
+                        || s.name.to_lowercase().contains(&q)
+                        || s.layouts.iter().any(|l| l.as_str().contains(&q))
+                })
+                .cloned()
+                .collect::<Vec<ServiceSummary>>()
+        })
+    });
+    let content = move || {
+        let (loaded, total) = live.services.with(|c| (c.loaded, c.items.len()));
+        if !loaded {
+            return view! { <Loading/> }.into_any();
+        }
+        if total == 0 {
+            return view! {
+                <div class="empty" data-testid="services-empty">
+                    <p>"No service is registered in the watched keys yet."</p>
+                    <p>
+                        "Services appear here as soon as they register, in any layout Leasehold understands. To try one:"
+                    </p>
+                    <pre><code>"etcdctl put /microservices/hello/1 '{\"id\":\"1\",\"name\":\"hello\",\"endpoints\":[\"grpc://127.0.0.1:9000\"]}'"</code></pre>
+                </div>
+            }
+            .into_any();
+        }
+        view! {
+            <table class="grid">
+                <thead>
+                    <tr>
+                        <th scope="col">"Service"</th>
+                        <th scope="col">"Layouts"</th>
+                        <th scope="col" class="num">"Instances"</th>
+                        <th scope="col" class="num">"On a lease"</th>
+                        <th scope="col" class="num">"Lowest TTL"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    <For each=move || rows.get() key=|s| (s.name.clone(), s.instances, s.with_lease, s.min_ttl, s.layouts.clone()) let:service>
+                        <tr data-testid="service-row">
+                            <td>
+                                <a href=format!("/services/{}", encode_segment(&service.name))>{service.name.clone()}</a>
+                            </td>
+                            <td>
+                                {service.layouts.iter().map(|l| view! { <span class="badge">{l.as_str()}</span> }).collect_view()}
+                            </td>
+                            <td class="num">{service.instances}</td>
+                            <td class="num">{service.with_lease}</td>
+                            <td class="num">{service.min_ttl.map_or_else(|| "—".to_owned(), |t| format!("{t} s"))}</td>
+                        </tr>
+                    </For>
+                </tbody>
+            </table>
+            {move || rows.with(Vec::is_empty).then(|| view! { <p class="empty">"No service matches the filter."</p> })}
+        }
+        .into_any()
+    };
+    view! {
+        <section class="page">
+            <h1>"Services"</h1>
+            <div class="toolbar">
+                <input
+                    type="search"
+                    placeholder="Filter by name or layout"
+                    aria-label="Filter services"
+                    data-testid="services-filter"
+                    prop:value=move || query.get()
+                    on:input=move |ev| query.set(input_text(&ev))
+                />
+            </div>
+            {content}
+        </section>
+    }
 }

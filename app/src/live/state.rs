@@ -1,0 +1,114 @@
+//! Collections the live client keeps, and how patches change them.
+
+use std::collections::BTreeMap;
+
+use crate::model::{Member, MemberId, PatchOp};
+
+use super::{decode, warn};
+
+/// The cluster as the `cluster` topic describes it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ClusterView {
+    pub cluster_id: Option<MemberId>,
+    pub members: BTreeMap<MemberId, Member>,
+}
+
+impl ClusterView {
+    /// Members sorted by name, for display.
+    pub fn sorted(&self) -> Vec<Member> {
+        let mut members: Vec<Member> = self.members.values().cloned().collect();
+        members.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+        members
+    }
+
+    pub fn leader(&self) -> Option<&Member> {
+        self.members.values().find(|m| m.is_leader)
+    }
+}
+
+/// An entity and when (browser clock, ms) its sampled fields arrived: TTLs
+/// count down from there.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stamped<T> {
+    pub value: T,
+    pub received_ms: f64,
+}
+
+impl<T> Stamped<T> {
+    pub fn new(value: T, received_ms: f64) -> Self {
+        Stamped { value, received_ms }
+    }
+}
+
+/// A topic's entities by id; `loaded` once its snapshot arrived.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Collection<T> {
+    pub loaded: bool,
+    pub items: BTreeMap<String, T>,
+}
+
+impl<T> Default for Collection<T> {
+    fn default() -> Self {
+        Collection {
+            loaded: false,
+            items: BTreeMap::new(),
+        }
+    }
+}
+
+impl<T> Collection<T> {
+    pub fn loaded(items: impl IntoIterator<Item = (String, T)>) -> Self {
+        Collection {
+            loaded: true,
+            items: items.into_iter().collect(),
+        }
+    }
+
+    /// Applies upserts and removals; `wrap` turns a decoded entity into what is kept.
+    pub fn apply<E: serde::de::DeserializeOwned>(&mut self, ops: Vec<PatchOp>, what: &str, wrap: impl Fn(E) -> T) {
+        for op in ops {
+            match op {
+                PatchOp::Upsert { id, value } => {
+                    if let Some(entity) = decode::<E>(value.get(), what) {
+                        self.items.insert(id, wrap(entity));
+                    }
+                }
+                PatchOp::Remove { id } => {
+                    self.items.remove(&id);
+                }
+                PatchOp::Append { .. } => warn(&format!("append op on {what}s")),
+            }
+        }
+    }
+}
+
+/// Seconds left of a TTL sampled `ttl` at `received_ms`, at `now_ms`. Never
+/// below zero while the lease exists; -1 (expired) stays -1.
+pub fn remaining(ttl: Option<i64>, received_ms: f64, now_ms: f64) -> Option<i64> {
+    let ttl = ttl?;
+    if ttl < 0 {
+        return Some(ttl);
+    }
+    let elapsed = if now_ms > received_ms && received_ms > 0.0 {
+        ((now_ms - received_ms) / 1000.0).floor() as i64
+    } else {
+        0
+    };
+    Some((ttl - elapsed).max(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttls_count_down_from_their_sample() {
+        assert_eq!(remaining(Some(30), 1_000.0, 1_000.0), Some(30));
+        assert_eq!(remaining(Some(30), 1_000.0, 11_500.0), Some(20));
+        assert_eq!(remaining(Some(3), 1_000.0, 60_000.0), Some(0));
+        assert_eq!(remaining(Some(-1), 1_000.0, 60_000.0), Some(-1));
+        assert_eq!(remaining(None, 1_000.0, 60_000.0), None);
+        // Before the clock starts (server render), nothing moves.
+        assert_eq!(remaining(Some(30), 0.0, 0.0), Some(30));
+    }
+}

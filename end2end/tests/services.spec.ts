@@ -1,0 +1,67 @@
+import { test, expect } from '@playwright/test';
+import { startDev, etcdctl, grantLease, putMany, kratos, Dev } from './harness';
+
+let dev: Dev;
+test.beforeAll(async () => { dev = await startDev(); });
+test.afterAll(async () => { await dev?.stop(); });
+
+test('services appear live, filter as you type, and open on their instances', async ({ page }) => {
+  await page.goto(`${dev.dashboard}services`);
+  await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
+  await expect(page.getByTestId('services-empty')).toBeVisible();
+
+  // Registered the way a service does: a key under its own lease, with etcdctl.
+  const lease = grantLease(dev.etcd, 60);
+  etcdctl(dev.etcd, 'put', '--lease', lease.printed, '/microservices/billing/b-1', kratos('billing', 'b-1', '10.4.0.1:9000', { zone: 'eu-1' }));
+  etcdctl(dev.etcd, 'put', '/microservices/search/s-1', kratos('search', 's-1', '10.4.0.2:9000'));
+
+  const rows = page.getByTestId('service-row');
+  await expect(rows).toHaveCount(2);
+  await expect(rows.first()).toContainText('billing');
+  await expect(rows.first()).toContainText('kratos');
+
+  await page.getByTestId('services-filter').fill('sear');
+  await expect(rows).toHaveCount(1);
+  await expect(rows.first()).toContainText('search');
+  await page.getByTestId('services-filter').fill('');
+  await expect(rows).toHaveCount(2);
+
+  await page.getByRole('link', { name: 'billing' }).click();
+  await expect(page).toHaveURL(/\/services\/billing$/);
+  const instance = page.getByTestId('instance-row');
+  await expect(instance).toHaveCount(1);
+  await expect(instance).toContainText('10.4.0.1:9000');
+  await expect(instance).toContainText('zone=eu-1');
+  await expect(instance).toContainText(lease.id);
+  // The TTL is sampled and counts down.
+  await expect(instance.getByTestId('ttl')).toHaveText(/^\d+ s$/);
+
+  await instance.click();
+  const detail = page.getByTestId('instance-detail');
+  await expect(detail).toContainText('/microservices/billing/b-1');
+  await expect(detail).toContainText('"zone": "eu-1"');
+
+  // Deregistration shows without a reload.
+  etcdctl(dev.etcd, 'lease', 'revoke', lease.printed);
+  await expect(page.getByTestId('instances-empty')).toBeVisible();
+});
+
+test('a service with 10,000 instances renders only the rows in view and scrolls to the last', async ({ page }) => {
+  const entries: Array<[string, string]> = [];
+  for (let i = 0; i < 10_000; i++) {
+    const id = String(i).padStart(5, '0');
+    entries.push([`/microservices/big/${id}`, kratos('big', id, `10.9.${Math.floor(i / 256)}.${i % 256}:80`)]);
+  }
+  await putMany(dev.etcd, entries);
+
+  await page.goto(`${dev.dashboard}services/big`);
+  await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
+  await expect(page.getByText('10000 instance(s)')).toBeVisible();
+  const rendered = await page.getByTestId('instance-row').count();
+  expect(rendered).toBeGreaterThan(10);
+  expect(rendered).toBeLessThan(100);
+
+  await page.getByTestId('instances').evaluate((el) => { el.scrollTop = el.scrollHeight; });
+  await expect(page.getByTestId('instance-row').last()).toContainText('10.9.39.15:80');
+  await expect(page.getByTestId('instance-row').filter({ hasText: '10.9.0.0:80' })).toHaveCount(0);
+});
