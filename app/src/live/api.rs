@@ -42,10 +42,12 @@ async fn request<T: DeserializeOwned>(method: &str, path: &str) -> Result<T, Api
     if response.ok() {
         serde_json::from_str(&text).map_err(|e| ApiFailure(format!("The server's answer was not understood: {e}")))
     } else {
-        Err(ApiFailure(match serde_json::from_str::<crate::model::ErrorBody>(&text) {
-            Ok(body) => describe(response.status(), &body.error.code, &body.error.message),
-            Err(_) => format!("The server answered {}.", response.status()),
-        }))
+        Err(ApiFailure(
+            match serde_json::from_str::<crate::model::ErrorBody>(&text) {
+                Ok(body) => describe(response.status(), &body.error.code, &body.error.message),
+                Err(_) => format!("The server answered {}.", response.status()),
+            },
+        ))
     }
 }
 

@@ -45,7 +45,7 @@ pub fn ElectionsPage() -> impl IntoView {
                                 .take(5)
                                 .map(|e| {
                                     let value = e.detail["value"].as_str().unwrap_or_default().to_owned();
-                                    view! { <li><time title=e.at.clone()>{e.at.clone()}</time> " → " <strong>{value}</strong></li> }
+                                    view! { <li><Elapsed since=Some(e.at.clone())/> " ago → " <strong>{value}</strong></li> }
                                 })
                                 .collect_view()
                         })

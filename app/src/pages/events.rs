@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 
 use super::{input_text, Loading};
+use crate::components::time::Elapsed;
 use crate::live::Live;
 use crate::model::{Event, Topic};
 
@@ -70,7 +71,7 @@ pub fn EventsPage() -> impl IntoView {
                     }).unwrap_or_default();
                     view! {
                         <li class=class data-testid="event" data-kind=e.kind.clone()>
-                            <time title=e.at.clone() datetime=e.at.clone()>{e.at.clone()}</time>
+                            <span class="when"><Elapsed since=Some(e.at.clone())/> " ago"</span>
                             <span class="kind">{e.kind.replace('_', " ")}</span>
                             <code class="subject">{e.subject.clone()}</code>
                             <span class="detail">{detail}</span>
