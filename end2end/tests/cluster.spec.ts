@@ -37,3 +37,12 @@ test('the Cluster page shows the member live and follows etcd without a reload',
   await page.screenshot({ path: screenshot, fullPage: true });
   await testInfo.attach('cluster page', { path: screenshot, contentType: 'image/png' });
 });
+
+test('the wasm and JS are served precompressed with the matching content-encoding', async ({ request }) => {
+  for (const [encoding, expected] of [['br', 'br'], ['gzip', 'gzip']]) {
+    const response = await request.get(`${dev.dashboard}pkg/leasehold.wasm`, { headers: { 'Accept-Encoding': encoding } });
+    expect(response.status()).toBe(200);
+    expect(response.headers()['content-encoding']).toBe(expected);
+    expect(response.headers()['content-type']).toBe('application/wasm');
+  }
+});

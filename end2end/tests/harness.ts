@@ -1,7 +1,11 @@
-// Starts `leasehold dev` (a private etcd and the dashboard) from the release
-// build and reads the two URLs it prints.
+// The end-to-end harness: `leasehold dev` (a private etcd and the dashboard)
+// or `leasehold serve` against an etcd of the test's own, from the release
+// build; etcdctl as the real client peer; a fast bulk writer.
 import { spawn, ChildProcess, execFileSync } from 'node:child_process';
 import * as path from 'node:path';
+import * as net from 'node:net';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 
 export const repoRoot = path.resolve(__dirname, '..', '..');
 
@@ -148,4 +152,93 @@ export function kratos(name: string, id: string, address: string, metadata: Reco
 export function grantLease(endpoint: string, ttlSeconds: number): { id: string; printed: string } {
   const printed = etcdctl(endpoint, 'lease', 'grant', String(ttlSeconds)).split(/\s+/)[1];
   return { id: printed.replace(/^0+(?=.)/, ''), printed };
+}
+
+
+/** A port that was free a moment ago. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** An etcd of the test's own (so the test can stop and start it), on a temp dir. */
+export class Etcd {
+  private child?: ChildProcess;
+  readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leasehold-e2e-etcd-'));
+  constructor(readonly clientPort: number, readonly peerPort: number) {}
+
+  static async create(): Promise<Etcd> {
+    const etcd = new Etcd(await freePort(), await freePort());
+    await etcd.start();
+    return etcd;
+  }
+
+  get endpoint(): string { return `http://127.0.0.1:${this.clientPort}`; }
+
+  async start(): Promise<void> {
+    const client = this.endpoint;
+    const peer = `http://127.0.0.1:${this.peerPort}`;
+    this.child = spawn('etcd', [
+      '--name=e2e', `--data-dir=${path.join(this.dir, 'data')}`,
+      `--listen-client-urls=${client}`, `--advertise-client-urls=${client}`,
+      `--listen-peer-urls=${peer}`, `--initial-advertise-peer-urls=${peer}`,
+      `--initial-cluster=e2e=${peer}`, '--logger=zap', '--log-outputs=stderr',
+    ], { stdio: 'ignore' });
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      try {
+        execFileSync('etcdctl', ['--endpoints', client, 'endpoint', 'health'], { stdio: 'ignore', env: { ...process.env, ETCDCTL_API: '3' } });
+        return;
+      } catch {
+        if (Date.now() > deadline) throw new Error('etcd did not become healthy');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGKILL');
+    await exited;
+  }
+
+  async dispose(): Promise<void> {
+    await this.stop();
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** `leasehold serve` against `etcd`, from the repository root. */
+export async function startServe(etcd: Etcd): Promise<{ url: string; stop: () => Promise<void> }> {
+  const port = await freePort();
+  const child = spawn(path.join(repoRoot, 'target', 'release', 'leasehold'),
+    ['serve', '--etcd', etcd.endpoint, '--listen', `127.0.0.1:${port}`], { cwd: repoRoot, stdio: 'ignore' });
+  const url = `http://127.0.0.1:${port}/`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      const response = await fetch(`${url}api/v1/health`);
+      if (response.status === 200) break;
+    } catch { /* not listening yet */ }
+    if (Date.now() > deadline) throw new Error('leasehold serve did not become healthy');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
 }

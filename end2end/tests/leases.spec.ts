@@ -5,7 +5,7 @@ let dev: Dev;
 test.beforeAll(async () => { dev = await startDev(); });
 test.afterAll(async () => { await dev?.stop(); });
 
-test('revoking a lease previews what it removes, asks for the id, and the rows go live', async ({ page }) => {
+test('revoking a lease previews what it removes, asks for the id, and the rows go live', async ({ page }, testInfo) => {
   const granted = grantLease(dev.etcd, 300);
   const lease = granted.id;
   etcdctl(dev.etcd, 'put', '--lease', granted.printed, '/microservices/pay/p-1', kratos('pay', 'p-1', '10.5.0.1:80'));
@@ -33,6 +33,7 @@ test('revoking a lease previews what it removes, asks for the id, and the rows g
   await expect(confirm).toBeDisabled();
   await dialog.getByTestId('revoke-typed').fill(lease);
   await expect(confirm).toBeEnabled();
+  await page.screenshot({ path: testInfo.outputPath('revoke-dialog.png'), fullPage: true });
   await confirm.click();
   await expect(dialog.getByTestId('revoke-result')).toContainText(`Lease ${lease} revoked: 3 key(s) deleted`);
 

@@ -5,7 +5,7 @@ let dev: Dev;
 test.beforeAll(async () => { dev = await startDev(); });
 test.afterAll(async () => { await dev?.stop(); });
 
-test('services appear live, filter as you type, and open on their instances', async ({ page }) => {
+test('services appear live, filter as you type, and open on their instances', async ({ page }, testInfo) => {
   await page.goto(`${dev.dashboard}services`);
   await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
   await expect(page.getByTestId('services-empty')).toBeVisible();
@@ -40,6 +40,12 @@ test('services appear live, filter as you type, and open on their instances', as
   const detail = page.getByTestId('instance-detail');
   await expect(detail).toContainText('/microservices/billing/b-1');
   await expect(detail).toContainText('"zone": "eu-1"');
+  await page.screenshot({ path: testInfo.outputPath('service.png'), fullPage: true });
+  await page.goto(`${dev.dashboard}services`);
+  await expect(page.getByTestId('service-row')).toHaveCount(2);
+  await page.screenshot({ path: testInfo.outputPath('services.png'), fullPage: true });
+  await page.goto(`${dev.dashboard}services/billing`);
+  await expect(instance).toHaveCount(1);
 
   // Deregistration shows without a reload.
   etcdctl(dev.etcd, 'lease', 'revoke', lease.printed);

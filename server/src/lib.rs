@@ -10,6 +10,7 @@
 //! - [`hub`]: the fan-out of those diffs and of the link status to sessions.
 //!   Knows nothing of etcd.
 //! - [`http`]: REST routes, the WebSocket session, the one error boundary.
+//! - [`metrics`]: counters for `GET /metrics`.
 //! - [`tasks`]: supervision of background tasks, visible in `/api/v1/health`.
 //! - [`dev`]: `leasehold dev`, a private etcd child process.
 
@@ -18,6 +19,7 @@ pub mod dev;
 pub mod etcd;
 pub mod http;
 pub mod hub;
+pub mod metrics;
 pub mod registry;
 pub mod tasks;
 

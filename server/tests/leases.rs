@@ -154,12 +154,15 @@ async fn a_lease_granted_by_etcdctl_without_keys_is_listed() {
     app.wait_for_health(200, LIMIT).await;
 
     let mut grant = Etcdctl::spawn(&etcd, &["lease", "grant", "120"]);
-    // "lease 694d8b0ee8ec6c0a granted with TTL(120s)"
+    // "lease 094d8b0ee8ec6c0a granted with TTL(120s)": etcdctl pads to 16
+    // digits; the API (like etcd's own lock keys) writes no leading zeros.
     let line = grant.line(LIMIT).await;
-    let hex = line.split_whitespace().nth(1).expect("lease id").to_owned();
+    let printed = line.split_whitespace().nth(1).expect("lease id").to_owned();
+    let hex = printed.trim_start_matches('0').to_owned();
 
-    let (status, detail) = app.get(&format!("/api/v1/leases/{hex}")).await;
+    let (status, detail) = app.get(&format!("/api/v1/leases/{printed}")).await;
     assert_eq!(status, 200, "{detail}");
+    assert_eq!(detail["lease"]["id"], hex.as_str());
     assert_eq!(detail["lease"]["granted_ttl"], 120);
     assert_eq!(detail["lease"]["keys"], 0);
     poll_json(&app, "/api/v1/leases", LIMIT, |b| {

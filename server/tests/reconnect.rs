@@ -88,3 +88,95 @@ async fn the_server_starts_and_serves_pages_while_etcd_is_down() {
     app.wait_for_health(200, RECOVER).await;
     app.shutdown().await;
 }
+
+/// Services and their instances as REST shows them, without the sampled fields.
+async fn registry_view(app: &common::TestApp) -> serde_json::Value {
+    let (_, mut services) = app.get("/api/v1/services").await;
+    let mut instances = serde_json::Map::new();
+    for service in services["services"].as_array_mut().into_iter().flatten() {
+        service.as_object_mut().map(|s| s.remove("min_ttl"));
+        let name = service["name"].as_str().unwrap_or_default().to_owned();
+        let (_, mut body) = app.get(&format!("/api/v1/services/{name}")).await;
+        for instance in body["instances"].as_array_mut().into_iter().flatten() {
+            if let Some(fields) = instance.as_object_mut() {
+                fields.remove("ttl");
+                fields.remove("granted_ttl");
+            }
+        }
+        instances.insert(name, body["instances"].take());
+    }
+    json!({ "services": services["services"], "instances": instances })
+}
+
+#[tokio::test]
+async fn after_kill_9_under_writes_the_model_equals_a_fresh_list() {
+    let mut etcd = start_etcd().await;
+    let app = spawn_app(&etcd).await;
+    app.wait_for_health(200, RECOVER).await;
+
+    // A writer that keeps registering and deregistering, etcd up or not.
+    let endpoint = etcd.endpoint();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut client = None;
+            let mut written = 0u32;
+            let mut i = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if client.is_none() {
+                    client = etcd_client::Client::connect([endpoint.as_str()], None).await.ok();
+                }
+                if let Some(c) = client.as_mut() {
+                    let value = format!(
+                        r#"{{"id":"{i}","name":"svc-{}","endpoints":["grpc://10.0.0.1:{i}"]}}"#,
+                        i % 7
+                    );
+                    let put = c.put(format!("/microservices/svc-{}/{i}", i % 7), value, None).await;
+                    if put.is_ok() {
+                        written += 1;
+                        if i.is_multiple_of(3) && i >= 2 {
+                            let _ = c
+                                .delete(format!("/microservices/svc-{}/{}", (i - 2) % 7, i - 2), None)
+                                .await;
+                        }
+                    }
+                }
+                i += 1;
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            written
+        })
+    };
+
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    etcd.kill().await.expect("kill -9");
+    app.wait_for_health(503, DETECT).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    etcd.restart().await.expect("restart");
+    app.wait_for_health(200, RECOVER).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let written = writer.await.expect("writer");
+    assert!(written > 50, "the writer wrote {written}");
+
+    let mut client = etcd_client(&etcd).await;
+    let last = client
+        .get("/", None)
+        .await
+        .expect("get")
+        .header()
+        .expect("header")
+        .revision();
+    app.wait_for_revision(last, RECOVER).await;
+    let fresh = spawn_app(&etcd).await;
+    fresh.wait_for_health(200, RECOVER).await;
+    fresh.wait_for_revision(last, RECOVER).await;
+
+    let survived = registry_view(&app).await;
+    let listed = registry_view(&fresh).await;
+    assert_eq!(survived, listed, "no missed and no phantom entities");
+    assert!(survived["services"].as_array().is_some_and(|s| !s.is_empty()));
+    fresh.shutdown().await;
+    app.shutdown().await;
+}

@@ -233,3 +233,69 @@ async fn etcdctl_elections_show_the_leader_and_candidates() {
     .await;
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn revoking_the_holders_lease_through_the_api_hands_the_lock_to_the_next_waiter() {
+    let etcd = start_etcd().await;
+    let app = app_with_pattern(&etcd).await;
+    let mut ws = app.ws().await;
+    ws.send_json(json!({"type": "subscribe", "topics": ["locks"]})).await;
+    ws.wait_for(LIMIT, |m| m["type"] == "snapshot" && m["topic"] == "locks")
+        .await;
+
+    // Three contenders, each holding the lock while running `sleep 600`.
+    let mut contenders = Vec::new();
+    for _ in 0..3 {
+        contenders.push(Etcdctl::spawn(&etcd, &["lock", "backup", "sleep", "600"]));
+        // One at a time, so the queue order is the start order.
+        let waiting = contenders.len() - 1;
+        poll_json(&app, "/api/v1/locks", LIMIT, |b| {
+            b["locks"][0]["waiters"].as_array().map(Vec::len) == Some(waiting)
+        })
+        .await;
+    }
+    let (_, body) = app.get("/api/v1/locks").await;
+    let lock = &body["locks"][0];
+    let holder_lease = lock["holder"]["lease"].as_str().unwrap_or_default().to_owned();
+    let first_waiter = lock["waiters"][0]["key"].as_str().unwrap_or_default().to_owned();
+    let revisions: Vec<i64> = std::iter::once(&lock["holder"])
+        .chain(lock["waiters"].as_array().into_iter().flatten())
+        .filter_map(|c| c["create_revision"].as_i64())
+        .collect();
+    assert!(
+        revisions.windows(2).all(|w| w[0] < w[1]),
+        "queue in create-revision order: {lock}"
+    );
+    // The keys are etcd's own.
+    let mut client = common::etcd_client(&etcd).await;
+    let keys = client
+        .get("backup/", Some(etcd_client::GetOptions::new().with_prefix()))
+        .await
+        .expect("get");
+    assert_eq!(keys.kvs().len(), 3);
+    for kv in keys.kvs() {
+        let key = kv.key_str().expect("utf-8");
+        assert!(body.to_string().contains(key), "{key} missing from {body}");
+    }
+
+    let response = app
+        .http
+        .delete(app.url(&format!("/api/v1/leases/{holder_lease}")))
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(response.status().as_u16(), 200);
+    ws.wait_for(LIMIT, |m| {
+        m["type"] == "patch"
+            && m["ops"].as_array().is_some_and(|ops| {
+                ops.iter()
+                    .any(|op| op["value"]["holder"]["key"] == first_waiter.as_str())
+            })
+    })
+    .await;
+    let (_, after) = app.get("/api/v1/locks").await;
+    assert_eq!(after["locks"][0]["holder"]["key"], first_waiter.as_str());
+    assert_eq!(after["locks"][0]["waiters"].as_array().map(Vec::len), Some(1));
+    drop(contenders);
+    app.shutdown().await;
+}

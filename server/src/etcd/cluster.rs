@@ -88,6 +88,7 @@ impl ClusterPoller {
             }
             Err(error) => {
                 // Keep showing who the members were, but not as healthy.
+                self.store.metrics().etcd_error();
                 let summary = error.summary();
                 tracing::debug!(error = %summary, "member list failed");
                 let mut info = self.last.clone();

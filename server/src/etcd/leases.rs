@@ -60,14 +60,20 @@ impl LeaseSampler {
                 self.store.set_polled_leases(&listed);
             }
             // The watcher reports the link; a failed poll is simply retried.
-            Err(error) => tracing::debug!(error = %error.summary(), "lease list failed"),
+            Err(error) => {
+                self.store.metrics().etcd_error();
+                tracing::debug!(error = %error.summary(), "lease list failed");
+            }
         }
     }
 
     async fn sample(&mut self, lease: i64) {
         match with_timeout(self.timeout, self.client.lease_time_to_live(lease, None)).await {
             Ok(answer) => self.store.set_lease_sample(lease, answer.ttl(), answer.granted_ttl()),
-            Err(error) => tracing::debug!(lease, error = %error.summary(), "lease sample failed"),
+            Err(error) => {
+                self.store.metrics().etcd_error();
+                tracing::debug!(lease, error = %error.summary(), "lease sample failed");
+            }
         }
     }
 }

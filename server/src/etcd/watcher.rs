@@ -71,6 +71,8 @@ pub struct Watcher {
     ranges: Vec<(Vec<u8>, Vec<u8>)>,
     /// Consecutive failures, for the backoff.
     failures: u32,
+    /// The first list is done; later ones are relists.
+    listed: bool,
 }
 
 impl Watcher {
@@ -92,6 +94,7 @@ impl Watcher {
             store,
             ranges,
             failures: 0,
+            listed: false,
         }
     }
 
@@ -115,7 +118,12 @@ impl Watcher {
             State::Listing => match self.list().await {
                 Ok((revision, mirror)) => {
                     tracing::info!(revision, keys = mirror.len(), "listed");
+                    if self.listed {
+                        self.store.metrics().relisted();
+                    }
+                    self.listed = true;
                     self.store.replace_mirror(revision, mirror);
+                    self.store.metrics().applied(self.store.revision());
                     State::Watching { revision }
                 }
                 Err(error) => self.failed(error, State::Listing),
@@ -148,6 +156,7 @@ impl Watcher {
     }
 
     fn failed(&mut self, error: Error, then: State) -> State {
+        self.store.metrics().etcd_error();
         self.failures = self.failures.saturating_add(1);
         tracing::warn!(error = %error.summary(), failures = self.failures, "etcd link lost; retrying");
         self.store.set_link(EtcdState::Reconnecting, Some(error.summary()));
@@ -215,6 +224,9 @@ impl Watcher {
                 () = stop.cancelled() => return Ok(WatchEnd::Stopped),
                 message = stream.message() => {
                     let response = message?.ok_or(Error::WatchEnded)?;
+                    if let Some(header) = response.header() {
+                        self.store.metrics().etcd_at(header.revision(), applied);
+                    }
                     last_heard = Instant::now();
                     progress_requested = false;
                     if response.created() {
@@ -266,6 +278,7 @@ impl Watcher {
         }
         for (revision, batch) in batches {
             let ended = self.ended_leases(&batch).await;
+            self.store.metrics().events_applied(batch.len());
             self.store.apply_revision(revision, batch, &ended);
             applied = applied.max(revision);
         }
@@ -279,6 +292,7 @@ impl Watcher {
                 }
             }
         }
+        self.store.metrics().applied(applied);
         applied
     }
 

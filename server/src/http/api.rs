@@ -160,6 +160,12 @@ pub async fn elections(State(state): State<AppState>) -> Json<ElectionsBody> {
     Json(state.store.elections_body())
 }
 
+/// `GET /metrics`: Prometheus text format.
+pub async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResponse {
+    let body = state.store.metrics().render(state.store.revision());
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
+}
+
 /// Any other path under `/api/`: a JSON 404, never the HTML app.
 pub async fn not_found(uri: Uri) -> ApiError {
     ApiError::NotFound(format!("no API route at {}", uri.path()))

@@ -93,6 +93,7 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(app::App);
     Router::new()
         .nest("/api/v1", api)
+        .route("/metrics", get(api::metrics))
         .route("/api", get(api::not_found))
         .route("/api/{*rest}", get(api::not_found))
         .nest_service("/pkg", assets)

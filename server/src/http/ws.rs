@@ -121,12 +121,15 @@ pub struct Session {
     bad_messages: u32,
     bad_window: Instant,
     close: Option<(u16, &'static str)>,
+    /// What this session last added to the pending-ops gauge.
+    pending_counted: i64,
 }
 
 impl Session {
     /// Subscribes to the hub at once, so nothing published after this point
     /// can be missed by a later snapshot.
     pub fn new(state: &AppState) -> Self {
+        state.store.metrics().client_connected();
         let updates = state.hub.subscribe();
         Session {
             store: state.store.clone(),
@@ -143,6 +146,7 @@ impl Session {
             bad_messages: 0,
             bad_window: Instant::now(),
             close: None,
+            pending_counted: 0,
         }
     }
 
@@ -163,7 +167,10 @@ impl Session {
                     self.close = Some((CLOSE_GOING_AWAY, "server shutting down"));
                 }
                 incoming = stream.next() => match incoming {
-                    Some(Ok(message)) => self.on_client_message(message),
+                    Some(Ok(message)) => {
+                        self.on_client_message(message);
+                        self.count_pending();
+                    }
                     Some(Err(error)) => {
                         tracing::debug!(%error, "websocket read failed");
                         break;
@@ -309,8 +316,23 @@ impl Session {
             if pending.ops.len() > MAX_PENDING_OPS {
                 state.pending = None;
                 state.needs_snapshot = true;
+                self.store.metrics().snapshot_forced();
             }
         }
+        self.count_pending();
+    }
+
+    /// Keeps the pending-ops gauge equal to what this session holds.
+    fn count_pending(&mut self) {
+        let total: usize = self
+            .topics
+            .values()
+            .filter_map(|t| t.pending.as_ref())
+            .map(|p| p.ops.len())
+            .sum();
+        let total = i64::try_from(total).unwrap_or(i64::MAX);
+        self.store.metrics().pending_ops(total - self.pending_counted);
+        self.pending_counted = total;
     }
 
     fn on_lagged(&mut self, missed: u64) {
@@ -318,7 +340,9 @@ impl Session {
         for state in self.topics.values_mut() {
             state.pending = None;
             state.needs_snapshot = true;
+            self.store.metrics().snapshot_forced();
         }
+        self.count_pending();
     }
 
     /// The revision this session can claim to be current to: the store's, if
@@ -419,21 +443,28 @@ impl Session {
         }
         messages.append(&mut self.errors);
 
-        messages
+        self.count_pending();
+        let texts: Vec<String> = messages
             .iter()
             .filter_map(|message| match serde_json::to_string(message) {
-                Ok(text) => Some(Message::Text(text.into())),
+                Ok(text) => Some(text),
                 Err(error) => {
                     tracing::error!(%error, "cannot serialize a server message");
                     None
                 }
             })
-            .collect()
+            .collect();
+        self.store
+            .metrics()
+            .sent(texts.len(), texts.iter().map(String::len).sum());
+        texts.into_iter().map(|text| Message::Text(text.into())).collect()
     }
 }
 
 impl Drop for Session {
     fn drop(&mut self) {
+        self.store.metrics().pending_ops(-self.pending_counted);
+        self.store.metrics().client_gone();
         for topic in self.topics.keys() {
             self.hub.unwatch_topic(topic);
         }

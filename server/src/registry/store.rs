@@ -24,6 +24,7 @@ use super::index::{Index, Touched};
 use super::leases::Sample;
 use super::mirror::{KeyValue, KvEvent, Mirror};
 use crate::hub::{Hub, Link, Update};
+use crate::metrics::Metrics;
 
 /// Everything Leasehold knows, at one revision.
 #[derive(Debug, Default)]
@@ -69,6 +70,7 @@ pub struct Store {
 
 struct Inner {
     hub: Hub,
+    metrics: Metrics,
     /// std RwLock: never held across an await, and sections are short.
     model: RwLock<Model>,
     /// The model's revision, readable without the lock (status ticks read it
@@ -86,6 +88,7 @@ impl Store {
         Store {
             inner: Arc::new(Inner {
                 hub,
+                metrics: Metrics::default(),
                 model: RwLock::new(model),
                 revision: AtomicI64::new(0),
             }),
@@ -102,6 +105,10 @@ impl Store {
 
     pub fn hub(&self) -> &Hub {
         &self.inner.hub
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
     }
 
     pub fn revision(&self) -> Revision {
