@@ -26,6 +26,7 @@ mod ui {
     use leptos_router::path;
 
     use crate::components::status_bar::StatusBar;
+    use crate::components::theme::{self, ThemeToggle};
     use crate::live::Live;
     use crate::pages::{
         cluster::ClusterPage, elections::ElectionsPage, events::EventsPage, leases::LeasesPage, locks::LocksPage,
@@ -57,7 +58,10 @@ mod ui {
         provide_meta_context();
         let live = Live::provide();
         // Effects run only in the browser, after hydration: one socket per tab.
-        Effect::new(move |_| live.start());
+        Effect::new(move |_| {
+            theme::restore();
+            live.start();
+        });
 
         view! {
             <Stylesheet id="leptos" href="/pkg/leasehold.css"/>
@@ -73,6 +77,7 @@ mod ui {
                         <A href="/cluster">"Cluster"</A>
                         <A href="/events">"Events"</A>
                     </nav>
+                    <ThemeToggle/>
                 </header>
                 <main>
                     <Routes fallback=NotFound>

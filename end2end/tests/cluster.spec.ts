@@ -46,3 +46,20 @@ test('the wasm and JS are served precompressed with the matching content-encodin
     expect(response.headers()['content-type']).toBe('application/wasm');
   }
 });
+
+test('the theme follows the toggle and is remembered across a reload', async ({ page }) => {
+  await page.emulateMedia({ colorScheme: 'light' });
+  await page.goto(`${dev.dashboard}cluster`);
+  await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
+  const html = page.locator('html');
+  await page.getByRole('button', { name: 'Switch between light and dark' }).click();
+  await expect(html).toHaveAttribute('data-theme', 'dark');
+  const dark = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  await page.reload();
+  await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
+  await expect(html).toHaveAttribute('data-theme', 'dark');
+  await page.getByRole('button', { name: 'Switch between light and dark' }).click();
+  await expect(html).toHaveAttribute('data-theme', 'light');
+  const light = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  expect(light).not.toBe(dark);
+});

@@ -3,6 +3,7 @@
 pub mod copy;
 pub mod revoke;
 pub mod status_bar;
+pub mod theme;
 pub mod time;
 pub mod ttl;
 

@@ -100,6 +100,41 @@ pub fn remaining(ttl: Option<i64>, received_ms: f64, now_ms: f64) -> Option<i64>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::value::RawValue;
+
+    fn raw(json: &str) -> Box<RawValue> {
+        RawValue::from_string(json.to_owned()).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn patches_upsert_remove_and_skip_what_does_not_decode() {
+        let mut numbers: Collection<i64> = Collection::loaded([("a".to_owned(), 1), ("b".to_owned(), 2)]);
+        numbers.apply(
+            vec![
+                PatchOp::Upsert {
+                    id: "a".into(),
+                    value: raw("10"),
+                },
+                PatchOp::Remove { id: "b".into() },
+                PatchOp::Upsert {
+                    id: "c".into(),
+                    value: raw("3"),
+                },
+                PatchOp::Upsert {
+                    id: "d".into(),
+                    value: raw("\"not a number\""),
+                },
+                PatchOp::Remove {
+                    id: "never-there".into(),
+                },
+            ],
+            "number",
+            |n: i64| n,
+        );
+        let got: Vec<(&str, i64)> = numbers.items.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        assert_eq!(got, [("a", 10), ("c", 3)]);
+        assert!(numbers.loaded);
+    }
 
     #[test]
     fn ttls_count_down_from_their_sample() {

@@ -353,7 +353,11 @@ impl Store {
         let cluster_changed = model.cluster.cluster_id != next.cluster_id;
         model.cluster = next;
         if cluster_changed {
-            tracing::info!(cluster_id = ?model.cluster.cluster_id, "cluster id changed");
+            let cluster_id = model.cluster.cluster_id.map(|id| id.to_string());
+            tracing::info!(
+                cluster_id = cluster_id.as_deref().unwrap_or("unknown"),
+                "cluster identified"
+            );
         }
         self.publish(&mut model, vec![(Topic::Cluster, ops)]);
     }
