@@ -9,6 +9,16 @@ import * as os from 'node:os';
 
 export const repoRoot = path.resolve(__dirname, '..', '..');
 
+/** Sends `signal` and waits for the child to exit (SIGKILL after 10 s). */
+export async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGINT'): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill(signal);
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
 export interface Dev {
   dashboard: string; // ends with '/'
   etcd: string;
@@ -52,14 +62,7 @@ export async function startDev(): Promise<Dev> {
   return {
     ...urls,
     process: child,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.kill('SIGINT');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    },
+    stop: () => stopChild(child),
   };
 }
 
@@ -80,12 +83,7 @@ export async function etcdctlHolding(endpoint: string, ...args: string[]): Promi
   const line = await firstLine(child, 30_000);
   return {
     line,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.kill('SIGINT');
-      await exited;
-    },
+    stop: () => stopChild(child),
   };
 }
 
@@ -99,12 +97,7 @@ export function etcdctlWaiting(endpoint: string, ...args: string[]): { line: () 
   first.catch(() => {});
   return {
     line: () => first,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.kill('SIGINT');
-      await exited;
-    },
+    stop: () => stopChild(child),
   };
 }
 
@@ -203,12 +196,9 @@ export class Etcd {
     }
   }
 
+  /** Kills etcd as a crash would; `start()` brings it back on the same data. */
   async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill('SIGKILL');
-    await exited;
+    if (this.child) await stopChild(this.child, 'SIGKILL');
   }
 
   async dispose(): Promise<void> {
@@ -234,11 +224,6 @@ export async function startServe(etcd: Etcd): Promise<{ url: string; stop: () =>
   }
   return {
     url,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.kill('SIGTERM');
-      await exited;
-    },
+    stop: () => stopChild(child, 'SIGTERM'),
   };
 }

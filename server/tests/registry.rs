@@ -13,20 +13,14 @@ use std::time::Duration;
 use common::{etcd_client, poll_json, spawn_app_with, start_etcd, EtcdProcess, Etcdctl, TestApp};
 use etcd_client::PutOptions;
 use serde_json::{json, Value};
-use server::config::{Config, EtcdConfig};
+use server::config::Config;
 
 const LIMIT: Duration = Duration::from_secs(30);
 
 async fn app_with_pattern(etcd: &EtcdProcess) -> TestApp {
     let app = spawn_app_with(Config {
-        etcd: EtcdConfig::new(vec![etcd.endpoint()]),
-        prefixes: Vec::new(),
         service_patterns: vec!["/services/{service}/{instance}".parse().expect("pattern")],
-        site_root: "target/site".into(),
-        cluster_poll: Duration::from_secs(2),
-        lease_sample_rate: 50.0,
-        lease_poll: Duration::from_millis(500),
-        event_history: 10_000,
+        ..common::config(etcd.endpoint())
     })
     .await;
     app.wait_for_health(200, LIMIT).await;

@@ -14,7 +14,7 @@ use std::time::Duration;
 use common::{etcd_client, poll_json, spawn_app_with, start_etcd, Proxy, ProxyMode};
 use etcd_client::CompactionOptions;
 use serde_json::json;
-use server::config::{Config, EtcdConfig};
+use server::config::Config;
 
 const LIMIT: Duration = Duration::from_secs(30);
 /// The promise: a dead or frozen etcd is noticed within 10 seconds.
@@ -22,14 +22,10 @@ const DETECT: Duration = Duration::from_secs(10);
 
 fn config(endpoint: String) -> Config {
     Config {
-        etcd: EtcdConfig::new(vec![endpoint]),
-        prefixes: Vec::new(),
-        service_patterns: Vec::new(),
-        site_root: "target/site".into(),
         cluster_poll: Duration::from_secs(1),
         lease_sample_rate: 20.0,
         lease_poll: Duration::from_secs(1),
-        event_history: 10_000,
+        ..common::config(endpoint)
     }
 }
 

@@ -11,20 +11,17 @@ use std::time::Duration;
 
 use common::{etcd_client, poll_json, spawn_app_with, start_etcd};
 use etcd_client::{Txn, TxnOp};
-use server::config::{Config, EtcdConfig};
+use server::config::Config;
 
 const LIMIT: Duration = Duration::from_secs(120);
 
 fn config(endpoint: String, prefixes: Vec<String>) -> Config {
     Config {
-        etcd: EtcdConfig::new(vec![endpoint]),
         prefixes,
-        service_patterns: Vec::new(),
-        site_root: "target/site".into(),
         cluster_poll: Duration::from_secs(2),
         lease_sample_rate: 20.0,
         lease_poll: Duration::from_secs(2),
-        event_history: 10_000,
+        ..common::config(endpoint)
     }
 }
 

@@ -34,14 +34,7 @@ mod tests {
     use super::*;
 
     fn kv(key: &str, lease: i64) -> KeyValue {
-        KeyValue {
-            key: key.as_bytes().to_vec(),
-            value: Vec::new(),
-            create_revision: 1,
-            mod_revision: 1,
-            version: 1,
-            lease,
-        }
+        KeyValue::sample(key, "").with_lease(lease)
     }
 
     #[test]

@@ -351,11 +351,6 @@ impl Index {
         self.leases.sampling_order(limit, fresh_for, &preferred)
     }
 
-    /// Keys attached to `lease` now.
-    pub fn lease_key_count(&self, lease: i64) -> usize {
-        self.leases.keys(lease).count()
-    }
-
     /// The lease and everything attached to it; `None` for an unknown lease.
     pub fn lease_holdings(&self, lease: i64) -> Option<LeaseHoldings> {
         let entity = self.leases.get(lease)?;

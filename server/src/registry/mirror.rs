@@ -17,6 +17,33 @@ pub struct KeyValue {
     pub lease: i64,
 }
 
+#[cfg(test)]
+impl KeyValue {
+    /// A key as tests write it: created and modified at revision 1, version 1, no lease.
+    pub fn sample(key: &str, value: &str) -> Self {
+        KeyValue {
+            key: key.as_bytes().to_vec(),
+            value: value.as_bytes().to_vec(),
+            create_revision: 1,
+            mod_revision: 1,
+            version: 1,
+            lease: 0,
+        }
+    }
+
+    pub fn with_lease(self, lease: i64) -> Self {
+        KeyValue { lease, ..self }
+    }
+
+    pub fn at(self, revision: Revision) -> Self {
+        KeyValue {
+            create_revision: revision,
+            mod_revision: revision,
+            ..self
+        }
+    }
+}
+
 /// One change from etcd's watch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KvEvent {
@@ -100,14 +127,7 @@ mod tests {
     use super::*;
 
     fn kv(key: &str, value: &str, rev: Revision) -> KeyValue {
-        KeyValue {
-            key: key.as_bytes().to_vec(),
-            value: value.as_bytes().to_vec(),
-            create_revision: rev,
-            mod_revision: rev,
-            version: 1,
-            lease: 0,
-        }
+        KeyValue::sample(key, value).at(rev)
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod leases;
 mod mirror;
 mod store;
 mod text;
+mod views;
 
 pub use classify::{Classifier, Kind};
 pub use cluster::ClusterInfo;
@@ -22,4 +23,5 @@ pub use events::{EventLog, LeaseEnd};
 pub use index::LeaseHoldings;
 pub use leases::Sample;
 pub use mirror::{KeyValue, KvEvent, Mirror};
-pub use store::{Snapshot, SnapshotError, Store};
+pub use store::Store;
+pub use views::{Snapshot, SnapshotError};

@@ -11,57 +11,36 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use app::model::{
-    ClusterBody, ElectionsBody, EtcdState, LeaseDetailBody, LeasesBody, LocksBody, PatchOp, Revision, ServiceBody,
-    ServicesBody, Topic,
-};
-use serde_json::value::{to_raw_value, RawValue};
+use app::model::{EtcdState, PatchOp, Revision, Topic};
+use serde_json::value::to_raw_value;
 
 use super::classify::Classifier;
 use super::cluster::ClusterInfo;
 use super::events::{EventLog, LeaseEnd};
 use super::index::{Index, Touched};
 use super::leases::Sample;
-use super::mirror::{KeyValue, KvEvent, Mirror};
+use super::mirror::{KvEvent, Mirror};
 use crate::hub::{Hub, Link, Update};
 use crate::metrics::Metrics;
 
 /// Everything Leasehold knows, at one revision.
 #[derive(Debug, Default)]
-struct Model {
+pub(super) struct Model {
     /// Bumped on every published change; sessions order snapshots against updates by it.
-    seq: u64,
-    revision: Revision,
-    cluster: ClusterInfo,
-    mirror: Mirror,
-    index: Index,
+    pub(super) seq: u64,
+    pub(super) revision: Revision,
+    pub(super) cluster: ClusterInfo,
+    pub(super) mirror: Mirror,
+    pub(super) index: Index,
     /// The first list is done: keys seen from now on are new to this server.
-    loaded: bool,
-    events: EventLog,
+    pub(super) loaded: bool,
+    pub(super) events: EventLog,
     /// Leases Leasehold is revoking, so their end reads "revoked", not "expired".
-    revoking: Vec<(i64, std::time::Instant)>,
+    pub(super) revoking: Vec<(i64, std::time::Instant)>,
 }
 
-/// Events a snapshot of the `events` topic carries, like `GET /events` without `limit`.
-const EVENTS_SNAPSHOT: usize = 1000;
 /// How long a revoke request marks its lease.
 const REVOKING_FOR: std::time::Duration = std::time::Duration::from_secs(60);
-
-/// A topic's full body, serialized, and where it sits in the order of updates.
-#[derive(Debug)]
-pub struct Snapshot {
-    pub seq: u64,
-    pub revision: Revision,
-    pub data: Box<RawValue>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum SnapshotError {
-    #[error("the {0} topic is not served by this version of Leasehold yet")]
-    NotServed(Topic),
-    #[error("cannot serialize the {0} topic: {1}")]
-    Serialize(Topic, serde_json::Error),
-}
 
 #[derive(Clone)]
 pub struct Store {
@@ -95,7 +74,7 @@ impl Store {
         }
     }
 
-    fn read(&self) -> RwLockReadGuard<'_, Model> {
+    pub(super) fn read(&self) -> RwLockReadGuard<'_, Model> {
         self.inner.model.read().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -132,16 +111,6 @@ impl Store {
             synced: state == EtcdState::Connected,
             error,
         });
-    }
-
-    /// Number of keys mirrored.
-    pub fn key_count(&self) -> usize {
-        self.read().mirror.len()
-    }
-
-    /// The mirrored key, if present.
-    pub fn key(&self, key: &[u8]) -> Option<KeyValue> {
-        self.read().mirror.get(key).cloned()
     }
 
     /// Publishes `patches` at the model's current state. Called with the write
@@ -265,17 +234,6 @@ impl Store {
         }
     }
 
-    /// `GET /api/v1/events`: events after `since`, the newest `limit`, oldest first.
-    pub fn events_body(&self, since: Revision, limit: usize) -> app::model::EventsBody {
-        let stale = !self.link().synced;
-        let model = self.read();
-        app::model::EventsBody {
-            revision: model.revision,
-            events: model.events.since(since, limit),
-            stale,
-        }
-    }
-
     /// etcd says every event up to `revision` has been delivered (a progress
     /// notification or an empty watch response).
     pub fn advance(&self, revision: Revision) {
@@ -314,38 +272,6 @@ impl Store {
         self.read().index.lease_sampling_order(limit, fresh_for, &watched)
     }
 
-    /// Keys attached to `lease` in the model now.
-    pub fn lease_key_count(&self, lease: i64) -> usize {
-        self.read().index.lease_key_count(lease)
-    }
-
-    /// `GET /api/v1/leases`.
-    pub fn leases_body(&self) -> LeasesBody {
-        let stale = !self.link().synced;
-        let model = self.read();
-        LeasesBody {
-            revision: model.revision,
-            leases: model.index.leases(),
-            stale,
-        }
-    }
-
-    /// `GET /api/v1/leases/{id}`; `None` for a lease the model does not know.
-    pub fn lease_detail(&self, lease: i64) -> Option<LeaseDetailBody> {
-        let stale = !self.link().synced;
-        let model = self.read();
-        let holdings = model.index.lease_holdings(lease)?;
-        Some(LeaseDetailBody {
-            revision: model.revision,
-            lease: holdings.lease,
-            instances: holdings.instances,
-            locks: holdings.locks,
-            elections: holdings.elections,
-            other_keys: holdings.other_keys,
-            stale,
-        })
-    }
-
     /// Records a fresh poll of the cluster.
     pub fn set_cluster(&self, next: ClusterInfo) {
         let mut model = self.write();
@@ -360,116 +286,6 @@ impl Store {
             );
         }
         self.publish(&mut model, vec![(Topic::Cluster, ops)]);
-    }
-
-    /// The `GET /api/v1/cluster` body.
-    pub fn cluster_body(&self) -> ClusterBody {
-        let stale = !self.link().synced;
-        let model = self.read();
-        cluster_body(&model, stale)
-    }
-
-    /// `GET /api/v1/services?q=`: services whose name contains `filter`.
-    pub fn services_body(&self, filter: Option<&str>) -> ServicesBody {
-        let stale = !self.link().synced;
-        let model = self.read();
-        ServicesBody {
-            revision: model.revision,
-            services: model.index.service_summaries(filter),
-            stale,
-        }
-    }
-
-    /// `GET /api/v1/services/{name}`; `None` for a service with no instances.
-    pub fn service_body(&self, name: &str) -> Option<ServiceBody> {
-        let stale = !self.link().synced;
-        let model = self.read();
-        Some(ServiceBody {
-            revision: model.revision,
-            name: name.to_owned(),
-            instances: model.index.service_instances(name)?,
-            stale,
-        })
-    }
-
-    pub fn locks_body(&self) -> LocksBody {
-        let stale = !self.link().synced;
-        let model = self.read();
-        LocksBody {
-            revision: model.revision,
-            locks: model.index.locks(),
-            stale,
-        }
-    }
-
-    pub fn elections_body(&self) -> ElectionsBody {
-        let stale = !self.link().synced;
-        let model = self.read();
-        ElectionsBody {
-            revision: model.revision,
-            elections: model.index.elections(),
-            stale,
-        }
-    }
-
-    /// A topic's snapshot: its REST body, serialized once.
-    pub fn snapshot(&self, topic: &Topic) -> Result<Snapshot, SnapshotError> {
-        let stale = !self.link().synced;
-        let model = self.read();
-        let revision = model.revision;
-        let data = match topic {
-            Topic::Cluster => to_raw_value(&cluster_body(&model, stale)),
-            Topic::Services => to_raw_value(&ServicesBody {
-                revision,
-                services: model.index.service_summaries(None),
-                stale,
-            }),
-            Topic::Service(name) => to_raw_value(&ServiceBody {
-                revision,
-                name: name.clone(),
-                instances: model.index.service_instances(name).unwrap_or_default(),
-                stale,
-            }),
-            Topic::Leases => to_raw_value(&LeasesBody {
-                revision,
-                leases: model.index.leases(),
-                stale,
-            }),
-            Topic::Events => to_raw_value(&app::model::EventsBody {
-                revision,
-                events: model.events.since(0, EVENTS_SNAPSHOT),
-                stale,
-            }),
-            Topic::Locks => to_raw_value(&LocksBody {
-                revision,
-                locks: model.index.locks(),
-                stale,
-            }),
-            Topic::Elections => to_raw_value(&ElectionsBody {
-                revision,
-                elections: model.index.elections(),
-                stale,
-            }),
-            other => return Err(SnapshotError::NotServed(other.clone())),
-        }
-        .map_err(|e| SnapshotError::Serialize(topic.clone(), e))?;
-        Ok(Snapshot {
-            seq: model.seq,
-            revision: model.revision,
-            data,
-        })
-    }
-}
-
-fn cluster_body(model: &Model, stale: bool) -> ClusterBody {
-    let mut members = model.cluster.members.clone();
-    members.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
-    ClusterBody {
-        revision: model.revision,
-        cluster_id: model.cluster.cluster_id,
-        leader: model.cluster.leader,
-        members,
-        stale,
     }
 }
 

@@ -37,9 +37,10 @@ pub struct TestApp {
     handle: Option<JoinHandle<Result<(), server::Error>>>,
 }
 
-pub async fn spawn_app(etcd: &EtcdProcess) -> TestApp {
-    spawn_app_with(Config {
-        etcd: EtcdConfig::new(vec![etcd.endpoint()]),
+/// The configuration tests run with: fast polls, the whole keyspace.
+pub fn config(endpoint: String) -> Config {
+    Config {
+        etcd: EtcdConfig::new(vec![endpoint]),
         prefixes: Vec::new(),
         service_patterns: Vec::new(),
         site_root: "target/site".into(),
@@ -47,8 +48,11 @@ pub async fn spawn_app(etcd: &EtcdProcess) -> TestApp {
         lease_sample_rate: 50.0,
         lease_poll: Duration::from_millis(500),
         event_history: 10_000,
-    })
-    .await
+    }
+}
+
+pub async fn spawn_app(etcd: &EtcdProcess) -> TestApp {
+    spawn_app_with(config(etcd.endpoint())).await
 }
 
 pub async fn spawn_app_with(config: Config) -> TestApp {

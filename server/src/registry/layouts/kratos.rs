@@ -54,14 +54,7 @@ mod tests {
     use super::*;
 
     fn kv(key: &str, value: &str) -> KeyValue {
-        KeyValue {
-            key: key.as_bytes().to_vec(),
-            value: value.as_bytes().to_vec(),
-            create_revision: 5,
-            mod_revision: 6,
-            version: 2,
-            lease: 0x694d8b0ee8ec6c0a,
-        }
+        KeyValue::sample(key, value).at(5).with_lease(0x694d8b0ee8ec6c0a)
     }
 
     #[test]

@@ -153,14 +153,7 @@ mod tests {
     use super::*;
 
     fn kv(key: &str, value: &str) -> KeyValue {
-        KeyValue {
-            key: key.as_bytes().to_vec(),
-            value: value.as_bytes().to_vec(),
-            create_revision: 1,
-            mod_revision: 1,
-            version: 1,
-            lease: 0,
-        }
+        KeyValue::sample(key, value)
     }
 
     fn pattern(text: &str) -> Pattern {
