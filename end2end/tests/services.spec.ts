@@ -71,3 +71,35 @@ test('a service with 10,000 instances renders only the rows in view and scrolls 
   await expect(page.getByTestId('instance-row').last()).toContainText('10.9.39.15:80');
   await expect(page.getByTestId('instance-row').filter({ hasText: '10.9.0.0:80' })).toHaveCount(0);
 });
+
+test('instances in three layouts are found through search and show their metadata', async ({ page }) => {
+  etcdctl(dev.etcd, 'put', '/microservices/shop-kratos/k1', kratos('shop-kratos', 'k1', '10.6.0.1:9000', { tier: 'gold' }));
+  etcdctl(dev.etcd, 'put', '/micro/registry/shop-micro/m1', JSON.stringify({
+    name: 'shop-micro', version: '2.0.0', metadata: null, endpoints: null,
+    nodes: [{ id: 'm1', address: '10.6.0.2:8080', metadata: { protocol: 'mucp' } }],
+  }));
+  etcdctl(dev.etcd, 'put', 'kitex/registry-etcd/shop-kitex/10.6.0.3:8888',
+    JSON.stringify({ network: 'tcp', address: '10.6.0.3:8888', weight: 10, tags: { env: 'prod' } }));
+
+  await page.goto(`${dev.dashboard}services`);
+  await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
+  await page.getByTestId('services-filter').fill('shop');
+  const rows = page.getByTestId('service-row');
+  await expect(rows).toHaveCount(3);
+  await expect(rows.filter({ hasText: 'go-micro' })).toHaveCount(1);
+  await expect(rows.filter({ hasText: 'kitex' })).toHaveCount(1);
+  await page.getByTestId('services-filter').fill('kitex');
+  await expect(rows).toHaveCount(1);
+
+  await rows.first().getByRole('link').click();
+  await expect(page).toHaveURL(/\/services\/shop-kitex$/);
+  const instance = page.getByTestId('instance-row');
+  await expect(instance).toContainText('10.6.0.3:8888');
+  await expect(instance).toContainText('env=prod');
+  await instance.click();
+  await expect(page.getByTestId('instance-detail')).toContainText('"weight": 10');
+
+  await page.goto(`${dev.dashboard}services/shop-micro`);
+  await expect(page.getByTestId('instance-row')).toContainText('protocol=mucp');
+  await expect(page.getByTestId('instance-row')).toContainText('2.0.0');
+});

@@ -4,7 +4,7 @@
 use app::model::{Instance, LeaseId};
 
 use super::coordination::contender;
-use super::layouts::{Kratos, Pattern};
+use super::layouts::{GoMicro, GoZero, Grpc, Kitex, Kratos, Pattern};
 use super::mirror::KeyValue;
 
 /// What a key is.
@@ -22,17 +22,13 @@ pub enum Kind {
 
 #[derive(Debug, Clone, Default)]
 pub struct Classifier {
-    kratos: Kratos,
     patterns: Vec<Pattern>,
 }
 
 impl Classifier {
     /// The built-in layouts plus the operator's patterns, tried in order after them.
     pub fn new(patterns: Vec<Pattern>) -> Self {
-        Classifier {
-            kratos: Kratos,
-            patterns,
-        }
+        Classifier { patterns }
     }
 
     pub fn classify(&self, kv: &KeyValue) -> Kind {
@@ -40,7 +36,14 @@ impl Classifier {
             let proposal = (!kv.value.is_empty()).then(|| String::from_utf8_lossy(&kv.value).into_owned());
             return Kind::Contender { name, lease, proposal };
         }
-        if let Some(instance) = self.kratos.classify(kv) {
+        // Fixed prefixes first, then layouts known by their value's shape.
+        let built_in = Kratos
+            .classify(kv)
+            .or_else(|| GoMicro.classify(kv))
+            .or_else(|| Kitex.classify(kv))
+            .or_else(|| Grpc.classify(kv))
+            .or_else(|| GoZero.classify(kv));
+        if let Some(instance) = built_in {
             return Kind::Instance(Box::new(instance));
         }
         for pattern in &self.patterns {

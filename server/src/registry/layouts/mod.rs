@@ -5,6 +5,10 @@
 //! but cannot parse still gives an instance, with `address: None` and an
 //! `error`: nothing a service wrote is dropped.
 
+mod go_micro;
+mod go_zero;
+mod grpc;
+mod kitex;
 mod kratos;
 mod pattern;
 
@@ -12,6 +16,10 @@ use std::collections::BTreeMap;
 
 use app::model::{Instance, Layout, LeaseId};
 
+pub use go_micro::GoMicro;
+pub use go_zero::GoZero;
+pub use grpc::Grpc;
+pub use kitex::Kitex;
 pub use kratos::Kratos;
 pub use pattern::{Pattern, PatternError};
 

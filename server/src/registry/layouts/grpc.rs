@@ -1,0 +1,84 @@
+//! gRPC-go naming through etcd (`go.etcd.io/etcd/client/v3/naming/endpoints`,
+//! the `endpoints.Manager`): key `<target>/<addr>`, value JSON
+//! `{"Op":0,"Addr":"host:port","Metadata":...}`. No fixed prefix: recognised by
+//! the value's shape (a JSON object with `Addr`) and a key ending in that address.
+
+use app::model::{Instance, Layout};
+use serde::Deserialize;
+
+use super::{instance, metadata_of, Parsed};
+use crate::registry::mirror::KeyValue;
+
+#[derive(Deserialize)]
+struct Update {
+    #[serde(rename = "Addr")]
+    addr: String,
+    #[serde(rename = "Metadata", default)]
+    metadata: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Grpc;
+
+impl Grpc {
+    pub fn classify(&self, kv: &KeyValue) -> Option<Instance> {
+        // Cheap shape check before parsing: values of other layouts rarely say "Addr".
+        if !kv.value.windows(6).any(|w| w == b"\"Addr\"") {
+            return None;
+        }
+        let update: Update = serde_json::from_slice(&kv.value).ok()?;
+        let key = std::str::from_utf8(&kv.key).ok()?;
+        let target = key.strip_suffix(update.addr.as_str())?.strip_suffix('/')?;
+        if target.is_empty() || update.addr.is_empty() {
+            return None;
+        }
+        let parsed = Parsed {
+            address: Some(update.addr.clone()),
+            endpoints: vec![update.addr],
+            version: None,
+            metadata: metadata_of(update.metadata.as_ref()),
+        };
+        Some(instance(kv, target.to_owned(), Layout::Grpc, Ok(parsed)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_what_the_endpoints_manager_writes() {
+        // Metadata is often null; the target itself may contain slashes.
+        let kv = KeyValue::sample(
+            "foo/bar/my-service/10.0.0.5:50051",
+            r#"{"Op":0,"Addr":"10.0.0.5:50051","Metadata":null}"#,
+        );
+        let Some(i) = Grpc.classify(&kv) else {
+            panic!("not recognised")
+        };
+        assert_eq!(i.service, "foo/bar/my-service");
+        assert_eq!(i.layout, Layout::Grpc);
+        assert_eq!(i.address.as_deref(), Some("10.0.0.5:50051"));
+        assert!(i.metadata.is_empty());
+
+        let with_meta = Grpc.classify(&KeyValue::sample(
+            "svc/10.0.0.6:1",
+            r#"{"Op":0,"Addr":"10.0.0.6:1","Metadata":{"zone":"b"}}"#,
+        ));
+        assert_eq!(
+            with_meta.and_then(|i| i.metadata.get("zone").cloned()).as_deref(),
+            Some("b")
+        );
+    }
+
+    #[test]
+    fn other_json_is_not_grpc() {
+        assert!(Grpc
+            .classify(&KeyValue::sample("svc/10.0.0.6:1", r#"{"addr":"10.0.0.6:1"}"#))
+            .is_none());
+        // The key must end in the address it announces.
+        assert!(Grpc
+            .classify(&KeyValue::sample("svc/other", r#"{"Op":0,"Addr":"10.0.0.6:1"}"#))
+            .is_none());
+    }
+}
