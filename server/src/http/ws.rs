@@ -157,6 +157,8 @@ impl Session {
     {
         let (tx, rx) = mpsc::channel::<Vec<Message>>(1);
         let mut writer = tokio::spawn(write_batches(sink, rx));
+        // A JoinHandle must not be polled again once it has completed.
+        let mut writer_done = false;
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         self.received.0 = self.store.position().0;
 
@@ -197,21 +199,27 @@ impl Session {
                     Ok(permit) => permit.send(self.drain()),
                     Err(_) => break,
                 },
-                _ = &mut writer => break,
+                _ = &mut writer => {
+                    writer_done = true;
+                    break;
+                }
             }
             if let Some((code, reason)) = self.close.take() {
                 let frame = CloseFrame {
                     code,
                     reason: reason.into(),
                 };
-                // Best effort: the client may already be gone.
-                let _ = tx.send(vec![Message::Close(Some(frame))]).await;
+                // Best effort, and bounded: the client may be gone or not reading.
+                let close = tx.send(vec![Message::Close(Some(frame))]);
+                let _ = tokio::time::timeout(Duration::from_secs(5), close).await;
                 break;
             }
         }
         drop(tx);
-        // Let the writer flush what it has (a close frame, a last batch).
-        let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+        if !writer_done {
+            // Let the writer flush what it has (a close frame, a last batch).
+            let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+        }
     }
 
     fn has_work(&self) -> bool {
