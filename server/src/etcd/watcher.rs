@@ -282,9 +282,11 @@ impl Watcher {
             self.store.apply_revision(revision, batch, &ended);
             applied = applied.max(revision);
         }
-        // A response without events (progress) means etcd is at its header's
-        // revision with nothing more for us.
-        if response.events().is_empty() {
+        // A progress notification (no events) means etcd has sent everything
+        // up to its header's revision. The `created` answer is not one: its
+        // header is etcd's revision when the watch was made, and the events
+        // from our start revision up to it are still on their way.
+        if response.events().is_empty() && !response.created() {
             if let Some(header) = response.header() {
                 if header.revision() > applied {
                     self.store.advance(header.revision());
