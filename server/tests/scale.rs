@@ -102,3 +102,35 @@ async fn only_the_watched_prefixes_are_mirrored() {
     assert_eq!(names, ["seen"]);
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_transaction_across_two_watched_prefixes_is_applied_whole() {
+    let etcd = start_etcd().await;
+    let mut client = etcd_client(&etcd).await;
+    let app = spawn_app_with(config(
+        etcd.endpoint(),
+        vec!["/microservices/a".to_owned(), "/microservices/b".to_owned()],
+    ))
+    .await;
+    app.wait_for_health(200, LIMIT).await;
+    let instance = |name: &str| format!(r#"{{"id":"1","name":"{name}","endpoints":["grpc://10.0.0.1:80"]}}"#);
+    let ops = vec![
+        TxnOp::put("/microservices/a/1", instance("a"), None),
+        TxnOp::put("/microservices/b/1", instance("b"), None),
+    ];
+    let revision = client
+        .txn(Txn::new().and_then(ops))
+        .await
+        .expect("txn")
+        .header()
+        .expect("header")
+        .revision();
+    app.wait_for_revision(revision, LIMIT).await;
+    let body = poll_json(&app, "/api/v1/services", LIMIT, |b| {
+        b["services"].as_array().map(Vec::len) == Some(2)
+    })
+    .await;
+    assert_eq!(body["services"][0]["name"], "a");
+    assert_eq!(body["services"][1]["name"], "b");
+    app.shutdown().await;
+}

@@ -160,8 +160,10 @@ impl Store {
     /// Applies every event of one etcd revision, atomically.
     pub fn apply_revision(&self, revision: Revision, events: Vec<KvEvent>, ended: &BTreeMap<i64, LeaseEnd>) {
         let mut model = self.write();
-        if revision <= model.revision {
-            // Already reflected (a resumed watch may repeat the list's revision).
+        if revision < model.revision {
+            // Older than what the model reflects: already applied. The same
+            // revision may come twice, once per watched prefix a transaction
+            // touched, and both halves must be applied.
             return;
         }
         let now = now_rfc3339();
