@@ -99,13 +99,8 @@ async fn instances_register_update_and_deregister_and_leases_end() {
         .await
         .expect("put");
     let hex = format!("{revoked:x}");
-    let response = app
-        .http
-        .delete(app.url(&format!("/api/v1/leases/{hex}")))
-        .send()
-        .await
-        .expect("revoke");
-    assert_eq!(response.status().as_u16(), 200);
+    let (status, _) = app.delete(&format!("/api/v1/leases/{hex}")).await;
+    assert_eq!(status, 200);
     let body = events_since(&app, after_plain, |k| k.iter().any(|(kind, _)| kind == "lease_revoked")).await;
     let ended: Vec<&Value> = body["events"]
         .as_array()

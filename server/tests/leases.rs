@@ -86,14 +86,8 @@ async fn a_lease_shows_what_it_holds_and_revoking_it_removes_exactly_that() {
     ws.wait_for(LIMIT, |m| m["type"] == "snapshot" && m["topic"] == "leases")
         .await;
 
-    let response = app
-        .http
-        .delete(app.url(&format!("/api/v1/leases/{hex}")))
-        .send()
-        .await
-        .expect("delete");
-    assert_eq!(response.status().as_u16(), 200);
-    let revoked: serde_json::Value = response.json().await.expect("json");
+    let (status, revoked) = app.delete(&format!("/api/v1/leases/{hex}")).await;
+    assert_eq!(status, 200);
     assert_eq!(revoked["revoked"], hex.as_str());
     assert_eq!(revoked["deleted_keys"], 3);
     let revision = revoked["revision"].as_i64().expect("revision");
@@ -114,13 +108,8 @@ async fn a_lease_shows_what_it_holds_and_revoking_it_removes_exactly_that() {
 
     let (status, body) = app.get(&format!("/api/v1/leases/{hex}")).await;
     assert_eq!(status, 404, "{body}");
-    let again = app
-        .http
-        .delete(app.url(&format!("/api/v1/leases/{hex}")))
-        .send()
-        .await
-        .expect("delete");
-    assert_eq!(again.status().as_u16(), 404);
+    let (status, again) = app.delete(&format!("/api/v1/leases/{hex}")).await;
+    assert_eq!(status, 404, "{again}");
     app.shutdown().await;
 }
 
@@ -133,13 +122,8 @@ async fn malformed_and_unknown_lease_ids() {
         let (status, body) = app.get(&format!("/api/v1/leases/{bad}")).await;
         assert_eq!(status, 400, "{bad}: {body}");
         assert_eq!(body["error"]["code"], "bad_request");
-        let response = app
-            .http
-            .delete(app.url(&format!("/api/v1/leases/{bad}")))
-            .send()
-            .await
-            .expect("delete");
-        assert_eq!(response.status().as_u16(), 400, "{bad}");
+        let (status, _) = app.delete(&format!("/api/v1/leases/{bad}")).await;
+        assert_eq!(status, 400, "{bad}");
     }
     let (status, body) = app.get("/api/v1/leases/123abc").await;
     assert_eq!(status, 404, "{body}");

@@ -272,13 +272,8 @@ async fn revoking_the_holders_lease_through_the_api_hands_the_lock_to_the_next_w
         assert!(body.to_string().contains(key), "{key} missing from {body}");
     }
 
-    let response = app
-        .http
-        .delete(app.url(&format!("/api/v1/leases/{holder_lease}")))
-        .send()
-        .await
-        .expect("revoke");
-    assert_eq!(response.status().as_u16(), 200);
+    let (status, _) = app.delete(&format!("/api/v1/leases/{holder_lease}")).await;
+    assert_eq!(status, 200);
     ws.wait_for(LIMIT, |m| {
         m["type"] == "patch"
             && m["ops"].as_array().is_some_and(|ops| {

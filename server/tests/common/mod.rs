@@ -76,7 +76,15 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        let response = self.http.get(self.url(path)).send().await.expect("request");
+        Self::answer(self.http.get(self.url(path))).await
+    }
+
+    pub async fn delete(&self, path: &str) -> (u16, Value) {
+        Self::answer(self.http.delete(self.url(path))).await
+    }
+
+    async fn answer(request: reqwest::RequestBuilder) -> (u16, Value) {
+        let response = request.send().await.expect("request");
         let status = response.status().as_u16();
         let body = response.json::<Value>().await.expect("JSON body");
         (status, body)
