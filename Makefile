@@ -8,7 +8,8 @@ SHELL := /bin/bash
 CARGO_LEPTOS_VERSION := 0.3.10
 # Must equal the `wasm-bindgen` pin in Cargo.toml.
 WASM_BINDGEN_VERSION := 0.2.130
-APT_PACKAGES := etcd-server etcd-client protobuf-compiler chromium
+# libprotobuf-dev holds the well-known types (descriptor.proto) etcd-client's build imports.
+APT_PACKAGES := etcd-server etcd-client protobuf-compiler libprotobuf-dev chromium
 
 # cargo-leptos finds wasm-opt (npm `binaryen`) and wasm-bindgen on PATH.
 export PATH := $(CURDIR)/end2end/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
