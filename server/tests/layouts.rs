@@ -53,6 +53,44 @@ async fn register_all(client: &mut Client, service: &str, host: &str) {
         )
         .await
         .expect("put");
+    let kratos = format!(
+        r#"{{"id":"{service}-k1","name":"{service}-kratos","version":"v2.1.0","metadata":{{"region":"eu"}},"endpoints":["grpc://{host}:1005?isSecure=false"]}}"#
+    );
+    client
+        .put(
+            format!("/microservices/{service}-kratos/{service}-k1"),
+            kratos,
+            on_lease(),
+        )
+        .await
+        .expect("put");
+    // dubbo-go, interface level: the provider URL, percent-encoded whole, is the key.
+    let provider = format!(
+        "dubbo%3A%2F%2F{host}%3A1006%2Forg.example.{service}.Greeter%3Fapplication%3D{service}-app\
+         %26methods%3DHello%2CBye%26side%3Dprovider%26version%3D1.2.0"
+    );
+    client
+        .put(
+            format!("/dubbo/org.example.{service}.Greeter/providers/{provider}"),
+            "",
+            on_lease(),
+        )
+        .await
+        .expect("put");
+    // dubbo-go, application level.
+    let app = format!(
+        r#"{{"ID":"{host}:1007","ServiceName":"{service}-app","Host":"{host}","Port":1007,"Enable":true,"Healthy":true,"Metadata":{{"dubbo.metadata.revision":"r1"}}}}"#
+    );
+    client
+        .put(format!("/services/{service}-app/{host}:1007"), app, on_lease())
+        .await
+        .expect("put");
+    // CoreDNS: `/skydns/local/<service>-dns/x1` answers for `<service>-dns.local`.
+    let record = format!(r#"{{"host":"{host}","port":1008,"priority":10,"weight":100,"ttl":30}}"#);
+    client
+        .put(format!("/skydns/local/{service}-dns/x1"), record, on_lease())
+        .await
+        .expect("put");
 }
 
 fn layouts(body: &Value) -> Vec<(String, String, i64)> {
@@ -80,22 +118,27 @@ async fn every_layout_is_recognised_before_and_after_start() {
     register_all(&mut client, "late", "10.8.0.2").await;
 
     let body = poll_json(&app, "/api/v1/services", LIMIT, |b| {
-        b["services"].as_array().map(Vec::len) == Some(8)
+        b["services"].as_array().map(Vec::len) == Some(16)
     })
     .await;
-    let expected: Vec<(String, String, i64)> = [
-        ("early-grpc", "grpc"),
-        ("early-kitex", "kitex"),
-        ("early-micro", "go-micro"),
-        ("early-zero.rpc", "go-zero"),
-        ("late-grpc", "grpc"),
-        ("late-kitex", "kitex"),
-        ("late-micro", "go-micro"),
-        ("late-zero.rpc", "go-zero"),
-    ]
-    .iter()
-    .map(|(name, layout)| ((*name).to_owned(), (*layout).to_owned(), 1))
-    .collect();
+    let mut expected: Vec<(String, String, i64)> = ["early", "late"]
+        .iter()
+        .flat_map(|when| {
+            [
+                ("app", "dubbo-app"),
+                ("dns.local", "skydns"),
+                ("grpc", "grpc"),
+                ("kitex", "kitex"),
+                ("kratos", "kratos"),
+                ("micro", "go-micro"),
+                ("zero.rpc", "go-zero"),
+            ]
+            .map(|(suffix, layout)| (format!("{when}-{suffix}"), layout.to_owned(), 1))
+            .into_iter()
+            .chain([(format!("org.example.{when}.Greeter"), "dubbo".to_owned(), 1)])
+        })
+        .collect();
+    expected.sort();
     assert_eq!(layouts(&body), expected);
 
     for (service, port) in [
@@ -103,6 +146,10 @@ async fn every_layout_is_recognised_before_and_after_start() {
         ("late-kitex", 1002),
         ("late-grpc", 1003),
         ("late-zero.rpc", 1004),
+        ("late-kratos", 1005),
+        ("org.example.late.Greeter", 1006),
+        ("late-app", 1007),
+        ("late-dns.local", 1008),
     ] {
         let (status, detail) = app.get(&format!("/api/v1/services/{service}")).await;
         assert_eq!(status, 200, "{service}");
@@ -112,9 +159,51 @@ async fn every_layout_is_recognised_before_and_after_start() {
             "{detail}"
         );
         assert!(detail["instances"][0]["error"].is_null(), "{detail}");
+        assert!(detail["instances"][0]["lease"].is_string(), "{detail}");
     }
+    let (_, dubbo) = app.get("/api/v1/services/org.example.late.Greeter").await;
+    assert_eq!(dubbo["instances"][0]["metadata"]["methods"], "Hello,Bye");
+    assert_eq!(dubbo["instances"][0]["version"], "1.2.0");
+    let (_, dns) = app.get("/api/v1/services/late-dns.local").await;
+    assert_eq!(dns["instances"][0]["metadata"]["priority"], "10");
+    let (_, kratos) = app.get("/api/v1/services/late-kratos").await;
+    assert_eq!(kratos["instances"][0]["version"], "v2.1.0");
     let (_, micro) = app.get("/api/v1/services/late-micro").await;
     assert_eq!(micro["instances"][0]["metadata"]["protocol"], "grpc");
     assert_eq!(micro["instances"][0]["version"], "1.0.0");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn values_a_layout_cannot_parse_are_shown_raw_with_the_reason() {
+    let etcd = start_etcd().await;
+    let mut client = etcd_client(&etcd).await;
+    let broken = [
+        ("/skydns/local/broken/x1", "not json"),
+        ("/dubbo/org.example.Broken/providers/dubbo%3A%2F%2Fno-port", ""),
+        ("kitex/registry-etcd/broken-kitex/x", r#"{"address":"nowhere"}"#),
+    ];
+    for (key, value) in &broken[..2] {
+        client.put(*key, *value, None).await.expect("put");
+    }
+    let app = spawn_app(&etcd).await;
+    app.wait_for_health(200, LIMIT).await;
+    client.put(broken[2].0, broken[2].1, None).await.expect("put");
+
+    for (service, key, value) in [
+        ("broken.local", broken[0].0, broken[0].1),
+        ("org.example.Broken", broken[1].0, broken[1].1),
+        ("broken-kitex", broken[2].0, broken[2].1),
+    ] {
+        let detail = poll_json(&app, &format!("/api/v1/services/{service}"), LIMIT, |b| {
+            b["instances"].as_array().map(Vec::len) == Some(1)
+        })
+        .await;
+        let instance = &detail["instances"][0];
+        assert_eq!(instance["key"], key, "{detail}");
+        assert_eq!(instance["value"], value, "{detail}");
+        assert!(instance["address"].is_null(), "{detail}");
+        assert!(instance["error"].as_str().is_some_and(|e| !e.is_empty()), "{detail}");
+    }
     app.shutdown().await;
 }

@@ -4,7 +4,7 @@
 use app::model::{Instance, LeaseId};
 
 use super::coordination::contender;
-use super::layouts::{GoMicro, GoZero, Grpc, Kitex, Kratos, Pattern};
+use super::layouts::{Dubbo, DubboApp, GoMicro, GoZero, Grpc, Kitex, Kratos, Pattern, Skydns};
 use super::mirror::KeyValue;
 
 /// What a key is.
@@ -41,6 +41,9 @@ impl Classifier {
             .classify(kv)
             .or_else(|| GoMicro.classify(kv))
             .or_else(|| Kitex.classify(kv))
+            .or_else(|| Skydns.classify(kv))
+            .or_else(|| Dubbo.classify(kv))
+            .or_else(|| DubboApp.classify(kv))
             .or_else(|| Grpc.classify(kv))
             .or_else(|| GoZero.classify(kv));
         if let Some(instance) = built_in {
@@ -52,5 +55,47 @@ impl Classifier {
             }
         }
         Kind::Plain
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use app::model::Layout;
+
+    use super::*;
+
+    fn layout_of(classifier: &Classifier, key: &str, value: &str) -> Option<Layout> {
+        match classifier.classify(&KeyValue::sample(key, value)) {
+            Kind::Instance(instance) => Some(instance.layout),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn the_value_decides_between_dubbo_and_an_operator_pattern() {
+        let Ok(pattern) = "/services/{service}/{instance}".parse::<Pattern>() else {
+            panic!("pattern")
+        };
+        let classifier = Classifier::new(vec![pattern]);
+        let dubbo = r#"{"ID":"10.0.0.1:20000","ServiceName":"shop","Host":"10.0.0.1","Port":20000}"#;
+        assert_eq!(
+            layout_of(&classifier, "/services/shop/10.0.0.1:20000", dubbo),
+            Some(Layout::DubboApp)
+        );
+        assert_eq!(
+            layout_of(&classifier, "/services/shop/1", r#"{"address":"10.0.0.1:80"}"#),
+            Some(Layout::Custom)
+        );
+        assert_eq!(
+            layout_of(&classifier, "/services/shop/1", "10.0.0.1:80"),
+            Some(Layout::Custom)
+        );
+        // Without the pattern, only dubbo-go's JSON makes an instance there.
+        let bare = Classifier::default();
+        assert_eq!(
+            layout_of(&bare, "/services/shop/10.0.0.1:20000", dubbo),
+            Some(Layout::DubboApp)
+        );
+        assert_eq!(layout_of(&bare, "/services/shop/1", "10.0.0.1:80"), None);
     }
 }

@@ -40,6 +40,46 @@ pub fn host_port(endpoint: &str) -> Option<String> {
     Some(authority.to_owned())
 }
 
+/// Decodes `%XX` escapes and `+` (a space, as Go's `url.QueryEscape` and
+/// Java's `URLEncoder` write one); an error for a broken escape or bytes
+/// that are not UTF-8.
+pub fn percent_decode(text: &str) -> Result<String, String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = bytes
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or_else(|| format!("broken escape at byte {i}"))?;
+                out.push(hex);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            other => {
+                out.push(other);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).map_err(|_| "escapes decode to bytes that are not UTF-8".to_owned())
+}
+
+/// `host:port`, bracketing an IPv6 literal.
+pub fn join_host_port(host: &str, port: u16) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,5 +105,19 @@ mod tests {
         assert_eq!(host_port("http://host"), None);
         assert_eq!(host_port("host:notaport"), None);
         assert_eq!(host_port("::1:80"), None);
+    }
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(
+            percent_decode("dubbo%3A%2F%2Fa%3A1%2Fx%3Fk%3Dv%2Cw").as_deref(),
+            Ok("dubbo://a:1/x?k=v,w")
+        );
+        assert_eq!(percent_decode("a+b%2b").as_deref(), Ok("a b+"));
+        assert!(percent_decode("%zz").is_err());
+        assert!(percent_decode("%4").is_err());
+        assert!(percent_decode("%ff").is_err());
+        assert_eq!(join_host_port("::1", 80), "[::1]:80");
+        assert_eq!(join_host_port("10.0.0.1", 80), "10.0.0.1:80");
     }
 }

@@ -5,23 +5,29 @@
 //! but cannot parse still gives an instance, with `address: None` and an
 //! `error`: nothing a service wrote is dropped.
 
+mod dubbo;
+mod dubbo_app;
 mod go_micro;
 mod go_zero;
 mod grpc;
 mod kitex;
 mod kratos;
 mod pattern;
+mod skydns;
 
 use std::collections::BTreeMap;
 
 use app::model::{Instance, Layout, LeaseId};
 
+pub use dubbo::Dubbo;
+pub use dubbo_app::DubboApp;
 pub use go_micro::GoMicro;
 pub use go_zero::GoZero;
 pub use grpc::Grpc;
 pub use kitex::Kitex;
 pub use kratos::Kratos;
 pub use pattern::{Pattern, PatternError};
+pub use skydns::Skydns;
 
 use super::mirror::KeyValue;
 use super::text::{key_id, text_and_base64};
