@@ -23,6 +23,10 @@ test('services appear live, filter as you type, and open on their instances', as
   await page.getByTestId('services-filter').fill('sear');
   await expect(rows).toHaveCount(1);
   await expect(rows.first()).toContainText('search');
+  // Metadata is searched too, by the server, which holds the instances.
+  await page.getByTestId('services-filter').fill('zone=eu-1');
+  await expect(rows).toHaveCount(1);
+  await expect(rows.first()).toContainText('billing');
   await page.getByTestId('services-filter').fill('');
   await expect(rows).toHaveCount(2);
 

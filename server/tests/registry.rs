@@ -69,6 +69,26 @@ async fn services_appear_with_their_instances_whether_registered_before_or_after
     let (status, filtered) = app.get("/api/v1/services?q=bill").await;
     assert_eq!(status, 200);
     assert_eq!(filtered["services"].as_array().map(Vec::len), Some(1));
+    // The filter also finds services by their instances' metadata, version
+    // and address, ignoring case.
+    for (q, found) in [
+        ("ZONE=eu-1", vec!["billing"]),
+        ("eu-1", vec!["billing"]),
+        ("v1.4", vec!["billing"]),
+        ("10.2.0.1", vec!["search"]),
+        ("CUSTOM", vec!["search"]),
+        ("zone=us", vec![]),
+    ] {
+        let (status, body) = app.get(&format!("/api/v1/services?q={}", q.replace('=', "%3D"))).await;
+        assert_eq!(status, 200);
+        let names: Vec<&str> = body["services"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s["name"].as_str())
+            .collect();
+        assert_eq!(names, found, "q={q}");
+    }
 
     let (status, billing) = app.get("/api/v1/services/billing").await;
     assert_eq!(status, 200);

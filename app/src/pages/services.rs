@@ -1,32 +1,94 @@
 //! Services: every service, its layouts, instances, how many are on a lease,
 //! and the lowest TTL; filtered as you type.
+//!
+//! The filter matches names and layouts at once, in the browser; matches in
+//! the instances' metadata, versions and addresses come from the server
+//! (`GET /api/v1/services?q=`), which holds the instances, a moment later.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
 
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 
 use super::{input_text, Loading};
 use crate::components::encode_segment;
+use crate::live::api::{get_json, ApiFailure};
 use crate::live::Live;
-use crate::model::{ServiceSummary, Topic};
+use crate::model::{ServiceSummary, ServicesBody, Topic};
+
+/// How long typing pauses before the server is asked.
+const SEARCH_DELAY: Duration = Duration::from_millis(250);
+
+/// The server's answer for one query: the names it found, or why it could not.
+type Found = (String, Result<BTreeSet<String>, ApiFailure>);
+
+/// Asks the server which services `query` finds, once typing pauses.
+fn search_on_server(query: RwSignal<String>) -> RwSignal<Option<Found>> {
+    let found = RwSignal::new(None::<Found>);
+    Effect::new(move |_| {
+        let q = query.get().trim().to_owned();
+        if q.is_empty() {
+            found.set(None);
+            return;
+        }
+        set_timeout(
+            move || {
+                if query.get_untracked().trim() != q {
+                    return;
+                }
+                spawn_local(async move {
+                    let path = format!("/api/v1/services?q={}", encode_segment(&q));
+                    let result = get_json::<ServicesBody>(&path)
+                        .await
+                        .map(|body| body.services.into_iter().map(|s| s.name).collect());
+                    if query.get_untracked().trim() == q {
+                        found.set(Some((q, result)));
+                    }
+                });
+            },
+            SEARCH_DELAY,
+        );
+    });
+    found
+}
 
 #[component]
 pub fn ServicesPage() -> impl IntoView {
     let live = Live::get();
     live.watch(Topic::Services);
     let query = RwSignal::new(String::new());
+    let found = search_on_server(query);
     let rows = Memo::new(move |_| {
-        let q = query.get().trim().to_lowercase();
-        live.services.with(|c| {
-            c.items
-                .values()
-                .filter(|s| {
-                    q.is_empty()
-                        || s.name.to_lowercase().contains(&q)
-                        || s.layouts.iter().any(|l| l.as_str().contains(&q))
-                })
-                .cloned()
-                .collect::<Vec<ServiceSummary>>()
+        let typed = query.get();
+        let q = typed.trim().to_lowercase();
+        found.with(|found| {
+            let by_server = found
+                .as_ref()
+                .filter(|(asked, _)| asked.as_str() == typed.trim())
+                .and_then(|(_, names)| names.as_ref().ok());
+            live.services.with(|c| {
+                c.items
+                    .values()
+                    .filter(|s| {
+                        q.is_empty()
+                            || s.name.to_lowercase().contains(&q)
+                            || s.layouts.iter().any(|l| l.as_str().contains(&q))
+                            || by_server.is_some_and(|names| names.contains(&s.name))
+                    })
+                    .cloned()
+                    .collect::<Vec<ServiceSummary>>()
+            })
         })
     });
+    let search_error = move || {
+        found.with(|found| match found {
+            Some((_, Err(failure))) => Some(view! {
+                <p class="error" role="alert">{format!("Searching metadata failed: {failure}")}</p>
+            }),
+            _ => None,
+        })
+    };
     let content = move || {
         let (loaded, total) = live.services.with(|c| (c.loaded, c.items.len()));
         if !loaded {
@@ -81,13 +143,14 @@ pub fn ServicesPage() -> impl IntoView {
             <div class="toolbar">
                 <input
                     type="search"
-                    placeholder="Filter by name or layout"
+                    placeholder="Filter by name, layout, metadata, version or address"
                     aria-label="Filter services"
                     data-testid="services-filter"
                     prop:value=move || query.get()
                     on:input=move |ev| query.set(input_text(&ev))
                 />
             </div>
+            {search_error}
             {content}
         </section>
     }

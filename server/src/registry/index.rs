@@ -426,13 +426,35 @@ impl Index {
         })
     }
 
-    /// Every service, sorted by name, optionally only those whose name contains `filter`.
+    /// Every service, sorted by name; with a `filter`, only those it finds
+    /// (see [`Index::service_matches`]).
     pub fn service_summaries(&self, filter: Option<&str>) -> Vec<ServiceSummary> {
+        let filter = filter.map(str::to_lowercase);
         self.services
             .keys()
-            .filter(|name| filter.is_none_or(|q| name.contains(q)))
+            .filter(|name| filter.as_deref().is_none_or(|q| self.service_matches(name, q)))
             .filter_map(|name| self.service_summary(name))
             .collect()
+    }
+
+    /// Whether `lowercase_query` is in the service's name or layouts, or in one
+    /// of its instances' address, version, or metadata (`name`, `value` or
+    /// `name=value`), ignoring case.
+    fn service_matches(&self, name: &str, lowercase_query: &str) -> bool {
+        let q = lowercase_query;
+        let Some(agg) = self.services.get(name) else {
+            return false;
+        };
+        let has = |text: &str| text.to_lowercase().contains(q);
+        has(name)
+            || agg.layouts.keys().any(|l| l.as_str().contains(q))
+            || agg.ids.iter().filter_map(|id| self.instances.get(id)).any(|i| {
+                i.address.as_deref().is_some_and(has)
+                    || i.version.as_deref().is_some_and(has)
+                    || i.metadata
+                        .iter()
+                        .any(|(k, v)| has(k) || has(v) || has(&format!("{k}={v}")))
+            })
     }
 
     /// A service's instances in key order; `None` if it has none.
