@@ -18,6 +18,7 @@ test('revoking a lease previews what it removes, asks for the id, and the rows g
   await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
   const row = page.locator(`[data-testid="lease-row"][data-lease="${lease}"]`);
   await expect(row).toContainText('3');
+  await expect(row.getByTestId('lease-holds')).toContainText('instances of pay');
   await expect(page.locator(`[data-testid="lease-row"][data-lease="${other}"]`)).toHaveCount(1);
 
   await row.getByTestId('revoke').click();

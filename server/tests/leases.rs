@@ -54,6 +54,7 @@ async fn a_lease_shows_what_it_holds_and_revoking_it_removes_exactly_that() {
     assert_eq!(entry["granted_ttl"], 30);
     assert!((0..=30).contains(&entry["ttl"].as_i64().unwrap_or(-5)), "{entry}");
     assert!(entry["sampled_at"].is_string(), "{entry}");
+    assert_eq!(entry["services"], json!(["orders"]), "{entry}");
 
     // Instances and lock contenders carry the sampled TTL too.
     let service = poll_json(&app, "/api/v1/services/orders", LIMIT, |b| {

@@ -165,6 +165,9 @@ pub struct Lease {
     /// Keys attached to the lease.
     pub keys: usize,
     pub sampled_at: Option<String>,
+    /// The services whose instances the lease holds, by name (each once).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<String>,
 }
 
 /// `GET /api/v1/leases`.

@@ -6,6 +6,7 @@ use leptos_router::hooks::use_query_map;
 
 use super::{input_text, Loading};
 use crate::components::copy::CopyButton;
+use crate::components::encode_segment;
 use crate::components::revoke::RevokeDialog;
 use crate::components::ttl::Ttl;
 use crate::live::{Live, Stamped};
@@ -21,16 +22,6 @@ pub fn LeasesPage() -> impl IntoView {
     let filter = RwSignal::new(query.read_untracked().get("lease").unwrap_or_default());
     let revoking = RwSignal::new(None::<String>);
 
-    let rows = Memo::new(move |_| {
-        let q = filter.get().trim().to_lowercase();
-        live.leases.with(|c| {
-            c.items
-                .values()
-                .filter(|l| q.is_empty() || l.value.id.to_string().contains(&q))
-                .cloned()
-                .collect::<Vec<Stamped<Lease>>>()
-        })
-    });
     // Lock and election names per lease, from the live queues.
     let holds = move |lease: &str| -> Vec<String> {
         let mut out = Vec::new();
@@ -52,6 +43,22 @@ pub fn LeasesPage() -> impl IntoView {
         });
         out
     };
+    let rows = Memo::new(move |_| {
+        let q = filter.get().trim().to_lowercase();
+        live.leases.with(|c| {
+            c.items
+                .values()
+                .filter(|l| {
+                    let id = l.value.id.to_string();
+                    q.is_empty()
+                        || id.contains(&q)
+                        || l.value.services.iter().any(|s| s.to_lowercase().contains(&q))
+                        || holds(&id).iter().any(|h| h.to_lowercase().contains(&q))
+                })
+                .cloned()
+                .collect::<Vec<Stamped<Lease>>>()
+        })
+    });
 
     let table = move || {
         if !live.leases.with(|c| c.loaded) {
@@ -90,7 +97,23 @@ pub fn LeasesPage() -> impl IntoView {
                                     <td class="num"><Ttl ttl=lease.ttl granted=lease.granted_ttl received_ms=stamped.received_ms/></td>
                                     <td class="num">{lease.granted_ttl.map_or_else(|| "—".to_owned(), |g| format!("{g} s"))}</td>
                                     <td class="num">{lease.keys}</td>
-                                    <td>{held.join(", ")}</td>
+                                    <td data-testid="lease-holds">
+                                        {(!lease.services.is_empty()).then(|| view! {
+                                            <span class="holds">
+                                                {if lease.services.len() == 1 { "instances of " } else { "instances of: " }}
+                                                {lease
+                                                    .services
+                                                    .iter()
+                                                    .enumerate()
+                                                    .map(|(i, name)| view! {
+                                                        {(i > 0).then_some(", ")}
+                                                        <a href=format!("/services/{}", encode_segment(name))>{name.clone()}</a>
+                                                    })
+                                                    .collect_view()}
+                                            </span>
+                                        })}
+                                        {(!held.is_empty()).then(|| view! { <span class="holds">{held.join(", ")}</span> })}
+                                    </td>
                                     <td>
                                         <button type="button" class="danger" data-testid="revoke" on:click=open>
                                             "Revoke…"
@@ -112,7 +135,7 @@ pub fn LeasesPage() -> impl IntoView {
             <div class="toolbar">
                 <input
                     type="search"
-                    placeholder="Filter by lease id"
+                    placeholder="Filter by lease id, service, lock or election"
                     aria-label="Filter leases"
                     prop:value=move || filter.get()
                     on:input=move |ev| filter.set(input_text(&ev))

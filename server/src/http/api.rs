@@ -98,6 +98,7 @@ pub async fn lease(State(state): State<AppState>, Path(id): Path<String>) -> Res
             granted_ttl: Some(now.granted_ttl),
             keys: now.keys,
             sampled_at: None,
+            services: Vec::new(),
         },
         instances: Vec::new(),
         locks: Vec::new(),

@@ -324,7 +324,23 @@ impl Index {
     }
 
     pub fn leases(&self) -> Vec<Lease> {
-        self.leases.all()
+        self.leases.all().into_iter().map(|l| self.with_services(l)).collect()
+    }
+
+    /// The lease entity, with the services its instances belong to.
+    fn lease(&self, lease: i64) -> Option<Lease> {
+        self.leases.get(lease).map(|l| self.with_services(l))
+    }
+
+    fn with_services(&self, mut lease: Lease) -> Lease {
+        let services: BTreeSet<&str> = self
+            .leases
+            .keys(lease.id.0)
+            .filter_map(|id| self.instances.get(id))
+            .map(|i| i.service.as_str())
+            .collect();
+        lease.services = services.into_iter().map(str::to_owned).collect();
+        lease
     }
 
     /// Leases to sample next, at most `limit`.
@@ -353,7 +369,7 @@ impl Index {
 
     /// The lease and everything attached to it; `None` for an unknown lease.
     pub fn lease_holdings(&self, lease: i64) -> Option<LeaseHoldings> {
-        let entity = self.leases.get(lease)?;
+        let entity = self.lease(lease)?;
         let mut holdings = LeaseHoldings {
             lease: entity,
             instances: Vec::new(),
@@ -405,7 +421,7 @@ impl Index {
         let leases = touched
             .leases
             .iter()
-            .map(|id| op(&LeaseId(*id).to_string(), self.leases.get(*id)))
+            .map(|id| op(&LeaseId(*id).to_string(), self.lease(*id)))
             .collect();
         out.push((Topic::Leases, leases));
         out

@@ -147,6 +147,7 @@ fn entity(id: i64, info: &LeaseInfo) -> Lease {
         granted_ttl: info.sample.as_ref().map(|s| s.granted_ttl),
         keys: info.keys.len(),
         sampled_at: info.sample.as_ref().map(|s| s.at.clone()),
+        services: Vec::new(),
     }
 }
 
