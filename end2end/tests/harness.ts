@@ -28,7 +28,7 @@ export interface Dev {
 
 export async function startDev(): Promise<Dev> {
   const binary = path.join(repoRoot, 'target', 'release', 'leasehold');
-  const child = spawn(binary, ['dev', '--listen', '127.0.0.1:0'], {
+  const child = spawn(binary, ['dev', '--no-demo', '--listen', '127.0.0.1:0'], {
     cwd: repoRoot,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'info' },
@@ -208,10 +208,10 @@ export class Etcd {
 }
 
 /** `leasehold serve` against `etcd`, from the repository root. */
-export async function startServe(etcd: Etcd): Promise<{ url: string; stop: () => Promise<void> }> {
+export async function startServe(etcd: Etcd, flags: string[] = []): Promise<{ url: string; stop: () => Promise<void> }> {
   const port = await freePort();
   const child = spawn(path.join(repoRoot, 'target', 'release', 'leasehold'),
-    ['serve', '--etcd', etcd.endpoint, '--listen', `127.0.0.1:${port}`], { cwd: repoRoot, stdio: 'ignore' });
+    ['serve', '--etcd', etcd.endpoint, '--listen', `127.0.0.1:${port}`, ...flags], { cwd: repoRoot, stdio: 'ignore' });
   const url = `http://127.0.0.1:${port}/`;
   const deadline = Date.now() + 30_000;
   for (;;) {

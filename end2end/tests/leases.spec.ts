@@ -19,6 +19,7 @@ test('revoking a lease previews what it removes, asks for the id, and the rows g
   const row = page.locator(`[data-testid="lease-row"][data-lease="${lease}"]`);
   await expect(row).toContainText('3');
   await expect(row.getByTestId('lease-holds')).toContainText('instances of pay');
+  await page.screenshot({ path: testInfo.outputPath('leases.png'), fullPage: true });
   await expect(page.locator(`[data-testid="lease-row"][data-lease="${other}"]`)).toHaveCount(1);
 
   await row.getByTestId('revoke').click();

@@ -1,4 +1,4 @@
-//! Command line and environment: `leasehold serve`, `leasehold dev`.
+//! Command line and environment: `leasehold serve`, `leasehold dev`, `leasehold demo`.
 //!
 //! Every flag has a `LEASEHOLD_*` environment variable; scripts and monitoring
 //! are written against these names, so they only ever gain members.
@@ -23,8 +23,12 @@ pub struct Cli {
 pub enum Command {
     /// Serve the dashboard against an existing etcd cluster.
     Serve(ServeArgs),
-    /// Start a private etcd on free loopback ports and serve the dashboard on it.
+    /// Start a private etcd on free loopback ports and serve the dashboard on it,
+    /// with the demo workload running against it (unless --no-demo).
     Dev(DevArgs),
+    /// Run the demo workload against an etcd: services of every registry layout
+    /// with heartbeats and churn, lock contention and an election.
+    Demo(DemoArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -52,8 +56,64 @@ pub struct DevArgs {
     #[arg(long, env = "LEASEHOLD_ETCD_BIN", default_value = "etcd")]
     pub etcd_bin: PathBuf,
 
+    /// Do not run the demo workload on the private etcd: the registry starts
+    /// empty. (An etcd named with --etcd never gets the demo.)
+    #[arg(long, env = "LEASEHOLD_NO_DEMO")]
+    pub no_demo: bool,
+
     #[command(flatten)]
     pub common: CommonArgs,
+
+    // Last: its help heading applies to every flag after it.
+    #[command(flatten)]
+    pub demo: DemoRates,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// etcd client endpoints, comma-separated.
+    #[arg(
+        long = "etcd",
+        env = "LEASEHOLD_ETCD_ENDPOINTS",
+        value_delimiter = ',',
+        default_value = "http://127.0.0.1:2379"
+    )]
+    pub etcd: Vec<String>,
+
+    #[command(flatten)]
+    pub demo: DemoRates,
+}
+
+/// How much the demo workload does.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Demo workload")]
+pub struct DemoRates {
+    /// Services the demo registers, spread over every built-in registry layout.
+    #[arg(
+        long = "demo-services",
+        value_name = "N",
+        env = "LEASEHOLD_DEMO_SERVICES",
+        default_value_t = 30
+    )]
+    pub services: usize,
+
+    /// Instance arrivals and departures per minute (0: none). About one
+    /// departure in three is a crash: its lease expires instead of being revoked.
+    #[arg(long = "demo-churn", value_name = "PER_MINUTE", env = "LEASEHOLD_DEMO_CHURN", default_value_t = 20.0, value_parser = parse_per_minute)]
+    pub churn: f64,
+
+    /// Lease TTL of demo instances, lock contenders and election candidates
+    /// (rounded up to whole seconds); kept alive every third of it.
+    #[arg(long = "demo-ttl", value_name = "DURATION", env = "LEASEHOLD_DEMO_TTL", default_value = "10s", value_parser = parse_duration)]
+    pub ttl: Duration,
+
+    /// How long a lock holder keeps a demo lock before handing it over (on average).
+    #[arg(long = "demo-lock-hold", value_name = "DURATION", env = "LEASEHOLD_DEMO_LOCK_HOLD", default_value = "3s", value_parser = parse_duration)]
+    pub lock_hold: Duration,
+
+    /// How long the demo election's leader leads before resigning (on average).
+    #[arg(long = "demo-leader-term", value_name = "DURATION", env = "LEASEHOLD_DEMO_LEADER_TERM", default_value = "30s", value_parser = parse_duration)]
+    pub leader_term: Duration,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -90,12 +150,24 @@ pub struct CommonArgs {
     /// Events kept in memory for the timeline and `GET /api/v1/events`.
     #[arg(long, env = "LEASEHOLD_EVENT_HISTORY", default_value_t = 10_000)]
     pub event_history: usize,
+
+    /// Offer no destructive action at all (no revoke, no break lock), whoever asks.
+    /// Required to listen on an address other than loopback.
+    #[arg(long, env = "LEASEHOLD_READ_ONLY")]
+    pub read_only: bool,
 }
 
 fn parse_rate(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
         Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
         _ => Err(format!("{s:?} is not a positive number of requests per second")),
+    }
+}
+
+fn parse_per_minute(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate >= 0.0 => Ok(rate),
+        _ => Err(format!("{s:?} is not a number of events per minute (0 or more)")),
     }
 }
 
@@ -133,6 +205,8 @@ pub struct Config {
     pub lease_sample_rate: f64,
     pub lease_poll: Duration,
     pub event_history: usize,
+    /// No destructive route is served.
+    pub read_only: bool,
 }
 
 /// How Leasehold talks to etcd.
@@ -172,6 +246,32 @@ impl Config {
             lease_sample_rate: common.lease_sample_rate,
             lease_poll: common.lease_poll,
             event_history: common.event_history,
+            read_only: common.read_only,
+        }
+    }
+}
+
+/// What the demo workload needs, from `leasehold demo` or `leasehold dev`.
+#[derive(Debug, Clone)]
+pub struct DemoConfig {
+    pub etcd: EtcdConfig,
+    pub services: usize,
+    /// Instance arrivals and departures per minute.
+    pub churn_per_minute: f64,
+    pub ttl: Duration,
+    pub lock_hold: Duration,
+    pub leader_term: Duration,
+}
+
+impl DemoConfig {
+    pub fn new(endpoints: Vec<String>, rates: &DemoRates) -> Self {
+        DemoConfig {
+            etcd: EtcdConfig::new(endpoints),
+            services: rates.services,
+            churn_per_minute: rates.churn,
+            ttl: rates.ttl,
+            lock_hold: rates.lock_hold,
+            leader_term: rates.leader_term,
         }
     }
 }

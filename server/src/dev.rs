@@ -1,5 +1,7 @@
 //! `leasehold dev`: a private etcd child process on free loopback ports with a
-//! temporary data directory, and the dashboard on top of it.
+//! temporary data directory, the dashboard on top of it and, unless
+//! `--no-demo`, the demo workload writing to it (never to an etcd named with
+//! `--etcd`).
 //!
 //! [`EtcdProcess`] is also what the integration tests use to get a real etcd.
 
@@ -13,8 +15,9 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
+use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, DevArgs};
+use crate::config::{Config, DemoConfig, DevArgs};
 
 /// How long a starting etcd may take to answer.
 const ETCD_START_LIMIT: Duration = Duration::from_secs(30);
@@ -178,7 +181,29 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     println!("leasehold dev: etcd at {}", endpoints.join(","));
     println!("leasehold dev: dashboard at http://{addr}/");
 
+    // The demo writes only to the private etcd: an etcd named with --etcd may
+    // hold someone's real registry. `leasehold demo --etcd URL` is the deliberate way.
+    let wants_demo = !args.no_demo && private.is_some();
+    if !args.no_demo && private.is_none() {
+        tracing::info!("no demo workload on an etcd named with --etcd; run `leasehold demo --etcd URL` for one");
+    }
+    let demo = wants_demo.then(|| {
+        let stop = CancellationToken::new();
+        let demo = DemoConfig::new(endpoints.clone(), &args.demo);
+        let handle = tokio::spawn(crate::demo::run_until(demo, stop.clone().cancelled_owned()));
+        (stop, handle)
+    });
+
     let result = crate::run(config, listener, crate::shutdown_signal()).await;
+    // The demo revokes its leases while etcd is still there to be told.
+    if let Some((stop, handle)) = demo {
+        stop.cancel();
+        match handle.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "the demo did not stop cleanly"),
+            Err(error) => tracing::error!(%error, "the demo task failed"),
+        }
+    }
     if let Some(mut etcd) = private {
         etcd.stop().await?;
         tracing::info!("private etcd stopped and its data removed");

@@ -13,8 +13,11 @@
 //! - [`metrics`]: counters for `GET /metrics`.
 //! - [`tasks`]: supervision of background tasks, visible in `/api/v1/health`.
 //! - [`dev`]: `leasehold dev`, a private etcd child process.
+//! - [`demo`]: `leasehold demo`, a realistic workload to look at: services of
+//!   every registry layout coming and going, lock contention, an election.
 
 pub mod config;
+pub mod demo;
 pub mod dev;
 pub mod etcd;
 pub mod http;
@@ -44,6 +47,11 @@ pub enum Error {
     Etcd(#[from] etcd::Error),
     #[error("serving HTTP: {0}")]
     Serve(#[source] std::io::Error),
+    #[error(
+        "refusing to listen on {0}: Leasehold has no access control yet, so anyone who can reach \
+         this address could revoke leases. Listen on loopback (127.0.0.1), or add --read-only"
+    )]
+    Exposed(std::net::SocketAddr),
 }
 
 /// Runs Leasehold on `listener` until `shutdown` completes.
@@ -56,6 +64,11 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
+    // Without access control, only loopback may reach destructive actions.
+    let addr = listener.local_addr().map_err(Error::Serve)?;
+    if !addr.ip().is_loopback() && !config.read_only {
+        return Err(Error::Exposed(addr));
+    }
     let stop = CancellationToken::new();
     let hub = Hub::new();
     let store = Store::new(

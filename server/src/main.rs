@@ -26,6 +26,7 @@ async fn main() -> anyhow::Result<()> {
             server::run(config, listener, server::shutdown_signal()).await?;
         }
         Command::Dev(args) => server::dev::run(args).await?,
+        Command::Demo(args) => server::demo::run(args).await?,
     }
     Ok(())
 }

@@ -18,7 +18,7 @@ pub use state::{remaining, ClusterView, Collection, Stamped};
 
 use crate::model::{
     ClusterBody, Election, ElectionsBody, EtcdState, Event, EventsBody, Instance, Lease, LeasesBody, Lock, LocksBody,
-    Member, MemberId, PatchOp, Revision, ServerMsg, ServiceBody, ServiceSummary, ServicesBody, Topic,
+    MeBody, Member, MemberId, PatchOp, Revision, ServerMsg, ServiceBody, ServiceSummary, ServicesBody, Topic,
 };
 
 #[cfg(feature = "hydrate")]
@@ -60,6 +60,9 @@ pub struct Live {
     pub events: RwSignal<Option<Vec<Event>>>,
     /// The last `error` message from the server, for the status bar.
     pub last_error: RwSignal<Option<String>>,
+    /// Who the server takes this tab for (`GET /api/v1/me`); `None` until it
+    /// answers, and destructive controls stay hidden until then.
+    pub me: RwSignal<Option<MeBody>>,
     /// Topic -> number of mounted views that want it.
     wanted: RwSignal<BTreeMap<Topic, usize>>,
 }
@@ -80,6 +83,7 @@ impl Live {
             elections: RwSignal::new(Collection::default()),
             events: RwSignal::new(None),
             last_error: RwSignal::new(None),
+            me: RwSignal::new(None),
             wanted: RwSignal::new(BTreeMap::new()),
         };
         provide_context(live);
@@ -100,7 +104,29 @@ impl Live {
                 warn(&format!("no clock: {error:?}"));
             }
             socket::start(self);
+            leptos::task::spawn_local(async move {
+                match api::get_json::<MeBody>("/api/v1/me").await {
+                    Ok(me) => self.me.set(Some(me)),
+                    Err(failure) => warn(&format!("who am I: {failure}")),
+                }
+            });
         }
+    }
+
+    /// Whether destructive controls (revoke, break lock) may be offered:
+    /// only once the server said so.
+    pub fn may_revoke(self) -> bool {
+        self.me.with(|me| me.as_ref().is_some_and(MeBody::may_revoke))
+    }
+
+    /// Why destructive controls are not offered, once the server has said who
+    /// this is; `None` while it may, or while the answer is pending.
+    pub fn revoke_refusal(self) -> Option<&'static str> {
+        self.me.with(|me| match me {
+            Some(me) if me.read_only => Some("This Leasehold runs read-only: nothing can be revoked through it."),
+            Some(me) if !me.may_revoke() => Some("Your role may look but not revoke; an operator can."),
+            _ => None,
+        })
     }
 
     /// Keeps `topic` subscribed while the calling view is mounted.

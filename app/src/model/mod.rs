@@ -4,12 +4,14 @@
 //!
 //! The contract these types implement is `API.md` (REST and WebSocket, v1).
 
+mod access;
 mod cluster;
 mod ids;
 mod messages;
 mod registry;
 mod topic;
 
+pub use access::{MeBody, Role};
 pub use cluster::{ClusterBody, EtcdHealth, HealthBody, Member, TaskHealth};
 pub use ids::{IdError, LeaseId, MemberId};
 pub use messages::{ClientMsg, ErrorBody, ErrorDetail, EtcdState, PatchOp, ServerMsg};

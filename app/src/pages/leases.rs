@@ -115,9 +115,14 @@ pub fn LeasesPage() -> impl IntoView {
                                         {(!held.is_empty()).then(|| view! { <span class="holds">{held.join(", ")}</span> })}
                                     </td>
                                     <td>
-                                        <button type="button" class="danger" data-testid="revoke" on:click=open>
-                                            "Revoke…"
-                                        </button>
+                                        {move || live.may_revoke().then(|| {
+                                            let open = open.clone();
+                                            view! {
+                                                <button type="button" class="danger" data-testid="revoke" on:click=open>
+                                                    "Revoke…"
+                                                </button>
+                                            }
+                                        })}
                                     </td>
                                 </tr>
                             }
@@ -141,6 +146,7 @@ pub fn LeasesPage() -> impl IntoView {
                     on:input=move |ev| filter.set(input_text(&ev))
                 />
             </div>
+            {move || live.revoke_refusal().map(|why| view! { <p class="notice" data-testid="no-revoke">{why}</p> })}
             {table}
             {move || revoking.get().map(|lease| view! {
                 <RevokeDialog lease title="Revoke lease" on_close=Callback::new(move |()| revoking.set(None))/>

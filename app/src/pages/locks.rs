@@ -39,7 +39,7 @@ pub fn LocksPage() -> impl IntoView {
                     <article class="queue" data-testid="lock" data-name=name.clone()>
                         <header>
                             <h2>{name.clone()}</h2>
-                            {lock.holder.clone().map(|holder| {
+                            {lock.holder.clone().filter(|_| live.may_revoke()).map(|holder| {
                                 let name = name.clone();
                                 let lease = holder.lease.to_string();
                                 view! {
@@ -67,6 +67,7 @@ pub fn LocksPage() -> impl IntoView {
     view! {
         <section class="page">
             <h1>"Locks"</h1>
+            {move || live.revoke_refusal().map(|why| view! { <p class="notice" data-testid="no-revoke">{why}</p> })}
             {content}
             {move || breaking.get().map(|(name, lease)| view! {
                 <RevokeDialog

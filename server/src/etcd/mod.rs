@@ -59,9 +59,16 @@ impl Error {
 
 /// Options shared by every connection Leasehold opens to etcd.
 pub fn connect_options(config: &EtcdConfig) -> ConnectOptions {
+    blocking_call_options(config).with_timeout(config.request_timeout)
+}
+
+/// [`connect_options`] without the per-request timeout, for a client whose
+/// calls block by design (etcd's `Lock` and `Campaign` answer only once the
+/// caller holds the lock or leads): its callers bound each unary call
+/// themselves. Hung connections are still noticed by the gRPC keepalive.
+pub fn blocking_call_options(config: &EtcdConfig) -> ConnectOptions {
     ConnectOptions::new()
         .with_connect_timeout(config.connect_timeout)
-        .with_timeout(config.request_timeout)
         .with_keep_alive(config.keepalive_interval, config.keepalive_timeout)
         .with_keep_alive_while_idle(true)
 }

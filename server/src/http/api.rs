@@ -1,8 +1,8 @@
 //! REST handlers under `/api/v1`.
 
 use app::model::{
-    ClusterBody, ElectionsBody, EtcdHealth, HealthBody, Lease, LeaseDetailBody, LeaseId, LeasesBody, LocksBody,
-    RevokedBody, ServiceBody, ServicesBody,
+    ClusterBody, ElectionsBody, EtcdHealth, HealthBody, Lease, LeaseDetailBody, LeaseId, LeasesBody, LocksBody, MeBody,
+    RevokedBody, Role, ServiceBody, ServicesBody,
 };
 use axum::extract::State;
 use axum::extract::{Path, Query};
@@ -106,6 +106,23 @@ pub async fn lease(State(state): State<AppState>, Path(id): Path<String>) -> Res
         other_keys: Vec::new(),
         stale: !state.store.link().synced,
     }))
+}
+
+/// `GET /api/v1/me`. There is no login yet: everyone who reaches the server
+/// has its one role.
+pub async fn me(State(state): State<AppState>) -> Json<MeBody> {
+    let read_only = state.config.read_only;
+    Json(MeBody {
+        user: None,
+        role: if read_only { Role::Viewer } else { Role::Operator },
+        auth: "none".to_owned(),
+        read_only,
+    })
+}
+
+/// Every destructive route under `--read-only`.
+pub async fn read_only() -> ApiError {
+    ApiError::Forbidden("this Leasehold runs with --read-only: nothing can be revoked or changed through it".to_owned())
 }
 
 /// `DELETE /api/v1/leases/{id}`: revokes the lease through etcd. The keys

@@ -2,6 +2,7 @@
 
 mod api;
 mod error;
+mod security;
 pub mod ws;
 
 use std::sync::Arc;
@@ -77,7 +78,8 @@ pub fn router(state: AppState) -> Router {
         .route("/services", get(api::services))
         .route("/services/{name}", get(api::service))
         .route("/leases", get(api::leases))
-        .route("/leases/{id}", get(api::lease).delete(api::revoke_lease))
+        .route("/me", get(api::me))
+        .route("/leases/{id}", lease_routes(state.config.read_only))
         .route("/locks", get(api::locks))
         .route("/events", get(api::events))
         .route("/elections", get(api::elections))
@@ -99,5 +101,18 @@ pub fn router(state: AppState) -> Router {
         .nest_service("/pkg", assets)
         .leptos_routes(&state, routes, move || app::shell(leptos_options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+        .layer(axum::middleware::from_fn(security::same_origin))
+        .layer(axum::middleware::from_fn(security::headers))
         .with_state(state)
+}
+
+/// `GET` a lease's detail; `DELETE` revokes it, a route that does not exist
+/// under `--read-only` (the method is then refused, whoever asks).
+fn lease_routes(read_only: bool) -> axum::routing::MethodRouter<AppState> {
+    let detail = get(api::lease);
+    if read_only {
+        detail.delete(api::read_only)
+    } else {
+        detail.delete(api::revoke_lease)
+    }
 }

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use serde_json::Value;
-use server::config::{Config, EtcdConfig};
+pub use server::config::Config;
+use server::config::EtcdConfig;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -48,6 +49,7 @@ pub fn config(endpoint: String) -> Config {
         lease_sample_rate: 50.0,
         lease_poll: Duration::from_millis(500),
         event_history: 10_000,
+        read_only: false,
     }
 }
 
