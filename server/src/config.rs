@@ -31,8 +31,9 @@ pub enum Command {
     Demo(DemoArgs),
 }
 
+/// The etcd that `serve` and `demo` talk to.
 #[derive(Debug, Clone, Args)]
-pub struct ServeArgs {
+pub struct Endpoints {
     /// etcd client endpoints, comma-separated.
     #[arg(
         long = "etcd",
@@ -40,7 +41,13 @@ pub struct ServeArgs {
         value_delimiter = ',',
         default_value = "http://127.0.0.1:2379"
     )]
-    pub etcd: Vec<String>,
+    pub endpoints: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub etcd: Endpoints,
 
     #[command(flatten)]
     pub common: CommonArgs,
@@ -71,14 +78,8 @@ pub struct DevArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct DemoArgs {
-    /// etcd client endpoints, comma-separated.
-    #[arg(
-        long = "etcd",
-        env = "LEASEHOLD_ETCD_ENDPOINTS",
-        value_delimiter = ',',
-        default_value = "http://127.0.0.1:2379"
-    )]
-    pub etcd: Vec<String>,
+    #[command(flatten)]
+    pub etcd: Endpoints,
 
     #[command(flatten)]
     pub demo: DemoRates,
@@ -279,6 +280,40 @@ impl DemoConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_command_line_parses() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+
+        let Ok(cli) = Cli::try_parse_from(["leasehold", "serve", "--etcd", "http://a:1,http://b:2", "--read-only"])
+        else {
+            panic!("serve flags")
+        };
+        let Command::Serve(serve) = cli.command else {
+            panic!("not serve")
+        };
+        assert_eq!(serve.etcd.endpoints, ["http://a:1", "http://b:2"]);
+        assert!(serve.common.read_only);
+
+        let Ok(Cli {
+            command: Command::Demo(demo),
+        }) = Cli::try_parse_from(["leasehold", "demo", "--demo-services", "8"])
+        else {
+            panic!("demo flags")
+        };
+        assert_eq!(demo.etcd.endpoints, ["http://127.0.0.1:2379"]);
+        assert_eq!(demo.demo.services, 8);
+
+        let Ok(Cli {
+            command: Command::Dev(dev),
+        }) = Cli::try_parse_from(["leasehold", "dev", "--no-demo"])
+        else {
+            panic!("dev flags")
+        };
+        assert!(dev.no_demo && dev.etcd.is_empty() && !dev.common.read_only);
+        assert!(Cli::try_parse_from(["leasehold", "serve", "--demo-ttl", "1s"]).is_err());
+    }
 
     #[test]
     fn durations_parse() {

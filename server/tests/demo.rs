@@ -100,6 +100,8 @@ fn layout_of(kv: &Kv) -> Option<&'static str> {
         Some("dubbo")
     } else if k.starts_with("/skydns/") {
         Some("skydns")
+    } else if k.starts_with("/rpcx/") && k.contains("/tcp@") {
+        Some("rpcx")
     } else if kv.value.starts_with('{') && kv.value.contains("\"Addr\"") {
         Some("grpc")
     } else if k.ends_with(&format!("/{}", kv.lease)) {
@@ -156,7 +158,7 @@ async fn the_demo_fills_every_layout_contends_and_leaves_nothing_behind() {
                 leaders.insert(leader.value().to_vec());
             }
         }
-        if layouts.len() == 8 && crowded_locks.len() == LOCKS.len() && leaders.len() >= 2 {
+        if layouts.len() == 9 && crowded_locks.len() == LOCKS.len() && leaders.len() >= 2 {
             break;
         }
         assert!(
@@ -178,7 +180,7 @@ async fn the_demo_fills_every_layout_contends_and_leaves_nothing_behind() {
             .flat_map(|s| s["layouts"].as_array().into_iter().flatten())
             .filter_map(|l| l.as_str())
             .collect();
-        layouts.len() == 8
+        layouts.len() == 9
     })
     .await;
     poll_json(&app, "/api/v1/locks", LIMIT, |body| {

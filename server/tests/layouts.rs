@@ -91,6 +91,15 @@ async fn register_all(client: &mut Client, service: &str, host: &str) {
         .put(format!("/skydns/local/{service}-dns/x1"), record, on_lease())
         .await
         .expect("put");
+    // rpcx: `<base path>/<service>/<network>@<address>`, metadata as a query.
+    client
+        .put(
+            format!("/rpcx_test/{service}-rpcx/tcp@{host}:1009"),
+            "group=test&state=active",
+            on_lease(),
+        )
+        .await
+        .expect("put");
 }
 
 fn layouts(body: &Value) -> Vec<(String, String, i64)> {
@@ -118,7 +127,7 @@ async fn every_layout_is_recognised_before_and_after_start() {
     register_all(&mut client, "late", "10.8.0.2").await;
 
     let body = poll_json(&app, "/api/v1/services", LIMIT, |b| {
-        b["services"].as_array().map(Vec::len) == Some(16)
+        b["services"].as_array().map(Vec::len) == Some(18)
     })
     .await;
     let mut expected: Vec<(String, String, i64)> = ["early", "late"]
@@ -131,6 +140,7 @@ async fn every_layout_is_recognised_before_and_after_start() {
                 ("kitex", "kitex"),
                 ("kratos", "kratos"),
                 ("micro", "go-micro"),
+                ("rpcx", "rpcx"),
                 ("zero.rpc", "go-zero"),
             ]
             .map(|(suffix, layout)| (format!("{when}-{suffix}"), layout.to_owned(), 1))
@@ -150,6 +160,7 @@ async fn every_layout_is_recognised_before_and_after_start() {
         ("org.example.late.Greeter", 1006),
         ("late-app", 1007),
         ("late-dns.local", 1008),
+        ("late-rpcx", 1009),
     ] {
         let (status, detail) = app.get(&format!("/api/v1/services/{service}")).await;
         assert_eq!(status, 200, "{service}");
@@ -166,6 +177,8 @@ async fn every_layout_is_recognised_before_and_after_start() {
     assert_eq!(dubbo["instances"][0]["version"], "1.2.0");
     let (_, dns) = app.get("/api/v1/services/late-dns.local").await;
     assert_eq!(dns["instances"][0]["metadata"]["priority"], "10");
+    let (_, rpcx) = app.get("/api/v1/services/late-rpcx").await;
+    assert_eq!(rpcx["instances"][0]["metadata"]["state"], "active");
     let (_, kratos) = app.get("/api/v1/services/late-kratos").await;
     assert_eq!(kratos["instances"][0]["version"], "v2.1.0");
     let (_, micro) = app.get("/api/v1/services/late-micro").await;

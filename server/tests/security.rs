@@ -34,6 +34,16 @@ async fn delete_from(app: &TestApp, path: &str, origin: Option<&str>) -> (u16, s
     (status, response.json().await.expect("JSON body"))
 }
 
+/// Grants a lease and puts the key `held` on it.
+async fn leased_key(client: &mut etcd_client::Client) -> i64 {
+    let lease = client.lease_grant(60, None).await.expect("grant").id();
+    client
+        .put("held", "x", Some(PutOptions::new().with_lease(lease)))
+        .await
+        .expect("put");
+    lease
+}
+
 /// Every inline `<script>` body of a page (no `src`), in order.
 fn inline_scripts(html: &str) -> Vec<String> {
     html.split("<script")
@@ -104,11 +114,7 @@ async fn another_origin_can_neither_revoke_nor_open_the_websocket() {
     let mut client = etcd_client(&etcd).await;
     let app = spawn_app(&etcd).await;
     app.wait_for_health(200, LIMIT).await;
-    let lease = client.lease_grant(60, None).await.expect("grant").id();
-    client
-        .put("held", "x", Some(PutOptions::new().with_lease(lease)))
-        .await
-        .expect("put");
+    let lease = leased_key(&mut client).await;
     let path = format!("/api/v1/leases/{lease:x}");
 
     let (status, body) = delete_from(&app, &path, Some("http://evil.example")).await;
@@ -171,11 +177,7 @@ async fn read_only_offers_no_destructive_action() {
     })
     .await;
     app.wait_for_health(200, LIMIT).await;
-    let lease = client.lease_grant(60, None).await.expect("grant").id();
-    client
-        .put("held", "x", Some(PutOptions::new().with_lease(lease)))
-        .await
-        .expect("put");
+    let lease = leased_key(&mut client).await;
 
     let (status, me) = app.get("/api/v1/me").await;
     assert_eq!(status, 200);

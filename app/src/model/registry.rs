@@ -19,6 +19,7 @@ pub enum Layout {
     Dubbo,
     DubboApp,
     Skydns,
+    Rpcx,
     Custom,
 }
 
@@ -33,6 +34,7 @@ impl Layout {
             Layout::Dubbo => "dubbo",
             Layout::DubboApp => "dubbo-app",
             Layout::Skydns => "skydns",
+            Layout::Rpcx => "rpcx",
             Layout::Custom => "custom",
         }
     }

@@ -10,8 +10,8 @@ use serde_json::json;
 /// Instances a service starts with are between 1 and this; churn keeps them there.
 pub const MAX_INSTANCES: usize = 6;
 
-/// Service names, in an order that covers every layout within the first eight,
-/// so that even `--demo-services 8` shows them all.
+/// Service names, in an order that covers every layout within the first nine,
+/// so that even `--demo-services 9` shows them all.
 const CATALOG: &[(&str, Layout)] = &[
     ("payments", Layout::Kratos),
     ("search", Layout::GoMicro),
@@ -21,6 +21,7 @@ const CATALOG: &[(&str, Layout)] = &[
     ("billing-app", Layout::DubboApp),
     ("org.apache.dubbo.sample.UserProvider", Layout::Dubbo),
     ("db.cluster.local", Layout::Skydns),
+    ("Arith", Layout::Rpcx),
     ("checkout", Layout::Kratos),
     ("notifications", Layout::GoMicro),
     ("services/ledger", Layout::Grpc),
@@ -43,6 +44,7 @@ const CATALOG: &[(&str, Layout)] = &[
     ("sms.rpc", Layout::GoZero),
     ("reviews", Layout::Kitex),
     ("ldap.corp.example.com", Layout::Skydns),
+    ("Geocoder", Layout::Rpcx),
 ];
 
 /// Availability zones, by region; an instance's address says its zone.
@@ -135,6 +137,7 @@ impl Service {
             Layout::Kitex => 8888,
             Layout::Dubbo | Layout::DubboApp => 20000,
             Layout::Skydns => dns_port(&self.name),
+            Layout::Rpcx => 8972,
             Layout::Custom => 8080,
         };
         let (major, minor, patch) = self.version;
@@ -306,6 +309,10 @@ impl Instance {
                 );
                 (format!("/dubbo/{name}/providers/{}", query_escape(&url)), String::new())
             }
+            Layout::Rpcx => (
+                format!("/rpcx/{name}/tcp@{address}"),
+                format!("group=prod&state=active&zone={}&version={}", self.zone, self.version),
+            ),
             // Custom is the operator's own layout, never in the catalog.
             Layout::Skydns | Layout::Custom => {
                 let labels: Vec<&str> = name.split('.').rev().collect();
@@ -356,9 +363,9 @@ mod tests {
     use std::collections::BTreeSet;
 
     #[test]
-    fn the_first_eight_services_cover_every_layout() {
-        let layouts: BTreeSet<&str> = services(8).iter().map(|s| s.layout.as_str()).collect();
-        assert_eq!(layouts.len(), 8, "{layouts:?}");
+    fn the_first_nine_services_cover_every_layout() {
+        let layouts: BTreeSet<&str> = services(9).iter().map(|s| s.layout.as_str()).collect();
+        assert_eq!(layouts.len(), 9, "{layouts:?}");
         assert!(!layouts.contains(Layout::Custom.as_str()));
     }
 
@@ -383,7 +390,7 @@ mod tests {
     #[test]
     fn entries_have_each_frameworks_shape() {
         let lease = 7_587_869_876_543_210;
-        for service in services(8) {
+        for service in services(9) {
             let instance = service.instance();
             let address = instance.address();
             let (key, value) = instance.entry(lease);
@@ -400,6 +407,7 @@ mod tests {
                         && value.is_empty()
                 }
                 Layout::Skydns => key.starts_with("/skydns/local/cluster/db/") && value.contains("\"port\":5432"),
+                Layout::Rpcx => key == format!("/rpcx/Arith/tcp@{address}") && value.contains("state=active"),
                 Layout::Custom => false,
             };
             assert!(ok, "{:?}: {key} = {value}", service.layout);

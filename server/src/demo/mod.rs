@@ -45,7 +45,7 @@ pub enum Error {
 
 /// `leasehold demo`: runs against `--etcd` until Ctrl-C or SIGTERM.
 pub async fn run(args: DemoArgs) -> Result<(), Error> {
-    let config = DemoConfig::new(args.etcd, &args.demo);
+    let config = DemoConfig::new(args.etcd.endpoints, &args.demo);
     run_until(config, crate::shutdown_signal()).await
 }
 

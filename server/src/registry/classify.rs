@@ -4,7 +4,7 @@
 use app::model::{Instance, LeaseId};
 
 use super::coordination::contender;
-use super::layouts::{Dubbo, DubboApp, GoMicro, GoZero, Grpc, Kitex, Kratos, Pattern, Skydns};
+use super::layouts::{Dubbo, DubboApp, GoMicro, GoZero, Grpc, Kitex, Kratos, Pattern, Rpcx, Skydns};
 use super::mirror::KeyValue;
 
 /// What a key is.
@@ -44,6 +44,7 @@ impl Classifier {
             .or_else(|| Skydns.classify(kv))
             .or_else(|| Dubbo.classify(kv))
             .or_else(|| DubboApp.classify(kv))
+            .or_else(|| Rpcx.classify(kv))
             .or_else(|| Grpc.classify(kv))
             .or_else(|| GoZero.classify(kv));
         if let Some(instance) = built_in {

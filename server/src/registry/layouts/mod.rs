@@ -13,6 +13,7 @@ mod grpc;
 mod kitex;
 mod kratos;
 mod pattern;
+mod rpcx;
 mod skydns;
 
 use std::collections::BTreeMap;
@@ -27,6 +28,7 @@ pub use grpc::Grpc;
 pub use kitex::Kitex;
 pub use kratos::Kratos;
 pub use pattern::{Pattern, PatternError};
+pub use rpcx::Rpcx;
 pub use skydns::Skydns;
 
 use super::mirror::KeyValue;
