@@ -21,6 +21,10 @@ pub enum Layout {
     Skydns,
     Rpcx,
     Custom,
+    /// A layout this build does not know: a newer server talking to an older
+    /// page. Shown as such rather than refusing the whole message.
+    #[serde(other)]
+    Unknown,
 }
 
 impl Layout {
@@ -36,6 +40,7 @@ impl Layout {
             Layout::Skydns => "skydns",
             Layout::Rpcx => "rpcx",
             Layout::Custom => "custom",
+            Layout::Unknown => "unknown",
         }
     }
 }
@@ -224,4 +229,25 @@ pub struct EventsBody {
     pub events: Vec<Event>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub stale: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layouts_round_trip_and_unknown_ones_do_not_break_a_message() {
+        for layout in [Layout::GoMicro, Layout::DubboApp, Layout::Rpcx] {
+            let text = serde_json::to_string(&layout).unwrap_or_default();
+            assert_eq!(text, format!("\"{}\"", layout.as_str()));
+            assert_eq!(serde_json::from_str::<Layout>(&text).ok(), Some(layout));
+        }
+        let summary: Result<ServiceSummary, _> = serde_json::from_str(
+            r#"{"name":"a","layouts":["kratos","from-the-future"],"instances":1,"with_lease":0,"min_ttl":null}"#,
+        );
+        assert_eq!(
+            summary.ok().map(|s| s.layouts),
+            Some(vec![Layout::Kratos, Layout::Unknown])
+        );
+    }
 }

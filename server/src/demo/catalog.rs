@@ -138,7 +138,7 @@ impl Service {
             Layout::Dubbo | Layout::DubboApp => 20000,
             Layout::Skydns => dns_port(&self.name),
             Layout::Rpcx => 8972,
-            Layout::Custom => 8080,
+            Layout::Custom | Layout::Unknown => 8080,
         };
         let (major, minor, patch) = self.version;
         // Now and then a canary runs the next patch release.
@@ -313,8 +313,8 @@ impl Instance {
                 format!("/rpcx/{name}/tcp@{address}"),
                 format!("group=prod&state=active&zone={}&version={}", self.zone, self.version),
             ),
-            // Custom is the operator's own layout, never in the catalog.
-            Layout::Skydns | Layout::Custom => {
+            // Custom (the operator's own) and Unknown are never in the catalog.
+            Layout::Skydns | Layout::Custom | Layout::Unknown => {
                 let labels: Vec<&str> = name.split('.').rev().collect();
                 let value = json!({
                     "host": self.host,
@@ -408,7 +408,7 @@ mod tests {
                 }
                 Layout::Skydns => key.starts_with("/skydns/local/cluster/db/") && value.contains("\"port\":5432"),
                 Layout::Rpcx => key == format!("/rpcx/Arith/tcp@{address}") && value.contains("state=active"),
-                Layout::Custom => false,
+                Layout::Custom | Layout::Unknown => false,
             };
             assert!(ok, "{:?}: {key} = {value}", service.layout);
             assert!(address.starts_with("10."), "{address}");
