@@ -152,6 +152,15 @@ pub struct CommonArgs {
     #[arg(long, env = "LEASEHOLD_EVENT_HISTORY", default_value_t = 10_000)]
     pub event_history: usize,
 
+    /// etcd user to authenticate as (etcd's own users and roles). The password
+    /// comes from LEASEHOLD_ETCD_PASSWORD or --etcd-password-file, never from a flag.
+    #[arg(long, env = "LEASEHOLD_ETCD_USER")]
+    pub etcd_user: Option<String>,
+
+    /// A file holding the etcd user's password (one trailing newline is ignored).
+    #[arg(long, env = "LEASEHOLD_ETCD_PASSWORD_FILE")]
+    pub etcd_password_file: Option<PathBuf>,
+
     /// Offer no destructive action at all (no revoke, no break lock), whoever asks.
     /// Required to listen on an address other than loopback.
     #[arg(long, env = "LEASEHOLD_READ_ONLY")]
@@ -210,10 +219,72 @@ pub struct Config {
     pub read_only: bool,
 }
 
+/// A secret that never prints: `Debug` and logs show `<hidden>`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(text: String) -> Self {
+        Secret(text)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<hidden>")
+    }
+}
+
+/// An etcd user Leasehold authenticates as.
+#[derive(Debug, Clone)]
+pub struct EtcdUser {
+    pub name: String,
+    pub password: Secret,
+}
+
+impl CommonArgs {
+    /// The etcd user of `--etcd-user`, with its password from
+    /// `LEASEHOLD_ETCD_PASSWORD` or `--etcd-password-file`.
+    pub fn etcd_user(&self) -> Result<Option<EtcdUser>, String> {
+        let Some(name) = self.etcd_user.clone().filter(|n| !n.is_empty()) else {
+            return match self.etcd_password_file {
+                Some(_) => Err("--etcd-password-file needs --etcd-user".to_owned()),
+                None => Ok(None),
+            };
+        };
+        let password = match (&self.etcd_password_file, std::env::var("LEASEHOLD_ETCD_PASSWORD")) {
+            (Some(path), _) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read --etcd-password-file {}: {e}", path.display()))?;
+                text.strip_suffix('\n')
+                    .map(|t| t.strip_suffix('\r').unwrap_or(t))
+                    .unwrap_or(&text)
+                    .to_owned()
+            }
+            (None, Ok(password)) => password,
+            (None, Err(_)) => {
+                return Err(format!(
+                    "--etcd-user {name} needs a password: set LEASEHOLD_ETCD_PASSWORD or pass --etcd-password-file"
+                ))
+            }
+        };
+        Ok(Some(EtcdUser {
+            name,
+            password: Secret::new(password),
+        }))
+    }
+}
+
 /// How Leasehold talks to etcd.
 #[derive(Debug, Clone)]
 pub struct EtcdConfig {
     pub endpoints: Vec<String>,
+    /// Authenticate as this user (etcd with `auth enable`).
+    pub user: Option<EtcdUser>,
     /// Limit for establishing a connection to one endpoint.
     pub connect_timeout: Duration,
     /// Limit for one unary request (not for watch streams).
@@ -228,6 +299,7 @@ impl EtcdConfig {
     pub fn new(endpoints: Vec<String>) -> Self {
         EtcdConfig {
             endpoints,
+            user: None,
             connect_timeout: Duration::from_secs(3),
             request_timeout: Duration::from_secs(5),
             keepalive_interval: Duration::from_secs(3),
@@ -237,9 +309,12 @@ impl EtcdConfig {
 }
 
 impl Config {
-    pub fn new(endpoints: Vec<String>, common: &CommonArgs) -> Self {
-        Config {
-            etcd: EtcdConfig::new(endpoints),
+    pub fn new(endpoints: Vec<String>, common: &CommonArgs) -> Result<Self, String> {
+        Ok(Config {
+            etcd: EtcdConfig {
+                user: common.etcd_user()?,
+                ..EtcdConfig::new(endpoints)
+            },
             prefixes: common.prefixes.clone(),
             service_patterns: common.service_patterns.clone(),
             site_root: common.site_root.clone(),
@@ -248,7 +323,7 @@ impl Config {
             lease_poll: common.lease_poll,
             event_history: common.event_history,
             read_only: common.read_only,
-        }
+        })
     }
 }
 

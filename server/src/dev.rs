@@ -176,7 +176,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
 
     let listener = bind_dev(args.common.listen).await?;
     let addr = listener.local_addr().context("listener has no address")?;
-    let config = Config::new(endpoints.clone(), &args.common);
+    let config = Config::new(endpoints.clone(), &args.common).map_err(anyhow::Error::msg)?;
 
     println!("leasehold dev: etcd at {}", endpoints.join(","));
     println!("leasehold dev: dashboard at http://{addr}/");

@@ -37,6 +37,11 @@ pub fn StatusBar() -> impl IntoView {
             <span data-testid="status-etcd" data-state=move || state.get().0>
                 {move || state.get().1}
             </span>
+            {move || {
+                live.etcd_error
+                    .get()
+                    .map(|why| view! { <span class="status-error" data-testid="status-etcd-error" title=why.clone()>{why.clone()}</span> })
+            }}
             <span class="status-revision">
                 "as of revision "
                 <span data-testid="status-revision">{move || live.revision.get()}</span>

@@ -44,6 +44,8 @@ pub struct Live {
     pub link: RwSignal<LinkState>,
     /// The server's link to etcd, from `status` messages.
     pub etcd: RwSignal<Option<EtcdState>>,
+    /// Why the server's link to etcd is down, in etcd's words, while it is.
+    pub etcd_error: RwSignal<Option<String>>,
     /// The newest revision any message carried; never goes backwards.
     pub revision: RwSignal<Revision>,
     /// Milliseconds since the epoch, ticking each second in the browser (0 on
@@ -73,6 +75,7 @@ impl Live {
         let live = Live {
             link: RwSignal::new(LinkState::Connecting),
             etcd: RwSignal::new(None),
+            etcd_error: RwSignal::new(None),
             revision: RwSignal::new(0),
             now_ms: RwSignal::new(0.0),
             cluster: RwSignal::new(None),
@@ -266,9 +269,10 @@ impl Live {
                     Topic::Kv(_) => {}
                 }
             }
-            ServerMsg::Status { etcd, revision } => {
+            ServerMsg::Status { etcd, revision, error } => {
                 self.see_revision(revision);
                 self.etcd.set(Some(etcd));
+                self.etcd_error.set(error);
             }
             ServerMsg::Pong { revision } => self.see_revision(revision),
             ServerMsg::Error { code, message } => {

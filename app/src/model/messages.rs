@@ -98,6 +98,9 @@ pub enum ServerMsg {
     Status {
         etcd: EtcdState,
         revision: Revision,
+        /// Why the link is not connected (etcd's own words), when it is not.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
     },
     Pong {
         revision: Revision,
@@ -147,6 +150,7 @@ struct FlatServerMsg {
     data: Option<Box<RawValue>>,
     ops: Option<Vec<PatchOp>>,
     etcd: Option<EtcdState>,
+    error: Option<String>,
     code: Option<String>,
     message: Option<String>,
 }
@@ -171,6 +175,7 @@ impl TryFrom<FlatServerMsg> for ServerMsg {
             "status" => ServerMsg::Status {
                 etcd: flat.etcd.ok_or_else(|| missing("etcd"))?,
                 revision: flat.revision.ok_or_else(|| missing("revision"))?,
+                error: flat.error,
             },
             "pong" => ServerMsg::Pong {
                 revision: flat.revision.ok_or_else(|| missing("revision"))?,
@@ -256,6 +261,7 @@ mod tests {
         let status = ServerMsg::Status {
             etcd: EtcdState::Reconnecting,
             revision: 3,
+            error: None,
         };
         assert_eq!(
             serde_json::to_string(&status).ok().as_deref(),

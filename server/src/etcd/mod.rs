@@ -68,6 +68,9 @@ pub fn connect_options(config: &EtcdConfig) -> ConnectOptions {
 /// themselves. Hung connections are still noticed by the gRPC keepalive.
 pub fn blocking_call_options(config: &EtcdConfig) -> ConnectOptions {
     ConnectOptions::new()
+        // With a user: a token etcd forgot (it restarted, or the token's TTL
+        // ran out) is renewed with the same credentials on the next call.
+        .with_auto_token_refresh(true)
         .with_connect_timeout(config.connect_timeout)
         .with_keep_alive(config.keepalive_interval, config.keepalive_timeout)
         .with_keep_alive_while_idle(true)
@@ -93,6 +96,26 @@ pub(crate) async fn with_timeout<T, E: Into<Error>>(
 /// Starts the supervised etcd tasks: the watcher, the cluster poller and the lease sampler.
 pub fn spawn_tasks(tasks: &Supervisor, client: Client, store: Store, config: &Config) {
     let stop = tasks.stop_token();
+    if let Some(user) = config.etcd.user.clone() {
+        // Logging in is a task of its own, so that an etcd that is down (or a
+        // wrong password) shows in health and is retried, instead of keeping
+        // the dashboard from starting. The other tasks' requests fail with
+        // etcd's "user name is empty" until it succeeds.
+        let (client, stop) = (client.clone(), stop.clone());
+        tasks.spawn("etcd-login", move || {
+            let (mut client, user, stop) = (client.clone(), user.clone(), stop.clone());
+            async move {
+                let credentials = Some((user.name.clone(), user.password.expose().to_owned()));
+                client
+                    .update_user(credentials)
+                    .await
+                    .map_err(|e| format!("etcd login as {:?} failed: {}", user.name, Error::from(e).summary()))?;
+                tracing::info!(user = %user.name, "logged in to etcd");
+                stop.cancelled().await;
+                Ok::<(), String>(())
+            }
+        });
+    }
     {
         let (client, store, stop) = (client.clone(), store.clone(), stop.clone());
         let prefixes: Vec<Vec<u8>> = config.prefixes.iter().map(|p| p.as_bytes().to_vec()).collect();

@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::model::{ClientMsg, PatchOp, Revision, ServerMsg, Topic};
+use app::model::{ClientMsg, EtcdState, PatchOp, Revision, ServerMsg, Topic};
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::Response;
@@ -441,9 +441,11 @@ impl Session {
         if self.status_due {
             self.status_due = false;
             self.status_sent = Some(watermark);
+            let link = self.store.link();
             messages.push(ServerMsg::Status {
-                etcd: self.store.link().state,
+                etcd: link.state,
                 revision: watermark,
+                error: link.error.filter(|_| link.state != EtcdState::Connected),
             });
         }
         for _ in 0..std::mem::take(&mut self.pongs) {
