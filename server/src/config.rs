@@ -161,6 +161,11 @@ pub struct CommonArgs {
     #[arg(long, env = "LEASEHOLD_ETCD_PASSWORD_FILE")]
     pub etcd_password_file: Option<PathBuf>,
 
+    /// Append every destructive action, allowed or refused, to this file as
+    /// one JSON line (who, from where, what, when, how it ended).
+    #[arg(long, env = "LEASEHOLD_AUDIT_LOG")]
+    pub audit_log: Option<PathBuf>,
+
     /// Offer no destructive action at all (no revoke, no break lock), whoever asks.
     /// Required to listen on an address other than loopback.
     #[arg(long, env = "LEASEHOLD_READ_ONLY")]
@@ -217,6 +222,8 @@ pub struct Config {
     pub event_history: usize,
     /// No destructive route is served.
     pub read_only: bool,
+    /// Where destructive actions are recorded, besides the log.
+    pub audit_log: Option<PathBuf>,
 }
 
 /// A secret that never prints: `Debug` and logs show `<hidden>`.
@@ -323,6 +330,7 @@ impl Config {
             lease_poll: common.lease_poll,
             event_history: common.event_history,
             read_only: common.read_only,
+            audit_log: common.audit_log.clone(),
         })
     }
 }

@@ -52,6 +52,8 @@ pub enum Error {
          this address could revoke leases. Listen on loopback (127.0.0.1), or add --read-only"
     )]
     Exposed(std::net::SocketAddr),
+    #[error("cannot open the audit log {path}: {error}")]
+    Audit { path: String, error: std::io::Error },
 }
 
 /// Runs Leasehold on `listener` until `shutdown` completes.
@@ -69,6 +71,15 @@ pub async fn run(
     if !addr.ip().is_loopback() && !config.read_only {
         return Err(Error::Exposed(addr));
     }
+    let audit = http::audit::Audit::open(config.audit_log.as_deref()).map_err(|error| Error::Audit {
+        path: config
+            .audit_log
+            .as_deref()
+            .unwrap_or(std::path::Path::new(""))
+            .display()
+            .to_string(),
+        error,
+    })?;
     let stop = CancellationToken::new();
     let hub = Hub::new();
     let store = Store::new(
@@ -83,21 +94,24 @@ pub async fn run(
     let actions = etcd::Actions::new(client.clone(), config.etcd.request_timeout);
     etcd::spawn_tasks(&tasks, client, store.clone(), &config);
 
-    let state = AppState::new(config, store, hub, actions, tasks.clone(), stop.clone());
+    let state = AppState::new(config, store, hub, actions, tasks.clone(), stop.clone(), audit);
     let app = router(state);
 
     let serve_stop = stop.clone();
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            tokio::select! {
-                () = shutdown => {}
-                () = serve_stop.cancelled() => {}
-            }
-            // WebSocket sessions watch the same token and close themselves.
-            serve_stop.cancel();
-        })
-        .await
-        .map_err(Error::Serve);
+    let result = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        tokio::select! {
+            () = shutdown => {}
+            () = serve_stop.cancelled() => {}
+        }
+        // WebSocket sessions watch the same token and close themselves.
+        serve_stop.cancel();
+    })
+    .await
+    .map_err(Error::Serve);
     stop.cancel();
     tasks.join().await;
     result

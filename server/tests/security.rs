@@ -108,11 +108,26 @@ async fn pages_get_a_policy_with_their_inline_scripts_hashed_and_every_answer_ge
     app.shutdown().await;
 }
 
+/// The audit lines written so far, parsed.
+fn audit_lines(path: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("an audit line is JSON"))
+        .collect()
+}
+
 #[tokio::test]
 async fn another_origin_can_neither_revoke_nor_open_the_websocket() {
     let etcd = start_etcd().await;
     let mut client = etcd_client(&etcd).await;
-    let app = spawn_app(&etcd).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let audit = dir.path().join("audit.jsonl");
+    let app = spawn_app_with(common::Config {
+        audit_log: Some(audit.clone()),
+        ..config(etcd.endpoint())
+    })
+    .await;
     app.wait_for_health(200, LIMIT).await;
     let lease = leased_key(&mut client).await;
     let path = format!("/api/v1/leases/{lease:x}");
@@ -164,6 +179,19 @@ async fn another_origin_can_neither_revoke_nor_open_the_websocket() {
     let (status, body) = delete_from(&app, &path, origin.to_str().ok()).await;
     assert_eq!(status, 200, "{body}");
     assert!(client.get("held", None).await.expect("get").kvs().is_empty());
+
+    // Every attempt is in the audit log: three refused, then the revoke, with what it held.
+    let lines = audit_lines(&audit);
+    let results: Vec<&str> = lines.iter().filter_map(|l| l["result"].as_str()).collect();
+    assert_eq!(results, ["refused", "refused", "refused", "ok"], "{lines:?}");
+    assert_eq!(lines[0]["action"], format!("DELETE {path}"));
+    assert_eq!(lines[0]["from"], "127.0.0.1");
+    let done = &lines[3];
+    assert_eq!(done["action"], "revoke_lease");
+    assert_eq!(done["lease"], format!("{lease:x}"));
+    assert_eq!(done["held"]["other_keys"], serde_json::json!(["held"]), "{done}");
+    assert_eq!(done["who"], "anonymous");
+    assert!(done["at"].as_str().is_some_and(|t| t.ends_with('Z')), "{done}");
     app.shutdown().await;
 }
 
@@ -171,8 +199,11 @@ async fn another_origin_can_neither_revoke_nor_open_the_websocket() {
 async fn read_only_offers_no_destructive_action() {
     let etcd = start_etcd().await;
     let mut client = etcd_client(&etcd).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let audit = dir.path().join("audit.jsonl");
     let app = spawn_app_with(common::Config {
         read_only: true,
+        audit_log: Some(audit.clone()),
         ..config(etcd.endpoint())
     })
     .await;
@@ -192,6 +223,10 @@ async fn read_only_offers_no_destructive_action() {
         "{body}"
     );
     assert_eq!(client.get("held", None).await.expect("get").kvs().len(), 1);
+    let lines = audit_lines(&audit);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["result"], "refused");
+    assert_eq!(lines[0]["lease"], format!("{lease:x}"));
     // Reading still works.
     let (status, _) = app.get(&format!("/api/v1/leases/{lease:x}")).await;
     assert_eq!(status, 200);

@@ -4,12 +4,15 @@ use app::model::{
     ClusterBody, ElectionsBody, EtcdHealth, HealthBody, Lease, LeaseDetailBody, LeaseId, LeasesBody, LocksBody, MeBody,
     RevokedBody, Role, ServiceBody, ServicesBody,
 };
-use axum::extract::State;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
 use axum::extract::{Path, Query};
 use axum::http::{StatusCode, Uri};
 use axum::Json;
 use serde::Deserialize;
 
+use super::audit::Entry;
 use super::error::ApiError;
 use super::AppState;
 use crate::etcd::ActionError;
@@ -121,20 +124,53 @@ pub async fn me(State(state): State<AppState>) -> Json<MeBody> {
 }
 
 /// Every destructive route under `--read-only`.
-pub async fn read_only() -> ApiError {
-    ApiError::Forbidden("this Leasehold runs with --read-only: nothing can be revoked or changed through it".to_owned())
+pub async fn read_only(
+    State(state): State<AppState>,
+    ConnectInfo(from): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+) -> ApiError {
+    let why = "this Leasehold runs with --read-only: nothing can be revoked or changed through it".to_owned();
+    let entry = Entry::new("revoke_lease", Some(from), "refused", why.clone()).with_lease(id, None);
+    state.audit.record(&entry);
+    ApiError::Forbidden(why)
 }
 
 /// `DELETE /api/v1/leases/{id}`: revokes the lease through etcd. The keys
 /// leave the model when the watch reports their deletion.
 pub async fn revoke_lease(
     State(state): State<AppState>,
+    ConnectInfo(from): ConnectInfo<SocketAddr>,
     Path(id): Path<String>,
 ) -> Result<Json<RevokedBody>, ApiError> {
-    let lease = parse_lease(&id)?;
+    let lease = match parse_lease(&id) {
+        Ok(lease) => lease,
+        Err(error) => {
+            let entry = Entry::new("revoke_lease", Some(from), "refused", error.to_string()).with_lease(id, None);
+            state.audit.record(&entry);
+            return Err(error);
+        }
+    };
+    let held = state.store.lease_detail(lease.0);
+    let audit = |result: &'static str, detail: String| {
+        let entry = Entry::new("revoke_lease", Some(from), result, detail).with_lease(lease.to_string(), held.as_ref());
+        state.audit.record(&entry);
+    };
     state.store.note_revoking(lease.0);
-    let revoked = state.actions.revoke_lease(lease.0).await?;
-    tracing::info!(lease = %lease, deleted_keys = revoked.deleted_keys, revision = revoked.revision, "lease revoked");
+    let revoked = match state.actions.revoke_lease(lease.0).await {
+        Ok(revoked) => revoked,
+        Err(error) => {
+            let error = ApiError::from(error);
+            audit("failed", error.to_string());
+            return Err(error);
+        }
+    };
+    audit(
+        "ok",
+        format!(
+            "{} key(s) deleted at revision {}",
+            revoked.deleted_keys, revoked.revision
+        ),
+    );
     Ok(Json(RevokedBody {
         revision: revoked.revision,
         revoked: lease,

@@ -1,6 +1,7 @@
 //! HTTP: REST routes, the WebSocket endpoint, static assets and the Leptos app.
 
 mod api;
+pub mod audit;
 mod error;
 mod security;
 pub mod ws;
@@ -35,6 +36,7 @@ pub struct AppState {
     /// Cancelled when the server shuts down; sessions close on it.
     pub stop: CancellationToken,
     pub leptos: LeptosOptions,
+    pub audit: audit::Audit,
 }
 
 impl AppState {
@@ -45,6 +47,7 @@ impl AppState {
         actions: Actions,
         tasks: Supervisor,
         stop: CancellationToken,
+        audit: audit::Audit,
     ) -> Self {
         let leptos = LeptosOptions::builder()
             .output_name("leasehold")
@@ -60,6 +63,7 @@ impl AppState {
             tasks,
             stop,
             leptos,
+            audit,
         }
     }
 }
@@ -101,7 +105,10 @@ pub fn router(state: AppState) -> Router {
         .nest_service("/pkg", assets)
         .leptos_routes(&state, routes, move || app::shell(leptos_options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
-        .layer(axum::middleware::from_fn(security::same_origin))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            security::same_origin,
+        ))
         .layer(axum::middleware::from_fn(security::headers))
         .with_state(state)
 }

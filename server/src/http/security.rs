@@ -11,8 +11,10 @@
 //!   403 `forbidden`. A request with neither comes from no browser (curl, a
 //!   script) and carries no ambient credentials worth forging, so it passes.
 
+use std::net::SocketAddr;
+
 use axum::body::Body;
-use axum::extract::Request;
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::http::Method;
 use axum::middleware::Next;
@@ -21,7 +23,8 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
-use super::ApiError;
+use super::audit::Entry;
+use super::{ApiError, AppState};
 
 /// Pages larger than this are sent with a CSP that allows no inline script.
 const MAX_PAGE_BYTES: usize = 8 << 20;
@@ -115,14 +118,22 @@ fn has_src(attributes: &str) -> bool {
 }
 
 /// Refuses a state-changing request or a WebSocket upgrade from another origin.
-pub async fn same_origin(request: Request, next: Next) -> Response {
+/// A refused state-changing request is audited; a refused WebSocket is only logged.
+pub async fn same_origin(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let upgrade = request.headers().contains_key(header::UPGRADE);
     let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if safe && !upgrade {
         return next.run(request).await;
     }
     if let Err(why) = check_origin(request.headers()) {
-        tracing::warn!(method = %request.method(), path = %request.uri().path(), %why, "cross-origin request refused");
+        let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+        tracing::warn!(%method, %path, %why, "cross-origin request refused");
+        if !safe {
+            let from = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+            state
+                .audit
+                .record(&Entry::new(format!("{method} {path}"), from, "refused", why.clone()));
+        }
         return ApiError::Forbidden(why).into_response();
     }
     next.run(request).await

@@ -23,5 +23,5 @@ pub use events::{EventLog, LeaseEnd};
 pub use index::LeaseHoldings;
 pub use leases::Sample;
 pub use mirror::{KeyValue, KvEvent, Mirror};
-pub use store::Store;
+pub use store::{now_rfc3339, Store};
 pub use views::{Snapshot, SnapshotError};

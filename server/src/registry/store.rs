@@ -292,7 +292,7 @@ impl Store {
 }
 
 /// Now, as API.md writes times: RFC 3339 in UTC, whole seconds.
-fn now_rfc3339() -> Option<String> {
+pub fn now_rfc3339() -> Option<String> {
     let now = time::OffsetDateTime::now_utc().replace_nanosecond(0).ok()?;
     now.format(&time::format_description::well_known::Rfc3339).ok()
 }

@@ -50,6 +50,7 @@ pub fn config(endpoint: String) -> Config {
         lease_poll: Duration::from_millis(500),
         event_history: 10_000,
         read_only: false,
+        audit_log: None,
     }
 }
 
