@@ -469,7 +469,7 @@ impl Index {
                     || i.version.as_deref().is_some_and(has)
                     || i.metadata
                         .iter()
-                        .any(|(k, v)| has(k) || has(v) || has(&format!("{k}={v}")))
+                        .any(|(k, v)| has(k) || has(v) || (q.contains('=') && has(&format!("{k}={v}"))))
             })
     }
 

@@ -71,6 +71,15 @@ pub fn percent_decode(text: &str) -> Result<String, String> {
     String::from_utf8(out).map_err(|_| "escapes decode to bytes that are not UTF-8".to_owned())
 }
 
+/// The `name=value` pairs of a URL query, still encoded; a pair without `=`
+/// has an empty value, and empty pairs are skipped.
+pub fn query_pairs(query: &str) -> impl Iterator<Item = (&str, &str)> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+}
+
 /// `host:port`, bracketing an IPv6 literal.
 pub fn join_host_port(host: &str, port: u16) -> String {
     if host.contains(':') && !host.starts_with('[') {

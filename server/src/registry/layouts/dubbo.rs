@@ -13,7 +13,7 @@ use app::model::{Instance, Layout};
 
 use super::{instance, Parsed};
 use crate::registry::mirror::KeyValue;
-use crate::registry::text::{host_port, percent_decode};
+use crate::registry::text::{host_port, percent_decode, query_pairs};
 
 const DEFAULT_ROOT: &str = "dubbo";
 
@@ -51,8 +51,7 @@ fn parse(encoded: &str) -> Result<Parsed, String> {
     let authority = rest.split('/').next().unwrap_or_default();
     let address = host_port(authority).ok_or_else(|| format!("provider URL {url:?} has no host:port"))?;
     let mut metadata = BTreeMap::new();
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+    for (name, value) in query_pairs(query) {
         // Parameter values may be encoded once more inside the URL.
         let value = percent_decode(value).unwrap_or_else(|_| value.to_owned());
         metadata.insert(name.to_owned(), value);

@@ -23,11 +23,7 @@ impl GoZero {
         }
         let value = std::str::from_utf8(&kv.value).ok()?.trim();
         let address = host_port(value).filter(|_| !value.contains(['{', ' ', '/']))?;
-        let parsed = Parsed {
-            endpoints: vec![address.clone()],
-            address: Some(address),
-            ..Parsed::default()
-        };
+        let parsed = Parsed::single(address, Default::default());
         Some(instance(kv, service.to_owned(), Layout::GoZero, Ok(parsed)))
     }
 }

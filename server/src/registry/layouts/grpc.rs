@@ -32,12 +32,7 @@ impl Grpc {
         if target.is_empty() || update.addr.is_empty() {
             return None;
         }
-        let parsed = Parsed {
-            address: Some(update.addr.clone()),
-            endpoints: vec![update.addr],
-            version: None,
-            metadata: metadata_of(update.metadata.as_ref()),
-        };
+        let parsed = Parsed::single(update.addr, metadata_of(update.metadata.as_ref()));
         Some(instance(kv, target.to_owned(), Layout::Grpc, Ok(parsed)))
     }
 }

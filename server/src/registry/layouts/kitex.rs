@@ -49,12 +49,7 @@ fn parse(value: &[u8]) -> Result<Parsed, String> {
     if let Some(network) = info.network.filter(|n| !n.is_empty()) {
         metadata.insert("network".to_owned(), network);
     }
-    Ok(Parsed {
-        endpoints: vec![address.clone()],
-        address: Some(address),
-        version: None,
-        metadata,
-    })
+    Ok(Parsed::single(address, metadata))
 }
 
 #[cfg(test)]

@@ -43,6 +43,18 @@ pub struct Parsed {
     pub metadata: BTreeMap<String, String>,
 }
 
+impl Parsed {
+    /// One endpoint, which is the address itself (`host:port`).
+    pub fn single(address: String, metadata: BTreeMap<String, String>) -> Self {
+        Parsed {
+            endpoints: vec![address.clone()],
+            address: Some(address),
+            version: None,
+            metadata,
+        }
+    }
+}
+
 /// Builds the instance for `kv`, of `service`, from what its layout parsed.
 pub fn instance(kv: &KeyValue, service: String, layout: Layout, parsed: Result<Parsed, String>) -> Instance {
     let (key, key_base64) = text_and_base64(&kv.key);

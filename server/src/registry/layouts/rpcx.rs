@@ -12,7 +12,7 @@ use app::model::{Instance, Layout};
 
 use super::{instance, Parsed};
 use crate::registry::mirror::KeyValue;
-use crate::registry::text::{host_port, percent_decode};
+use crate::registry::text::{host_port, percent_decode, query_pairs};
 
 /// The networks rpcx servers listen on (`server.Serve(network, address)`).
 const NETWORKS: &[&str] = &[
@@ -65,10 +65,10 @@ impl Rpcx {
 fn parse(value: &[u8], network: &str, address: &str, base: &str) -> Result<Parsed, String> {
     let query = std::str::from_utf8(value).map_err(|_| "rpcx metadata is not text".to_owned())?;
     let mut metadata = BTreeMap::new();
-    for pair in query.trim().split('&').filter(|p| !p.is_empty()) {
-        let (name, text) = pair.split_once('=').unwrap_or((pair, ""));
-        let name = percent_decode(name).map_err(|e| format!("rpcx metadata {pair:?}: {e}"))?;
-        let text = percent_decode(text).map_err(|e| format!("rpcx metadata {pair:?}: {e}"))?;
+    for (name, text) in query_pairs(query.trim()) {
+        let broken = |e: String| format!("rpcx metadata {name:?}={text:?}: {e}");
+        let name = percent_decode(name).map_err(broken)?;
+        let text = percent_decode(text).map_err(broken)?;
         metadata.insert(name, text);
     }
     metadata.insert("network".to_owned(), network.to_owned());

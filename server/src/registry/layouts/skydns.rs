@@ -87,12 +87,7 @@ fn parse(value: &[u8]) -> Result<Parsed, String> {
     if record.mail == Some(true) {
         metadata.insert("mail".to_owned(), "true".to_owned());
     }
-    Ok(Parsed {
-        endpoints: vec![address.clone()],
-        address: Some(address),
-        version: None,
-        metadata,
-    })
+    Ok(Parsed::single(address, metadata))
 }
 
 #[cfg(test)]
