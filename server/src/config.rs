@@ -4,11 +4,13 @@
 //! are written against these names, so they only ever gain members.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::auth::{AuthMode, Users};
 use crate::registry::layouts::Pattern;
 
 /// Leasehold: a live dashboard for etcd as a service registry.
@@ -29,6 +31,9 @@ pub enum Command {
     /// Run the demo workload against an etcd: services of every registry layout
     /// with heartbeats and churn, lock contention and an election.
     Demo(DemoArgs),
+    /// Read a password on stdin and print its argon2id hash (for --users-file)
+    /// on the last line of stdout.
+    HashPassword,
 }
 
 /// The etcd that `serve` and `demo` talk to.
@@ -167,9 +172,49 @@ pub struct CommonArgs {
     pub audit_log: Option<PathBuf>,
 
     /// Offer no destructive action at all (no revoke, no break lock), whoever asks.
-    /// Required to listen on an address other than loopback.
     #[arg(long, env = "LEASEHOLD_READ_ONLY")]
     pub read_only: bool,
+
+    /// Who may use the dashboard: `none` (no login: only on a loopback address,
+    /// or anywhere with --read-only) or `users` (sign in as a user of --users-file).
+    #[arg(long, env = "LEASEHOLD_AUTH", value_enum, default_value_t = AuthArg::None)]
+    pub auth: AuthArg,
+
+    /// The users of `--auth users` (TOML: `[[users]]` with name, role =
+    /// "viewer"|"operator", password_hash from `leasehold hash-password`).
+    #[arg(long, env = "LEASEHOLD_USERS_FILE")]
+    pub users_file: Option<PathBuf>,
+
+    /// How long a sign-in lasts (e.g. 30m, 12h).
+    #[arg(long, env = "LEASEHOLD_SESSION_TTL", default_value = "12h", value_parser = parse_duration)]
+    pub session_ttl: Duration,
+
+    /// Serve HTTPS with this certificate chain (PEM, leaf first); needs --tls-key.
+    #[arg(long, env = "LEASEHOLD_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, env = "LEASEHOLD_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Talk to etcd over TLS, trusting this CA (PEM); endpoints are then https://.
+    #[arg(long, env = "LEASEHOLD_ETCD_CA")]
+    pub etcd_ca: Option<PathBuf>,
+
+    /// Client certificate for etcd's --client-cert-auth (PEM); needs --etcd-key and --etcd-ca.
+    #[arg(long, env = "LEASEHOLD_ETCD_CERT", requires_all = ["etcd_key", "etcd_ca"])]
+    pub etcd_cert: Option<PathBuf>,
+
+    /// The private key of --etcd-cert (PEM).
+    #[arg(long, env = "LEASEHOLD_ETCD_KEY", requires = "etcd_cert")]
+    pub etcd_key: Option<PathBuf>,
+}
+
+/// `--auth`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuthArg {
+    None,
+    Users,
 }
 
 fn parse_rate(s: &str) -> Result<f64, String> {
@@ -186,7 +231,7 @@ fn parse_per_minute(s: &str) -> Result<f64, String> {
     }
 }
 
-/// Parses `500ms`, `2s`, `1m` or a bare number of seconds.
+/// Parses `500ms`, `2s`, `1m`, `12h` or a bare number of seconds.
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let (number, unit) = match s.find(|c: char| !c.is_ascii_digit() && c != '.') {
@@ -195,12 +240,13 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     };
     let value: f64 = number
         .parse()
-        .map_err(|_| format!("{s:?} is not a duration like 500ms, 2s or 1m"))?;
+        .map_err(|_| format!("{s:?} is not a duration like 500ms, 2s, 1m or 12h"))?;
     let seconds = match unit {
         "ms" => value / 1000.0,
         "s" => value,
         "m" => value * 60.0,
-        _ => return Err(format!("{s:?}: the unit must be ms, s or m")),
+        "h" => value * 3600.0,
+        _ => return Err(format!("{s:?}: the unit must be ms, s, m or h")),
     };
     if !seconds.is_finite() || seconds <= 0.0 {
         return Err(format!("{s:?} must be positive"));
@@ -224,6 +270,11 @@ pub struct Config {
     pub read_only: bool,
     /// Where destructive actions are recorded, besides the log.
     pub audit_log: Option<PathBuf>,
+    pub auth: AuthMode,
+    /// How long a sign-in lasts (`--auth users`).
+    pub session_ttl: Duration,
+    /// HTTPS, from `--tls-cert` and `--tls-key`.
+    pub tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
 }
 
 /// A secret that never prints: `Debug` and logs show `<hidden>`.
@@ -246,6 +297,23 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+/// TLS to etcd: the CA to trust and, for `--client-cert-auth`, a client
+/// certificate. `Debug` hides the key.
+#[derive(Clone)]
+pub struct EtcdTls {
+    pub ca_pem: String,
+    /// Certificate and key, PEM.
+    pub identity: Option<(String, Secret)>,
+}
+
+impl std::fmt::Debug for EtcdTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EtcdTls")
+            .field("client_certificate", &self.identity.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 /// An etcd user Leasehold authenticates as.
 #[derive(Debug, Clone)]
 pub struct EtcdUser {
@@ -253,7 +321,58 @@ pub struct EtcdUser {
     pub password: Secret,
 }
 
+fn read_pem(flag: &str, path: &Path) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("cannot read {flag} {}: {e}", path.display()))
+}
+
 impl CommonArgs {
+    /// TLS to etcd from `--etcd-ca`, `--etcd-cert` and `--etcd-key`; checks
+    /// that the endpoints' schemes agree with it.
+    pub fn etcd_tls(&self, endpoints: &[String]) -> Result<Option<EtcdTls>, String> {
+        let Some(ca) = &self.etcd_ca else {
+            if let Some(https) = endpoints.iter().find(|e| e.starts_with("https://")) {
+                return Err(format!(
+                    "{https} is https: give the CA that signed etcd's certificate with --etcd-ca"
+                ));
+            }
+            return Ok(None);
+        };
+        if let Some(plain) = endpoints.iter().find(|e| e.starts_with("http://")) {
+            return Err(format!(
+                "--etcd-ca is given but {plain} is plain http: use https:// endpoints"
+            ));
+        }
+        let identity = match (&self.etcd_cert, &self.etcd_key) {
+            (Some(cert), Some(key)) => Some((
+                read_pem("--etcd-cert", cert)?,
+                Secret::new(read_pem("--etcd-key", key)?),
+            )),
+            _ => None,
+        };
+        Ok(Some(EtcdTls {
+            ca_pem: read_pem("--etcd-ca", ca)?,
+            identity,
+        }))
+    }
+
+    /// `--auth`, with the users of `--users-file` read and checked.
+    pub fn auth_mode(&self) -> Result<AuthMode, String> {
+        match (self.auth, &self.users_file) {
+            (AuthArg::None, None) => Ok(AuthMode::None),
+            (AuthArg::None, Some(_)) => Err("--users-file needs --auth users".to_owned()),
+            (AuthArg::Users, None) => Err("--auth users needs --users-file FILE".to_owned()),
+            (AuthArg::Users, Some(path)) => Ok(AuthMode::Users(Arc::new(Users::load(path)?))),
+        }
+    }
+
+    /// HTTPS settings from `--tls-cert` and `--tls-key`.
+    pub fn https(&self) -> Result<Option<Arc<tokio_rustls::rustls::ServerConfig>>, String> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => crate::http::tls::server_config(cert, key).map(Some),
+            _ => Ok(None),
+        }
+    }
+
     /// The etcd user of `--etcd-user`, with its password from
     /// `LEASEHOLD_ETCD_PASSWORD` or `--etcd-password-file`.
     pub fn etcd_user(&self) -> Result<Option<EtcdUser>, String> {
@@ -292,6 +411,8 @@ pub struct EtcdConfig {
     pub endpoints: Vec<String>,
     /// Authenticate as this user (etcd with `auth enable`).
     pub user: Option<EtcdUser>,
+    /// TLS (and client-certificate auth); `None` for plain http.
+    pub tls: Option<EtcdTls>,
     /// Limit for establishing a connection to one endpoint.
     pub connect_timeout: Duration,
     /// Limit for one unary request (not for watch streams).
@@ -307,6 +428,7 @@ impl EtcdConfig {
         EtcdConfig {
             endpoints,
             user: None,
+            tls: None,
             connect_timeout: Duration::from_secs(3),
             request_timeout: Duration::from_secs(5),
             keepalive_interval: Duration::from_secs(3),
@@ -320,6 +442,7 @@ impl Config {
         Ok(Config {
             etcd: EtcdConfig {
                 user: common.etcd_user()?,
+                tls: common.etcd_tls(&endpoints)?,
                 ..EtcdConfig::new(endpoints)
             },
             prefixes: common.prefixes.clone(),
@@ -331,6 +454,9 @@ impl Config {
             event_history: common.event_history,
             read_only: common.read_only,
             audit_log: common.audit_log.clone(),
+            auth: common.auth_mode()?,
+            session_ttl: common.session_ttl,
+            tls: common.https()?,
         })
     }
 }
@@ -405,7 +531,8 @@ mod tests {
         assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
         assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
         assert!(parse_duration("0s").is_err());
-        assert!(parse_duration("2h").is_err());
+        assert_eq!(parse_duration("12h"), Ok(Duration::from_secs(43_200)));
+        assert!(parse_duration("2d").is_err());
         assert!(parse_duration("soon").is_err());
     }
 }

@@ -16,6 +16,7 @@
 //! - [`demo`]: `leasehold demo`, a realistic workload to look at: services of
 //!   every registry layout coming and going, lock contention, an election.
 
+pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod dev;
@@ -32,7 +33,9 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::AuthMode;
 use crate::config::Config;
+use crate::http::tls::{ClientAddr, TlsListener};
 use crate::http::AppState;
 use crate::hub::Hub;
 use crate::registry::{Classifier, Store};
@@ -48,8 +51,9 @@ pub enum Error {
     #[error("serving HTTP: {0}")]
     Serve(#[source] std::io::Error),
     #[error(
-        "refusing to listen on {0}: Leasehold has no access control yet, so anyone who can reach \
-         this address could revoke leases. Listen on loopback (127.0.0.1), or add --read-only"
+        "refusing to listen on {0} with --auth none: anyone who can reach this address could revoke \
+         leases. Listen on loopback (127.0.0.1), sign users in with --auth users --users-file FILE, \
+         or add --read-only"
     )]
     Exposed(std::net::SocketAddr),
     #[error("cannot open the audit log {path}: {error}")]
@@ -66,10 +70,16 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
-    // Without access control, only loopback may reach destructive actions.
+    // Without a login, only loopback may reach destructive actions.
     let addr = listener.local_addr().map_err(Error::Serve)?;
-    if !addr.ip().is_loopback() && !config.read_only {
-        return Err(Error::Exposed(addr));
+    let exposed = !addr.ip().is_loopback();
+    match config.auth {
+        AuthMode::None if exposed && !config.read_only => return Err(Error::Exposed(addr)),
+        AuthMode::Users(_) if exposed && config.tls.is_none() => tracing::warn!(
+            %addr,
+            "passwords and session cookies cross the network in clear text: add --tls-cert and --tls-key"
+        ),
+        _ => {}
     }
     let audit = http::audit::Audit::open(config.audit_log.as_deref()).map_err(|error| Error::Audit {
         path: config
@@ -94,23 +104,27 @@ pub async fn run(
     let actions = etcd::Actions::new(client.clone(), config.etcd.request_timeout);
     etcd::spawn_tasks(&tasks, client, store.clone(), &config);
 
+    let tls = config.tls.clone();
     let state = AppState::new(config, store, hub, actions, tasks.clone(), stop.clone(), audit);
     let app = router(state);
 
     let serve_stop = stop.clone();
-    let result = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    let shutdown = async move {
         tokio::select! {
             () = shutdown => {}
             () = serve_stop.cancelled() => {}
         }
         // WebSocket sessions watch the same token and close themselves.
         serve_stop.cancel();
-    })
-    .await
+    };
+    let service = app.into_make_service_with_connect_info::<ClientAddr>();
+    let result = match tls {
+        Some(tls) => {
+            let listener = TlsListener::new(listener, tls).map_err(Error::Serve)?;
+            axum::serve(listener, service).with_graceful_shutdown(shutdown).await
+        }
+        None => axum::serve(listener, service).with_graceful_shutdown(shutdown).await,
+    }
     .map_err(Error::Serve);
     stop.cancel();
     tasks.join().await;

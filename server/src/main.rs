@@ -27,6 +27,49 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Dev(args) => server::dev::run(args).await?,
         Command::Demo(args) => server::demo::run(args).await?,
+        Command::HashPassword => hash_password()?,
     }
     Ok(())
+}
+
+/// `leasehold hash-password`: the password from stdin (typed without echo
+/// on a terminal, or piped), its argon2id hash on stdout.
+fn hash_password() -> anyhow::Result<()> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let stdin = std::io::stdin();
+    let terminal = stdin.is_terminal();
+    if terminal {
+        eprint!("Password (not shown): ");
+    }
+    let echo = if terminal { hide_input(&stdin) } else { None };
+    let mut line = String::new();
+    let read = stdin.lock().read_line(&mut line);
+    if let Some(saved) = echo {
+        let _ = nix::sys::termios::tcsetattr(&stdin, nix::sys::termios::SetArg::TCSANOW, &saved);
+        eprintln!();
+    }
+    read.context("reading the password from stdin")?;
+    let password = line
+        .strip_suffix('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        .unwrap_or(&line);
+    if password.is_empty() {
+        anyhow::bail!(
+            "no password on stdin: type one, or pipe it in (printf '%s' \"$PASSWORD\" | leasehold hash-password)"
+        );
+    }
+    let hash = server::auth::hash_password(password).map_err(anyhow::Error::msg)?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{hash}").context("writing the hash")?;
+    Ok(())
+}
+
+/// Turns the terminal's echo off; returns the settings to restore.
+fn hide_input(stdin: &std::io::Stdin) -> Option<nix::sys::termios::Termios> {
+    use nix::sys::termios::{tcgetattr, tcsetattr, LocalFlags, SetArg};
+    let saved = tcgetattr(stdin).ok()?;
+    let mut quiet = saved.clone();
+    quiet.local_flags.remove(LocalFlags::ECHO);
+    tcsetattr(stdin, SetArg::TCSANOW, &quiet).ok()?;
+    Some(saved)
 }

@@ -25,9 +25,21 @@ pub struct MeBody {
     pub read_only: bool,
 }
 
+/// `POST /api/v1/login` answers who signed in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoginBody {
+    pub user: String,
+    pub role: Role,
+}
+
 impl MeBody {
     /// Whether destructive controls (revoke, break lock) should be offered.
     pub fn may_revoke(&self) -> bool {
         self.role == Role::Operator && !self.read_only
+    }
+
+    /// Whether this server has a login (and so a logout).
+    pub fn has_login(&self) -> bool {
+        self.auth == "users"
     }
 }

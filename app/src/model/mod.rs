@@ -11,7 +11,7 @@ mod messages;
 mod registry;
 mod topic;
 
-pub use access::{MeBody, Role};
+pub use access::{LoginBody, MeBody, Role};
 pub use cluster::{ClusterBody, EtcdHealth, HealthBody, Member, TaskHealth};
 pub use ids::{IdError, LeaseId, MemberId};
 pub use messages::{ClientMsg, ErrorBody, ErrorDetail, EtcdState, PatchOp, ServerMsg};

@@ -9,7 +9,7 @@ mod watcher;
 
 use std::time::Duration;
 
-use etcd_client::{Client, ConnectOptions};
+use etcd_client::{Certificate, Client, ConnectOptions, Identity, TlsOptions};
 
 use crate::config::{Config, EtcdConfig};
 use crate::registry::Store;
@@ -67,7 +67,17 @@ pub fn connect_options(config: &EtcdConfig) -> ConnectOptions {
 /// caller holds the lock or leads): its callers bound each unary call
 /// themselves. Hung connections are still noticed by the gRPC keepalive.
 pub fn blocking_call_options(config: &EtcdConfig) -> ConnectOptions {
-    ConnectOptions::new()
+    let options = match &config.tls {
+        Some(tls) => {
+            let mut settings = TlsOptions::new().ca_certificate(Certificate::from_pem(&tls.ca_pem));
+            if let Some((cert, key)) = &tls.identity {
+                settings = settings.identity(Identity::from_pem(cert, key.expose()));
+            }
+            ConnectOptions::new().with_tls(settings)
+        }
+        None => ConnectOptions::new(),
+    };
+    options
         // With a user: a token etcd forgot (it restarted, or the token's TTL
         // ran out) is renewed with the same credentials on the next call.
         .with_auto_token_refresh(true)

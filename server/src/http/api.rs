@@ -1,20 +1,21 @@
 //! REST handlers under `/api/v1`.
 
 use app::model::{
-    ClusterBody, ElectionsBody, EtcdHealth, HealthBody, Lease, LeaseDetailBody, LeaseId, LeasesBody, LocksBody, MeBody,
+    ClusterBody, ElectionsBody, EtcdHealth, HealthBody, Lease, LeaseDetailBody, LeaseId, LeasesBody, LocksBody,
     RevokedBody, Role, ServiceBody, ServicesBody,
 };
-use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, State};
 use axum::extract::{Path, Query};
 use axum::http::{StatusCode, Uri};
-use axum::Json;
+use axum::{Extension, Json};
 use serde::Deserialize;
 
 use super::audit::Entry;
 use super::error::ApiError;
+use super::tls::ClientAddr;
 use super::AppState;
+use crate::auth::Caller;
 use crate::etcd::ActionError;
 
 /// `GET /api/v1/health`: 200 when synced, 503 otherwise.
@@ -111,26 +112,15 @@ pub async fn lease(State(state): State<AppState>, Path(id): Path<String>) -> Res
     }))
 }
 
-/// `GET /api/v1/me`. There is no login yet: everyone who reaches the server
-/// has its one role.
-pub async fn me(State(state): State<AppState>) -> Json<MeBody> {
-    let read_only = state.config.read_only;
-    Json(MeBody {
-        user: None,
-        role: if read_only { Role::Viewer } else { Role::Operator },
-        auth: "none".to_owned(),
-        read_only,
-    })
-}
-
 /// Every destructive route under `--read-only`.
 pub async fn read_only(
     State(state): State<AppState>,
-    ConnectInfo(from): ConnectInfo<SocketAddr>,
+    ConnectInfo(ClientAddr(from)): ConnectInfo<ClientAddr>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> ApiError {
     let why = "this Leasehold runs with --read-only: nothing can be revoked or changed through it".to_owned();
-    let entry = Entry::new("revoke_lease", Some(from), "refused", why.clone()).with_lease(id, None);
+    let entry = Entry::new("revoke_lease", caller.who(), Some(from), "refused", why.clone()).with_lease(id, None);
     state.audit.record(&entry);
     ApiError::Forbidden(why)
 }
@@ -139,20 +129,29 @@ pub async fn read_only(
 /// leave the model when the watch reports their deletion.
 pub async fn revoke_lease(
     State(state): State<AppState>,
-    ConnectInfo(from): ConnectInfo<SocketAddr>,
+    ConnectInfo(ClientAddr(from)): ConnectInfo<ClientAddr>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<RevokedBody>, ApiError> {
+    let refuse = |error: ApiError, id: String| {
+        let entry =
+            Entry::new("revoke_lease", caller.who(), Some(from), "refused", error.to_string()).with_lease(id, None);
+        state.audit.record(&entry);
+        error
+    };
+    if caller.role != Role::Operator {
+        let who = caller.user.as_deref().unwrap_or("this caller");
+        let why = format!("{who} is a viewer: only an operator may revoke leases");
+        return Err(refuse(ApiError::Forbidden(why), id));
+    }
     let lease = match parse_lease(&id) {
         Ok(lease) => lease,
-        Err(error) => {
-            let entry = Entry::new("revoke_lease", Some(from), "refused", error.to_string()).with_lease(id, None);
-            state.audit.record(&entry);
-            return Err(error);
-        }
+        Err(error) => return Err(refuse(error, id)),
     };
     let held = state.store.lease_detail(lease.0);
     let audit = |result: &'static str, detail: String| {
-        let entry = Entry::new("revoke_lease", Some(from), result, detail).with_lease(lease.to_string(), held.as_ref());
+        let entry = Entry::new("revoke_lease", caller.who(), Some(from), result, detail)
+            .with_lease(lease.to_string(), held.as_ref());
         state.audit.record(&entry);
     };
     state.store.note_revoking(lease.0);

@@ -44,10 +44,16 @@ pub struct Entry {
 }
 
 impl Entry {
-    pub fn new(action: impl Into<String>, from: Option<SocketAddr>, result: &'static str, detail: String) -> Self {
+    pub fn new(
+        action: impl Into<String>,
+        who: &str,
+        from: Option<SocketAddr>,
+        result: &'static str,
+        detail: String,
+    ) -> Self {
         Entry {
             at: crate::registry::now_rfc3339().unwrap_or_default(),
-            who: "anonymous".to_owned(),
+            who: who.to_owned(),
             from: from.map(|a| a.ip().to_string()),
             action: action.into(),
             lease: None,

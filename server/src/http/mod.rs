@@ -2,20 +2,23 @@
 
 mod api;
 pub mod audit;
+mod auth;
 mod error;
 mod security;
+pub mod tls;
 pub mod ws;
 
 use std::sync::Arc;
 
 use axum::extract::FromRef;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio_util::sync::CancellationToken;
 use tower_http::services::ServeDir;
 
+use crate::auth::{Sessions, Throttle};
 use crate::config::Config;
 use crate::etcd::Actions;
 use crate::hub::Hub;
@@ -37,6 +40,10 @@ pub struct AppState {
     pub stop: CancellationToken,
     pub leptos: LeptosOptions,
     pub audit: audit::Audit,
+    /// Signed-in sessions (`--auth users`).
+    pub sessions: Sessions,
+    /// The brake on password guessing.
+    pub throttle: Throttle,
 }
 
 impl AppState {
@@ -55,7 +62,10 @@ impl AppState {
             .site_pkg_dir("pkg")
             .env(leptos::config::Env::PROD)
             .build();
+        let sessions = Sessions::new(config.session_ttl);
         AppState {
+            sessions,
+            throttle: Throttle::default(),
             config,
             store,
             hub,
@@ -76,18 +86,25 @@ impl FromRef<AppState> for LeptosOptions {
 
 /// The whole site: API, WebSocket, assets, and the server-rendered app.
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .route("/health", get(api::health))
+    // Everything but health, login and logout needs a caller (a session under
+    // `--auth users`); the layer answers 401 without one.
+    let protected = Router::new()
         .route("/cluster", get(api::cluster))
         .route("/services", get(api::services))
         .route("/services/{name}", get(api::service))
         .route("/leases", get(api::leases))
-        .route("/me", get(api::me))
+        .route("/me", get(auth::me))
         .route("/leases/{id}", lease_routes(state.config.read_only))
         .route("/locks", get(api::locks))
         .route("/events", get(api::events))
         .route("/elections", get(api::elections))
         .route("/ws", get(ws::upgrade))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate));
+    let api = Router::new()
+        .route("/health", get(api::health))
+        .route("/login", post(auth::login))
+        .route("/logout", post(auth::logout))
+        .merge(protected)
         .fallback(api::not_found);
 
     // wasm, JS and CSS, with the `.br`/`.gz` files cargo-leptos precompressed

@@ -11,8 +11,6 @@
 //!   403 `forbidden`. A request with neither comes from no browser (curl, a
 //!   script) and carries no ambient credentials worth forging, so it passes.
 
-use std::net::SocketAddr;
-
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::header::{self, HeaderMap, HeaderValue};
@@ -24,6 +22,7 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 
 use super::audit::Entry;
+use super::tls::ClientAddr;
 use super::{ApiError, AppState};
 
 /// Pages larger than this are sent with a CSP that allows no inline script.
@@ -129,10 +128,16 @@ pub async fn same_origin(State(state): State<AppState>, request: Request, next: 
         let (method, path) = (request.method().clone(), request.uri().path().to_owned());
         tracing::warn!(%method, %path, %why, "cross-origin request refused");
         if !safe {
-            let from = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
-            state
-                .audit
-                .record(&Entry::new(format!("{method} {path}"), from, "refused", why.clone()));
+            // Before authentication: a cross-site request carries no
+            // SameSite=Strict cookie, so it is nobody's.
+            let from = request.extensions().get::<ConnectInfo<ClientAddr>>().map(|c| c.0 .0);
+            state.audit.record(&Entry::new(
+                format!("{method} {path}"),
+                "anonymous",
+                from,
+                "refused",
+                why.clone(),
+            ));
         }
         return ApiError::Forbidden(why).into_response();
     }

@@ -22,12 +22,14 @@ use app::model::{ClientMsg, EtcdState, PatchOp, Revision, ServerMsg, Topic};
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::Response;
+use axum::Extension;
 use futures::{Sink, SinkExt, Stream, StreamExt};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 
 use super::AppState;
+use crate::auth::{Caller, Session as SignedIn};
 use crate::hub::{Hub, Update};
 use crate::registry::Store;
 
@@ -43,14 +45,38 @@ const BAD_MESSAGE_WINDOW: Duration = Duration::from_secs(10);
 const CLOSE_POLICY: u16 = 1008;
 /// WebSocket close code "going away".
 const CLOSE_GOING_AWAY: u16 = 1001;
+/// The sign-in ended (logout or expiry); the page should ask for a new one.
+/// In the range WebSocket leaves to applications.
+const CLOSE_SIGNED_OUT: u16 = 4401;
 
 /// `GET /api/v1/ws`.
-pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+pub async fn upgrade(
+    ws: WebSocketUpgrade,
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Response {
     ws.max_message_size(MAX_CLIENT_MESSAGE)
         .on_upgrade(move |socket: WebSocket| {
             let (sink, stream) = socket.split();
-            Session::new(&state).run(sink, stream)
+            let mut session = Session::new(&state);
+            session.signed_in = caller.session;
+            session.run(sink, stream)
         })
+}
+
+/// Completes when the sign-in a socket was opened with ends (logout or
+/// expiry); never without one.
+async fn sign_in_ended(signed_in: Option<&SignedIn>) {
+    match signed_in {
+        Some(session) => {
+            let expires = tokio::time::Instant::from_std(session.expires);
+            tokio::select! {
+                () = session.ended.cancelled() => {}
+                () = tokio::time::sleep_until(expires) => {}
+            }
+        }
+        None => std::future::pending().await,
+    }
 }
 
 /// What a session knows about one subscribed topic.
@@ -123,6 +149,9 @@ pub struct Session {
     close: Option<(u16, &'static str)>,
     /// What this session last added to the pending-ops gauge.
     pending_counted: i64,
+    /// The sign-in this socket was opened with (`--auth users`): the socket
+    /// closes when it ends.
+    pub signed_in: Option<SignedIn>,
 }
 
 impl Session {
@@ -147,6 +176,7 @@ impl Session {
             bad_window: Instant::now(),
             close: None,
             pending_counted: 0,
+            signed_in: None,
         }
     }
 
@@ -167,6 +197,10 @@ impl Session {
             tokio::select! {
                 () = self.stop.cancelled() => {
                     self.close = Some((CLOSE_GOING_AWAY, "server shutting down"));
+                }
+                () = sign_in_ended(self.signed_in.as_ref()) => {
+                    self.signed_in = None;
+                    self.close = Some((CLOSE_SIGNED_OUT, "signed out: sign in again"));
                 }
                 incoming = stream.next() => match incoming {
                     Some(Ok(message)) => {

@@ -51,6 +51,9 @@ pub fn config(endpoint: String) -> Config {
         event_history: 10_000,
         read_only: false,
         audit_log: None,
+        auth: server::auth::AuthMode::None,
+        session_ttl: Duration::from_secs(3600),
+        tls: None,
     }
 }
 

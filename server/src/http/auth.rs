@@ -1,0 +1,191 @@
+//! Sign-in over HTTP: the session cookie, `POST /api/v1/login`,
+//! `POST /api/v1/logout`, `GET /api/v1/me`, and the layer that answers 401
+//! to every other API route without a valid session.
+
+use std::time::Duration;
+
+use app::model::{LoginBody, MeBody, Role};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::header::{self, HeaderMap, HeaderValue};
+use axum::http::Method;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use serde::Deserialize;
+
+use super::audit::Entry;
+use super::tls::ClientAddr;
+use super::{ApiError, AppState};
+use crate::auth::{AuthMode, Caller};
+
+/// The session cookie's name.
+pub const COOKIE: &str = "leasehold_session";
+
+/// Finds the caller of every protected route: without `--auth users`,
+/// everyone (with the server's one role); with it, the session's user, or
+/// 401 without a live session. A refused state-changing request is audited.
+pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let caller = match &state.config.auth {
+        AuthMode::None => Caller {
+            user: None,
+            role: if state.config.read_only {
+                Role::Viewer
+            } else {
+                Role::Operator
+            },
+            session: None,
+        },
+        AuthMode::Users(_) => match session_token(request.headers()).and_then(|token| state.sessions.get(token)) {
+            Some(session) => Caller {
+                user: Some(session.user.clone()),
+                role: session.role,
+                session: Some(session),
+            },
+            None => {
+                let why =
+                    "sign in first: this Leasehold needs a login, and this request has no live session".to_owned();
+                if !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+                    let from = request.extensions().get::<ConnectInfo<ClientAddr>>().map(|c| c.0 .0);
+                    let action = format!("{} {}", request.method(), request.uri().path());
+                    state
+                        .audit
+                        .record(&Entry::new(action, "anonymous", from, "refused", why.clone()));
+                }
+                return ApiError::Unauthenticated(why).into_response();
+            }
+        },
+    };
+    request.extensions_mut().insert(caller);
+    next.run(request).await
+}
+
+/// The session token from the request's cookies.
+fn session_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE)
+        .map(|(_, token)| token)
+        .filter(|token| !token.is_empty())
+}
+
+/// `Set-Cookie` for a session; `max_age` zero clears it.
+fn cookie(token: &str, max_age: Duration, secure: bool) -> Result<HeaderValue, ApiError> {
+    let secure = if secure { "; Secure" } else { "" };
+    let text = format!(
+        "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
+        max_age.as_secs()
+    );
+    HeaderValue::from_str(&text).map_err(|e| ApiError::Internal(format!("session cookie: {e}")))
+}
+
+/// A login request. No `Debug`: it holds a password.
+#[derive(Deserialize)]
+pub struct LoginRequest {
+    username: String,
+    password: String,
+}
+
+/// `POST /api/v1/login`: 200 with the user and a session cookie; 401 for a
+/// wrong name or password (the same answer for both); 429 while the client
+/// must wait after too many attempts.
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(ClientAddr(from)): ConnectInfo<ClientAddr>,
+    body: Result<Json<LoginRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let AuthMode::Users(users) = &state.config.auth else {
+        return Err(ApiError::BadRequest(
+            "this Leasehold has no login: it runs with --auth none".to_owned(),
+        ));
+    };
+    let Json(login) = body.map_err(|rejection| {
+        ApiError::BadRequest(format!(
+            "a login is a JSON object {{\"username\", \"password\"}}: {}",
+            rejection.body_text()
+        ))
+    })?;
+    if let Err(wait) = state.throttle.begin(from.ip()) {
+        tracing::warn!(from = %from.ip(), wait_s = wait.as_secs(), "login refused: too many attempts");
+        return Err(ApiError::TooManyRequests(wait));
+    }
+    let known = users.contains(&login.username);
+    let name = login.username.clone();
+    let checker = users.clone();
+    let role = tokio::task::spawn_blocking(move || checker.verify(&name, &login.password))
+        .await
+        .map_err(|e| ApiError::Internal(format!("checking a password: {e}")))?;
+    let Some(role) = role else {
+        // The name only when it is a user's: a password typed into the name
+        // field must not reach the log.
+        let user = if known { login.username.as_str() } else { "(unknown)" };
+        tracing::warn!(%user, from = %from.ip(), "login failed");
+        return Err(ApiError::Unauthenticated("wrong user name or password".to_owned()));
+    };
+    state.throttle.succeeded(from.ip());
+    let (token, _) = state.sessions.create(login.username.clone(), role);
+    tracing::info!(user = %login.username, ?role, from = %from.ip(), "signed in");
+    let cookie = cookie(&token, state.sessions.ttl(), state.config.tls.is_some())?;
+    let body = LoginBody {
+        user: login.username,
+        role,
+    };
+    Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
+}
+
+/// `POST /api/v1/logout`: ends the session (its WebSockets close) and clears
+/// the cookie. 200 whether or not there was a session.
+pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    if let Some(session) = session_token(&headers).and_then(|token| state.sessions.end(token)) {
+        tracing::info!(user = %session.user, "signed out");
+    }
+    let cookie = cookie("", Duration::ZERO, state.config.tls.is_some())?;
+    Ok(([(header::SET_COOKIE, cookie)], Json(serde_json::json!({}))).into_response())
+}
+
+/// `GET /api/v1/me`: who this is and what they may do.
+pub async fn me(State(state): State<AppState>, Extension(caller): Extension<Caller>) -> Json<MeBody> {
+    Json(MeBody {
+        user: caller.user,
+        role: caller.role,
+        auth: state.config.auth.name().to_owned(),
+        read_only: state.config.read_only,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_session_cookie_is_found_among_others() {
+        let mut headers = HeaderMap::new();
+        headers.append(
+            header::COOKIE,
+            HeaderValue::from_static("theme=dark; leasehold_session=abc"),
+        );
+        assert_eq!(session_token(&headers), Some("abc"));
+        let mut headers = HeaderMap::new();
+        headers.append(header::COOKIE, HeaderValue::from_static("leasehold_session="));
+        assert_eq!(session_token(&headers), None);
+        assert_eq!(session_token(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn cookies_are_http_only_strict_and_secure_under_https() {
+        let Ok(plain) = cookie("t", Duration::from_secs(60), false) else {
+            panic!("a cookie")
+        };
+        let plain = plain.to_str().unwrap_or_default();
+        assert!(plain.contains("HttpOnly") && plain.contains("SameSite=Strict") && plain.contains("Max-Age=60"));
+        assert!(!plain.contains("Secure"));
+        let Ok(secure) = cookie("t", Duration::from_secs(60), true) else {
+            panic!("a cookie")
+        };
+        assert!(secure.to_str().unwrap_or_default().ends_with("; Secure"));
+    }
+}
