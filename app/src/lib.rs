@@ -25,6 +25,7 @@ mod ui {
     use leptos_router::components::{Route, Router, Routes, A};
     use leptos_router::path;
 
+    use crate::components::account::{Account, LoginForm};
     use crate::components::status_bar::StatusBar;
     use crate::components::theme::{self, ThemeToggle};
     use crate::live::Live;
@@ -77,9 +78,13 @@ mod ui {
                         <A href="/cluster">"Cluster"</A>
                         <A href="/events">"Events"</A>
                     </nav>
+                    <Account/>
                     <ThemeToggle/>
                 </header>
                 <main>
+                    // The server wants a sign-in: the form stands in for every page,
+                    // and signing in reloads the page the user asked for.
+                    <Show when=move || !live.signed_out.get() fallback=LoginForm>
                     <Routes fallback=NotFound>
                         <Route path=path!("/") view=ClusterPage/>
                         <Route path=path!("/cluster") view=ClusterPage/>
@@ -90,6 +95,7 @@ mod ui {
                         <Route path=path!("/elections") view=ElectionsPage/>
                         <Route path=path!("/events") view=EventsPage/>
                     </Routes>
+                    </Show>
                 </main>
                 <StatusBar/>
             </Router>

@@ -33,29 +33,56 @@ pub struct EtcdProcess {
     client_port: u16,
     peer_port: u16,
     child: Option<Child>,
+    tls: Option<EtcdServerTls>,
+}
+
+/// TLS on the client port of an [`EtcdProcess`] (the peer port stays plain:
+/// the cluster has one member).
+#[derive(Clone)]
+pub struct EtcdServerTls {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+    /// The CA client certificates must be signed by.
+    pub ca_file: PathBuf,
+    /// Refuse clients without a certificate from `ca_file`.
+    pub client_cert_auth: bool,
+    /// How the readiness check connects: the CA, and a client certificate
+    /// when one is required.
+    pub client: etcd_client::ConnectOptions,
 }
 
 impl EtcdProcess {
     /// Starts etcd on two free loopback ports and waits until it answers.
     pub async fn start(binary: impl Into<PathBuf>) -> anyhow::Result<Self> {
+        Self::start_with(binary.into(), None).await
+    }
+
+    /// Starts etcd serving clients over TLS.
+    pub async fn start_tls(binary: impl Into<PathBuf>, tls: EtcdServerTls) -> anyhow::Result<Self> {
+        Self::start_with(binary.into(), Some(tls)).await
+    }
+
+    async fn start_with(binary: PathBuf, tls: Option<EtcdServerTls>) -> anyhow::Result<Self> {
         let data = tempfile::Builder::new()
             .prefix("leasehold-etcd-")
             .tempdir()
             .context("cannot create a temporary data directory for etcd")?;
         let mut etcd = EtcdProcess {
-            binary: binary.into(),
+            binary,
             data,
             client_port: free_port()?,
             peer_port: free_port()?,
             child: None,
+            tls,
         };
         etcd.spawn().await?;
         Ok(etcd)
     }
 
-    /// The client URL, e.g. `http://127.0.0.1:41234`.
+    /// The client URL, e.g. `http://127.0.0.1:41234` (`https://` with TLS).
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.client_port)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.client_port)
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -66,7 +93,15 @@ impl EtcdProcess {
         let client = self.endpoint();
         let peer = format!("http://127.0.0.1:{}", self.peer_port);
         let log = std::fs::File::create(self.data.path().join("etcd.log")).context("cannot create etcd's log file")?;
-        let child = Command::new(&self.binary)
+        let mut command = Command::new(&self.binary);
+        if let Some(tls) = &self.tls {
+            command
+                .arg(format!("--cert-file={}", tls.cert_file.display()))
+                .arg(format!("--key-file={}", tls.key_file.display()))
+                .arg(format!("--trusted-ca-file={}", tls.ca_file.display()))
+                .arg(format!("--client-cert-auth={}", tls.client_cert_auth));
+        }
+        let child = command
             .arg("--name=leasehold-dev")
             .arg(format!("--data-dir={}", self.data.path().join("data").display()))
             .arg(format!("--listen-client-urls={client}"))
@@ -91,6 +126,7 @@ impl EtcdProcess {
     async fn wait_ready(&mut self) -> anyhow::Result<()> {
         let deadline = tokio::time::Instant::now() + ETCD_START_LIMIT;
         let endpoint = self.endpoint();
+        let options = self.tls.as_ref().map(|tls| tls.client.clone());
         loop {
             if let Some(child) = self.child.as_mut() {
                 if let Some(status) = child.try_wait().context("cannot check on etcd")? {
@@ -98,7 +134,7 @@ impl EtcdProcess {
                 }
             }
             let ready = async {
-                let mut client = etcd_client::Client::connect([endpoint.as_str()], None).await?;
+                let mut client = etcd_client::Client::connect([endpoint.as_str()], options.clone()).await?;
                 client.status().await
             };
             if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_secs(2), ready).await {

@@ -234,7 +234,7 @@ async fn read_only_offers_no_destructive_action() {
 }
 
 #[tokio::test]
-async fn without_access_control_it_listens_beyond_loopback_only_read_only() {
+async fn without_a_login_it_listens_beyond_loopback_only_read_only() {
     let etcd = start_etcd().await;
     let listener = TcpListener::bind("0.0.0.0:0").await.expect("bind");
     let result = server::run(config(etcd.endpoint()), listener, async {}).await;
@@ -253,6 +253,17 @@ async fn without_access_control_it_listens_beyond_loopback_only_read_only() {
     server::run(read_only, listener, async {})
         .await
         .expect("read-only may listen anywhere");
+
+    let hash = server::auth::hash_password("pw").expect("hash");
+    let users = format!("[[users]]\nname = \"otto\"\nrole = \"operator\"\npassword_hash = \"{hash}\"\n");
+    let with_login = common::Config {
+        auth: server::auth::AuthMode::Users(std::sync::Arc::new(server::auth::Users::parse(&users).expect("users"))),
+        ..config(etcd.endpoint())
+    };
+    let listener = TcpListener::bind("0.0.0.0:0").await.expect("bind");
+    server::run(with_login, listener, async {})
+        .await
+        .expect("with a login it may listen anywhere");
 
     let (status, me) = {
         let app = spawn_app(&etcd).await;

@@ -1,5 +1,6 @@
 //! View pieces used across pages.
 
+pub mod account;
 pub mod copy;
 pub mod revoke;
 pub mod status_bar;

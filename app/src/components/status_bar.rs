@@ -14,6 +14,7 @@ fn describe(link: LinkState, etcd: Option<EtcdState>) -> (&'static str, String) 
             "offline",
             format!("Connection to Leasehold lost — retrying (attempt {attempt})"),
         ),
+        (LinkState::SignedOut, _) => ("signed-out", "Signed out — sign in to see the registry".to_owned()),
         (LinkState::Open, None) => ("connecting", "Connected to Leasehold, waiting for etcd…".to_owned()),
         (LinkState::Open, Some(EtcdState::Connected)) => ("connected", "Connected to etcd".to_owned()),
         (LinkState::Open, Some(EtcdState::Reconnecting)) => (

@@ -1,35 +1,65 @@
 //! REST calls from the browser (the WebSocket carries everything live; these
-//! are the one-off requests: a revoke preview, a revoke).
+//! are the one-off requests: who am I, a revoke preview, a revoke, sign in and out).
 
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 /// A request that did not give the expected body, in words for a person.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ApiFailure(pub String);
+pub struct ApiFailure {
+    message: String,
+    /// The HTTP status, when the server answered.
+    pub status: Option<u16>,
+}
+
+impl ApiFailure {
+    fn new(message: impl Into<String>) -> Self {
+        ApiFailure {
+            message: message.into(),
+            status: None,
+        }
+    }
+
+    /// The server wants a sign-in first (401).
+    pub fn is_unauthenticated(&self) -> bool {
+        self.status == Some(401)
+    }
+}
 
 impl std::fmt::Display for ApiFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.message)
     }
 }
 
 pub async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T, ApiFailure> {
-    request("GET", path).await
+    request("GET", path, None).await
 }
 
 pub async fn delete_json<T: DeserializeOwned>(path: &str) -> Result<T, ApiFailure> {
-    request("DELETE", path).await
+    request("DELETE", path, None).await
+}
+
+pub async fn post_json<T: DeserializeOwned>(path: &str, body: &impl Serialize) -> Result<T, ApiFailure> {
+    let body = serde_json::to_string(body).map_err(|e| ApiFailure::new(format!("cannot send this: {e}")))?;
+    request("POST", path, Some(body)).await
 }
 
 #[cfg(feature = "hydrate")]
-async fn request<T: DeserializeOwned>(method: &str, path: &str) -> Result<T, ApiFailure> {
+async fn request<T: DeserializeOwned>(method: &str, path: &str, body: Option<String>) -> Result<T, ApiFailure> {
     use wasm_bindgen::JsCast;
     use wasm_bindgen_futures::JsFuture;
 
-    let unreachable = |_| ApiFailure("Leasehold could not be reached; check the connection and try again.".to_owned());
-    let window = web_sys::window().ok_or_else(|| ApiFailure("no browser window".to_owned()))?;
+    let unreachable = |_| ApiFailure::new("Leasehold could not be reached; check the connection and try again.");
+    let window = web_sys::window().ok_or_else(|| ApiFailure::new("no browser window"))?;
     let init = web_sys::RequestInit::new();
     init.set_method(method);
+    if let Some(body) = body {
+        let headers = web_sys::Headers::new().map_err(unreachable)?;
+        headers.set("content-type", "application/json").map_err(unreachable)?;
+        init.set_headers(&headers);
+        init.set_body(&wasm_bindgen::JsValue::from_str(&body));
+    }
     let request = web_sys::Request::new_with_str_and_init(path, &init).map_err(unreachable)?;
     let response = JsFuture::from(window.fetch_with_request(&request))
         .await
@@ -40,20 +70,24 @@ async fn request<T: DeserializeOwned>(method: &str, path: &str) -> Result<T, Api
         .map_err(unreachable)?;
     let text = text.as_string().unwrap_or_default();
     if response.ok() {
-        serde_json::from_str(&text).map_err(|e| ApiFailure(format!("The server's answer was not understood: {e}")))
+        serde_json::from_str(&text).map_err(|e| ApiFailure::new(format!("The server's answer was not understood: {e}")))
     } else {
-        Err(ApiFailure(
-            match serde_json::from_str::<crate::model::ErrorBody>(&text) {
-                Ok(body) => describe(response.status(), &body.error.code, &body.error.message),
-                Err(_) => format!("The server answered {}.", response.status()),
-            },
-        ))
+        let message = match serde_json::from_str::<crate::model::ErrorBody>(&text) {
+            Ok(body) => describe(response.status(), &body.error.code, &body.error.message),
+            Err(_) => format!("The server answered {}.", response.status()),
+        };
+        Err(ApiFailure {
+            message,
+            status: Some(response.status()),
+        })
     }
 }
 
 #[cfg(not(feature = "hydrate"))]
-async fn request<T: DeserializeOwned>(_method: &str, path: &str) -> Result<T, ApiFailure> {
-    Err(ApiFailure(format!("{path} can only be requested from the browser")))
+async fn request<T: DeserializeOwned>(_method: &str, path: &str, _body: Option<String>) -> Result<T, ApiFailure> {
+    Err(ApiFailure::new(format!(
+        "{path} can only be requested from the browser"
+    )))
 }
 
 /// An API error in words.
@@ -64,6 +98,7 @@ fn describe(status: u16, code: &str, message: &str) -> String {
         "bad_request" => "Not a valid request",
         "unauthenticated" => "You are not signed in",
         "forbidden" => "You are not allowed to do this",
+        "too_many_requests" => "Too many attempts",
         "conflict" => "Someone else changed this first",
         "etcd_unavailable" => "etcd is unreachable right now",
         _ => "The server could not do this",

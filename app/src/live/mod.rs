@@ -36,6 +36,9 @@ pub enum LinkState {
     Retrying {
         attempt: u32,
     },
+    /// The server wants a sign-in (no session, or it ended): no retrying
+    /// until the user signs in.
+    SignedOut,
 }
 
 /// Reactive state fed by the socket. `Copy`: every field is a signal.
@@ -65,6 +68,8 @@ pub struct Live {
     /// Who the server takes this tab for (`GET /api/v1/me`); `None` until it
     /// answers, and destructive controls stay hidden until then.
     pub me: RwSignal<Option<MeBody>>,
+    /// The server answered 401: the login form replaces the pages.
+    pub signed_out: RwSignal<bool>,
     /// Topic -> number of mounted views that want it.
     wanted: RwSignal<BTreeMap<Topic, usize>>,
 }
@@ -87,6 +92,7 @@ impl Live {
             events: RwSignal::new(None),
             last_error: RwSignal::new(None),
             me: RwSignal::new(None),
+            signed_out: RwSignal::new(false),
             wanted: RwSignal::new(BTreeMap::new()),
         };
         provide_context(live);
@@ -97,7 +103,8 @@ impl Live {
         expect_context::<Live>()
     }
 
-    /// Opens the socket and starts the clock (browser only; nothing on the server).
+    /// Asks who this is, then opens the socket (unless a sign-in is needed),
+    /// and starts the clock. Browser only; nothing on the server.
     pub fn start(self) {
         #[cfg(feature = "hydrate")]
         {
@@ -106,14 +113,44 @@ impl Live {
             if let Err(error) = set_interval_with_handle(tick, std::time::Duration::from_secs(1)) {
                 warn(&format!("no clock: {error:?}"));
             }
-            socket::start(self);
             leptos::task::spawn_local(async move {
-                match api::get_json::<MeBody>("/api/v1/me").await {
-                    Ok(me) => self.me.set(Some(me)),
-                    Err(failure) => warn(&format!("who am I: {failure}")),
+                if self.ask_who().await {
+                    socket::start(self);
                 }
             });
         }
+    }
+
+    /// `GET /api/v1/me`: records who this is, or that a sign-in is needed.
+    /// Returns whether the server may be talked to (false only on 401).
+    pub async fn ask_who(self) -> bool {
+        match api::get_json::<MeBody>("/api/v1/me").await {
+            Ok(me) => {
+                self.me.set(Some(me));
+                true
+            }
+            Err(failure) if failure.is_unauthenticated() => {
+                self.signed_out.set(true);
+                self.link.set(LinkState::SignedOut);
+                false
+            }
+            Err(failure) => {
+                warn(&format!("who am I: {failure}"));
+                true
+            }
+        }
+    }
+
+    /// Signs out (`POST /api/v1/logout`) and starts afresh on the login form.
+    pub async fn sign_out(self) -> Result<(), api::ApiFailure> {
+        api::post_json::<serde_json::Value>("/api/v1/logout", &serde_json::json!({})).await?;
+        reload();
+        Ok(())
+    }
+
+    /// Whether the server has a login (so a user name and a sign-out to show).
+    pub fn has_login(self) -> bool {
+        self.me.with(|me| me.as_ref().is_some_and(MeBody::has_login))
     }
 
     /// Whether destructive controls (revoke, break lock) may be offered:
@@ -307,6 +344,17 @@ fn apply_member_op(cluster: &mut ClusterView, op: PatchOp) {
             Err(error) => warn(&format!("bad member id {id}: {error}")),
         },
         PatchOp::Append { .. } => warn("append op on the cluster topic"),
+    }
+}
+
+/// Loads the page again: after signing in or out, everything starts afresh
+/// with the new session.
+pub fn reload() {
+    #[cfg(feature = "hydrate")]
+    if let Some(window) = web_sys::window() {
+        if let Err(error) = window.location().reload() {
+            warn(&format!("cannot reload: {error:?}"));
+        }
     }
 }
 

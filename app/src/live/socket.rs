@@ -3,16 +3,18 @@
 use std::cell::RefCell;
 use std::time::Duration;
 
-use leptos::prelude::{GetUntracked, Set};
+use leptos::prelude::{GetUntracked, Set, WithUntracked};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
 use super::{warn, LinkState, Live};
-use crate::model::{ClientMsg, Revision, ServerMsg, Topic};
+use crate::model::{ClientMsg, MeBody, Revision, ServerMsg, Topic};
 
 const BACKOFF_FIRST_MS: f64 = 500.0;
 const BACKOFF_CAP_MS: f64 = 10_000.0;
+/// The server closes a socket with this when its sign-in ends.
+const CLOSE_SIGNED_OUT: u16 = 4401;
 
 /// The open socket and the callbacks that must live as long as it.
 struct Conn {
@@ -106,10 +108,23 @@ fn connect(live: Live, attempt: u32) {
             Err(error) => warn(&format!("malformed server message ignored: {error}")),
         }
     });
-    let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |_event: CloseEvent| {
+    let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |event: CloseEvent| {
         let was_open = live.link.get_untracked() == LinkState::Open;
         let next = if was_open { 1 } else { attempt + 1 };
-        retry(live, next);
+        if event.code() == CLOSE_SIGNED_OUT {
+            live.signed_out.set(true);
+            live.link.set(LinkState::SignedOut);
+        } else if live.me.with_untracked(|me| me.as_ref().is_some_and(MeBody::has_login)) {
+            // The upgrade may have been refused for want of a session (the
+            // browser does not tell why): ask before trying again.
+            leptos::task::spawn_local(async move {
+                if live.ask_who().await {
+                    retry(live, next);
+                }
+            });
+        } else {
+            retry(live, next);
+        }
     });
     socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
     socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));

@@ -39,21 +39,47 @@ pub enum Error {
 impl Error {
     /// A short text for health and logs, free of internals a user cannot act on.
     pub fn summary(&self) -> String {
-        match self {
+        let text = match self {
             Error::Client(etcd_client::Error::GRpcStatus(status)) => {
-                format!("{:?}: {}", status.code(), status.message())
+                with_causes(format!("{:?}: {}", status.code(), status.message()), status)
             }
-            Error::Client(etcd_client::Error::TransportError(error)) => {
-                let mut text = error.to_string();
-                let mut source = std::error::Error::source(error);
-                while let Some(cause) = source {
-                    text = format!("{text}: {cause}");
-                    source = cause.source();
-                }
-                text
-            }
+            Error::Client(etcd_client::Error::TransportError(error)) => with_causes(error.to_string(), error),
             other => other.to_string(),
+        };
+        match tls_hint(&text) {
+            Some(hint) => format!("{text} ({hint})"),
+            None => text,
         }
+    }
+}
+
+/// `text`, then each cause of `error` not already in it.
+fn with_causes(mut text: String, error: &dyn std::error::Error) -> String {
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text = format!("{text}: {cause_text}");
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// What to do about a TLS failure, in the flags' words.
+fn tls_hint(text: &str) -> Option<&'static str> {
+    if text.contains("UnknownIssuer") {
+        Some("etcd's certificate is not signed by the CA given with --etcd-ca")
+    } else if text.contains("NotValidForName") {
+        Some("etcd's certificate does not name the host of the endpoint")
+    } else if text.contains("CertificateRequired") || text.contains("certificate required") {
+        Some("etcd wants a client certificate: give --etcd-cert and --etcd-key")
+    } else if text.contains("BadCertificate") || text.contains("bad certificate") {
+        Some("etcd refused the client certificate, or wants one: check --etcd-cert and --etcd-key")
+    } else if text.contains("InvalidContentType") || text.contains("CorruptMessage") {
+        Some("is etcd serving TLS on this endpoint?")
+    } else {
+        None
     }
 }
 
