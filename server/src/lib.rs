@@ -81,15 +81,7 @@ pub async fn run(
         ),
         _ => {}
     }
-    let audit = http::audit::Audit::open(config.audit_log.as_deref()).map_err(|error| Error::Audit {
-        path: config
-            .audit_log
-            .as_deref()
-            .unwrap_or(std::path::Path::new(""))
-            .display()
-            .to_string(),
-        error,
-    })?;
+
     let stop = CancellationToken::new();
     let hub = Hub::new();
     let store = Store::new(
@@ -97,6 +89,17 @@ pub async fn run(
         Classifier::new(config.service_patterns.clone()),
         config.event_history,
     );
+    let audit = http::audit::Audit::open(config.audit_log.as_deref())
+        .map_err(|error| Error::Audit {
+            path: config
+                .audit_log
+                .as_deref()
+                .unwrap_or(std::path::Path::new(""))
+                .display()
+                .to_string(),
+            error,
+        })?
+        .with_timeline(store.clone());
     let tasks = Supervisor::new(stop.clone());
     let config = Arc::new(config);
 

@@ -221,6 +221,22 @@ async fn viewers_look_operators_revoke_and_strangers_get_nothing() {
     assert_eq!(lines[2]["lease"], format!("{lease:x}"));
     assert_eq!(lines[2]["held"]["instances"], json!(["/microservices/orders/1"]));
 
+    // The timeline shows the same attempts.
+    let (_, events) = send(&app, reqwest::Method::GET, "/api/v1/events", Some(&operator)).await;
+    let audited: Vec<(&str, &str)> = events["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["kind"] == "audit")
+        .map(|e| {
+            (
+                e["detail"]["who"].as_str().unwrap_or("?"),
+                e["detail"]["result"].as_str().unwrap_or("?"),
+            )
+        })
+        .collect();
+    assert_eq!(audited, summary, "{events}");
+
     // Logout: the cookie is dead, and so is the socket opened with it.
     let response = app
         .http

@@ -31,7 +31,12 @@ pub fn LoginForm() -> impl IntoView {
                 Ok(_) => reload(),
                 Err(error) => {
                     password.set(String::new());
-                    failure.set(Some(error.to_string()));
+                    let why = if error.is_unauthenticated() {
+                        "Wrong user name or password.".to_owned()
+                    } else {
+                        error.to_string()
+                    };
+                    failure.set(Some(why));
                     busy.set(false);
                 }
             }

@@ -215,7 +215,9 @@ pub struct Event {
     pub at: String,
     /// `instance_registered`, `instance_updated`, `instance_deregistered`,
     /// `lease_expired`, `lease_revoked`, `lock_acquired`, `lock_waiting`,
-    /// `lock_released`, `leader_elected`, `candidate_joined`, `candidate_left`.
+    /// `lock_released`, `leader_elected`, `candidate_joined`, `candidate_left`;
+    /// `audit` for an operator's action, allowed or refused (its `revision`
+    /// is the one the registry was at).
     pub kind: String,
     /// The instance key, lease id, or lock or election name it is about.
     pub subject: String,

@@ -1,5 +1,6 @@
 //! Events: the timeline of registrations, deregistrations, expiries,
-//! revocations and lock hand-overs, newest first, live.
+//! revocations and lock hand-overs, and of operators' actions (`audit`:
+//! who did or tried what), newest first, live.
 
 use leptos::prelude::*;
 
@@ -8,7 +9,7 @@ use crate::components::time::Elapsed;
 use crate::live::Live;
 use crate::model::{Event, Topic};
 
-const KINDS: [&str; 11] = [
+const KINDS: [&str; 12] = [
     "instance_registered",
     "instance_updated",
     "instance_deregistered",
@@ -20,6 +21,7 @@ const KINDS: [&str; 11] = [
     "leader_elected",
     "candidate_joined",
     "candidate_left",
+    "audit",
 ];
 
 /// Shown at most, newest first.
@@ -43,9 +45,11 @@ pub fn EventsPage() -> impl IntoView {
                     .filter(|e| {
                         text.is_empty()
                             || e.subject.to_lowercase().contains(&text)
-                            || e.detail["service"]
-                                .as_str()
-                                .is_some_and(|s| s.to_lowercase().contains(&text))
+                            || ["service", "who"].iter().any(|field| {
+                                e.detail[field]
+                                    .as_str()
+                                    .is_some_and(|s| s.to_lowercase().contains(&text))
+                            })
                     })
                     .take(SHOWN)
                     .cloned()

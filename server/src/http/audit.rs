@@ -11,6 +11,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use app::model::LeaseDetailBody;
+
+use crate::registry::Store;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -18,6 +20,8 @@ use serde_json::Value;
 #[derive(Clone, Default)]
 pub struct Audit {
     file: Option<Arc<Mutex<File>>>,
+    /// Where entries also show as `audit` events in the timeline.
+    timeline: Option<Store>,
 }
 
 /// One destructive action, allowed or not.
@@ -87,7 +91,13 @@ impl Audit {
             ))),
             None => None,
         };
-        Ok(Audit { file })
+        Ok(Audit { file, timeline: None })
+    }
+
+    /// Also puts every entry on `store`'s event timeline.
+    pub fn with_timeline(mut self, store: Store) -> Self {
+        self.timeline = Some(store);
+        self
     }
 
     pub fn record(&self, entry: &Entry) {
@@ -99,6 +109,17 @@ impl Audit {
             }
         };
         tracing::info!(target: "audit", "{line}");
+        if let Some(store) = &self.timeline {
+            let subject = entry.lease.clone().unwrap_or_else(|| entry.action.clone());
+            let detail = serde_json::json!({
+                "action": entry.action,
+                "who": entry.who,
+                "from": entry.from,
+                "result": entry.result,
+                "detail": entry.detail,
+            });
+            store.record_action(subject, detail);
+        }
         if let Some(file) = &self.file {
             let mut file = file.lock().unwrap_or_else(PoisonError::into_inner);
             if let Err(error) = file

@@ -182,6 +182,21 @@ impl Store {
         self.publish_with_events(&mut model, patches, events);
     }
 
+    /// Puts an operator's action (an audit entry) on the timeline. It carries
+    /// the revision the registry was at when it was recorded: the actions are
+    /// not etcd's, so they have none of their own.
+    pub fn record_action(&self, subject: String, detail: serde_json::Value) {
+        let mut model = self.write();
+        let event = app::model::Event {
+            revision: model.revision,
+            at: now_rfc3339().unwrap_or_default(),
+            kind: "audit".to_owned(),
+            subject,
+            detail,
+        };
+        self.publish_with_events(&mut model, Vec::new(), vec![event]);
+    }
+
     /// Adds `events` to the history and publishes them with `patches`.
     fn publish_with_events(
         &self,
