@@ -20,6 +20,8 @@ use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, Extend
 use serde_json::{json, Value};
 use server::config::{EtcdTls, Secret};
 use server::dev::{EtcdProcess, EtcdServerTls};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
 
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -92,6 +94,41 @@ async fn tls_etcd(pki: &Pki) -> (EtcdProcess, EtcdTls) {
         .await
         .expect("etcd with TLS starts");
     (etcd, tls)
+}
+
+/// A WebSocket over TLS to the dashboard, trusting `ca`, sending `cookie`.
+async fn wss(addr: std::net::SocketAddr, ca: &Path, cookie: &str) -> common::WsClient<TlsStream<TcpStream>> {
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
+    use tokio_rustls::rustls::{ClientConfig, RootCertStore};
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca).expect("CA file") {
+        roots.add(cert.expect("CA certificate")).expect("trust the CA");
+    }
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = TcpStream::connect(addr).await.expect("connect");
+    let name = ServerName::try_from("127.0.0.1").expect("server name");
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .expect("TLS handshake with the dashboard");
+    let mut request = format!("wss://{addr}/api/v1/ws")
+        .into_client_request()
+        .expect("request");
+    request
+        .headers_mut()
+        .insert("cookie", cookie.parse().expect("cookie header"));
+    let (stream, _) = tokio_tungstenite::client_async(request, tls)
+        .await
+        .expect("WebSocket over TLS");
+    common::WsClient { stream }
 }
 
 #[tokio::test]
@@ -228,6 +265,14 @@ async fn the_dashboard_serves_https_with_secure_cookies() {
         .unwrap_or_default()
         .to_owned();
     assert!(cookie.ends_with("; Secure") && cookie.contains("HttpOnly"), "{cookie}");
+
+    // The live view over wss://, with the session.
+    let mut socket = wss(app.addr, &pki.ca_file(), cookie.split(';').next().unwrap_or_default()).await;
+    socket
+        .send_json(json!({"type": "subscribe", "topics": ["services"]}))
+        .await;
+    let snapshot = socket.wait_for(LIMIT, |m| m["type"] == "snapshot").await;
+    assert_eq!(snapshot["topic"], "services", "{snapshot}");
 
     // Plain HTTP on the HTTPS port gets no answer from the app.
     let plain = reqwest::Client::new()

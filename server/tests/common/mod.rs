@@ -158,8 +158,9 @@ impl Drop for TestApp {
     }
 }
 
-pub struct WsClient {
-    pub stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+/// A WebSocket client; over plain TCP unless the test brings its own stream.
+pub struct WsClient<S = MaybeTlsStream<TcpStream>> {
+    pub stream: WebSocketStream<S>,
 }
 
 /// What `WsClient::next` saw.
@@ -169,7 +170,7 @@ pub enum Received {
     Closed(Option<u16>),
 }
 
-impl WsClient {
+impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> WsClient<S> {
     pub async fn send_json(&mut self, value: Value) {
         self.send_text(&value.to_string()).await;
     }
