@@ -14,12 +14,13 @@ APT_PACKAGES := etcd-server etcd-client protobuf-compiler libprotobuf-dev chromi
 # cargo-leptos finds wasm-opt (npm `binaryen`) and wasm-bindgen on PATH.
 export PATH := $(CURDIR)/end2end/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: help setup setup-apt setup-rust setup-npm build run test test-rust test-e2e lint clean
+.PHONY: help setup setup-apt setup-rust setup-npm build run test test-rust test-e2e bench lint clean
 
 help:
 	@echo "make run    set up, build (release) and start the dashboard on a private etcd"
 	@echo "make test   set up, build once, run every Rust and end-to-end test"
 	@echo "make build  set up and build the release server and wasm"
+	@echo "make bench  benchmarks: Leasehold next to etcd alone, one table (target/bench/report.md)"
 	@echo "make lint   rustfmt and clippy, as CI would want them"
 
 setup: setup-apt setup-rust setup-npm
@@ -76,6 +77,12 @@ test-rust:
 
 test-e2e:
 	cd end2end && npx playwright test
+
+# Benchmarks print figures and never fail on slowness. `make bench ONLY="P2 P6"`
+# runs some; LEASEHOLD_BENCH_SECONDS sets the length of each load phase (10).
+bench: build
+	env $(LEPTOS_BUILD_ENV) cargo build --release -p bench
+	target/release/leasehold-bench $(ONLY)
 
 lint:
 	cargo fmt --all --check

@@ -148,11 +148,6 @@ impl Live {
         Ok(())
     }
 
-    /// Whether the server has a login (so a user name and a sign-out to show).
-    pub fn has_login(self) -> bool {
-        self.me.with(|me| me.as_ref().is_some_and(MeBody::has_login))
-    }
-
     /// Whether destructive controls (revoke, break lock) may be offered:
     /// only once the server said so.
     pub fn may_revoke(self) -> bool {

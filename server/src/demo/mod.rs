@@ -16,7 +16,7 @@
 //! Nothing here gives up on an etcd error: it is logged and retried with
 //! backoff, so an etcd outage pauses the demo and never ends it.
 
-mod catalog;
+pub mod catalog;
 mod coordination;
 mod fleet;
 mod session;

@@ -1,0 +1,82 @@
+//! Load on etcd: registry-shaped puts, as fast as etcd takes them or paced.
+
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use etcd_client::Client;
+
+/// A Kratos registration padded to about 256 bytes.
+pub fn value(service: &str, id: u64) -> String {
+    let mut text = format!(
+        r#"{{"id":"{id}","name":"{service}","version":"v1.4.2","metadata":{{"zone":"eu-1","pad":""}},"endpoints":["grpc://10.1.{}.{}:9000"]}}"#,
+        (id / 250) % 250,
+        id % 250 + 1
+    );
+    let pad = 256usize.saturating_sub(text.len());
+    if let Some(at) = text.find(r#""pad":""#) {
+        text.insert_str(at + r#""pad":""#.len(), &"x".repeat(pad));
+    }
+    text
+}
+
+/// What a flood of puts achieved.
+pub struct Flood {
+    pub puts: u64,
+    pub elapsed: Duration,
+    /// The revision of the last put acknowledged.
+    pub last_revision: i64,
+}
+
+impl Flood {
+    pub fn rate(&self) -> f64 {
+        self.puts as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+/// `writers` tasks over `connections` clients put as fast as etcd answers for
+/// `length`; each writer updates its own 200 instances round and round.
+/// `last` follows the newest revision acknowledged, for samplers.
+pub async fn flood(
+    endpoint: &str,
+    connections: usize,
+    writers: usize,
+    length: Duration,
+    last: Arc<AtomicI64>,
+) -> anyhow::Result<Flood> {
+    let mut clients = Vec::with_capacity(connections);
+    for _ in 0..connections.max(1) {
+        clients.push(Client::connect([endpoint], None).await?);
+    }
+    let puts = Arc::new(AtomicU64::new(0));
+    let began = Instant::now();
+    let deadline = began + length;
+    let mut tasks = Vec::with_capacity(writers);
+    for writer in 0..writers {
+        let mut client = clients[writer % clients.len()].clone();
+        let (puts, last) = (puts.clone(), last.clone());
+        tasks.push(tokio::spawn(async move {
+            let service = format!("ingest-{writer:02}");
+            let mut n: u64 = 0;
+            while Instant::now() < deadline {
+                let id = n % 200;
+                let key = format!("/microservices/{service}/{id}");
+                let response = client.put(key, value(&service, id), None).await?;
+                if let Some(header) = response.header() {
+                    last.fetch_max(header.revision(), Ordering::Relaxed);
+                }
+                puts.fetch_add(1, Ordering::Relaxed);
+                n += 1;
+            }
+            Ok::<(), etcd_client::Error>(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    Ok(Flood {
+        puts: puts.load(Ordering::Relaxed),
+        elapsed: began.elapsed(),
+        last_revision: last.load(Ordering::Relaxed),
+    })
+}
