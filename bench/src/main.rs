@@ -15,6 +15,7 @@ mod load;
 mod report;
 mod scale;
 mod server;
+mod ui;
 
 use std::time::Duration;
 
@@ -53,6 +54,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if wanted("P4") {
         scale::run(&mut report).await.context("P4 scale")?;
+    }
+    if wanted("P5") {
+        ui::run(&mut report).await.context("P5 UI")?;
     }
     if wanted("P6") {
         bundle::run(&mut report).context("P6 bundle")?;

@@ -1,0 +1,81 @@
+//! P5: the browser. A service with 10,000 instances, opened in headless
+//! Chromium by Playwright (`end2end/bench/ui.bench.ts`): time to the first
+//! rows, and frame times while its table scrolls.
+
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use etcd_client::{Txn, TxnOp};
+
+use crate::load;
+use crate::report::{quantile, Report};
+use crate::server::{etcd_client, start_etcd, Leasehold};
+
+const INSTANCES: u64 = 10_000;
+
+pub async fn run(report: &mut Report) -> anyhow::Result<()> {
+    println!("P5 UI: a service page with {INSTANCES} instances in headless Chromium");
+    let etcd = start_etcd().await?;
+    let mut client = etcd_client(&etcd).await?;
+    let mut revision = 0;
+    for chunk in (0..INSTANCES).collect::<Vec<_>>().chunks(128) {
+        let ops: Vec<TxnOp> = chunk
+            .iter()
+            .map(|id| TxnOp::put(format!("/microservices/big/{id:05}"), load::value("big", *id), None))
+            .collect();
+        let response = client.txn(Txn::new().and_then(ops)).await?;
+        revision = response.header().map_or(revision, |h| h.revision());
+    }
+    let server = Leasehold::start(&etcd, &[]).await?;
+    server.caught_up(revision, Duration::from_secs(60)).await?;
+
+    let out = std::env::current_dir()?.join("target/bench/ui.json");
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let _ = std::fs::remove_file(&out);
+    let status = tokio::process::Command::new("npx")
+        .args(["playwright", "test", "--config", "bench.config.ts"])
+        .current_dir("end2end")
+        .env("LEASEHOLD_BENCH_URL", server.url("/services/big"))
+        .env("LEASEHOLD_BENCH_OUT", &out)
+        .status()
+        .await
+        .context("running Playwright (`make setup` installs it)")?;
+    if !status.success() {
+        bail!("the browser benchmark failed ({status})");
+    }
+    let figures: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).context("reading the browser's figures")?)?;
+    let numbers = |name: &str| -> Vec<f64> {
+        figures[name]
+            .as_array()
+            .map(|a| a.iter().filter_map(serde_json::Value::as_f64).collect())
+            .unwrap_or_default()
+    };
+    let mut first = numbers("first_rows_ms");
+    let mut frames = numbers("frame_ms");
+    let median = quantile(&mut first, 0.5);
+    let worst = first.iter().copied().fold(0.0, f64::max);
+    report.goal(
+        "P5",
+        format!("first rows visible, fresh page (median / worst of {})", first.len()),
+        format!("{median:.0} / {worst:.0} ms"),
+        "< 500 ms",
+        median < 500.0,
+    );
+    let p95 = quantile(&mut frames, 0.95);
+    let longest = frames.iter().copied().fold(0.0, f64::max);
+    let slow = frames.iter().filter(|f| **f > 17.0).count();
+    report.goal(
+        "P5",
+        "frame time while scrolling (p95 / longest)",
+        format!(
+            "{p95:.1} / {longest:.1} ms, {slow} of {} frames over 17 ms",
+            frames.len()
+        ),
+        "p95 <= 17 ms (60 fps)",
+        p95 <= 17.0,
+    );
+    Ok(())
+}

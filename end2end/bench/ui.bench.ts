@@ -1,0 +1,45 @@
+// P5: how fast a service page with 10,000 instances shows its first rows in
+// headless Chromium, and the frame times while its table is scrolled.
+// `make bench` starts etcd and the server with the instances in place and
+// passes LEASEHOLD_BENCH_URL (the service page) and LEASEHOLD_BENCH_OUT
+// (where the figures go, as JSON).
+import { test, expect } from '@playwright/test';
+import * as fs from 'node:fs';
+
+const RUNS = 5;
+const SCROLL_MS = 3000;
+
+test('a service page with 10,000 instances', async ({ browser }) => {
+  const url = process.env.LEASEHOLD_BENCH_URL;
+  const out = process.env.LEASEHOLD_BENCH_OUT;
+  if (!url || !out) throw new Error('run through `make bench`: LEASEHOLD_BENCH_URL and LEASEHOLD_BENCH_OUT are not set');
+
+  const firstRows: number[] = [];
+  let frames: number[] = [];
+  for (let run = 0; run < RUNS; run++) {
+    // A fresh context each time: nothing cached, as a first visit.
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(url);
+    await page.getByTestId('instance-row').first().waitFor({ state: 'visible' });
+    // Milliseconds since navigation began, by the page's own clock.
+    firstRows.push(await page.evaluate(() => performance.now()));
+    await expect(page.getByText('10000 instance(s)')).toBeVisible();
+    if (run === RUNS - 1) {
+      frames = await page.getByTestId('instances').evaluate((table, length) => new Promise<number[]>((resolve) => {
+        const deltas: number[] = [];
+        let last = performance.now();
+        const start = last;
+        const step = (now: number) => {
+          deltas.push(now - last);
+          last = now;
+          table.scrollTop = (table.scrollTop + 400) % Math.max(1, table.scrollHeight - table.clientHeight);
+          if (now - start < length) requestAnimationFrame(step); else resolve(deltas.slice(1));
+        };
+        requestAnimationFrame(step);
+      }), SCROLL_MS);
+    }
+    await context.close();
+  }
+  fs.writeFileSync(out, JSON.stringify({ first_rows_ms: firstRows, frame_ms: frames }));
+});
