@@ -2,6 +2,7 @@
 //! patch), timed from the put being sent to its arrival at WebSocket clients,
 //! next to a raw etcd watch receiving the same puts.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -47,6 +48,7 @@ async fn latency(report: &mut Report, etcd: &EtcdProcess, server: &Leasehold, le
     let raw = std::mem::take(&mut *raw.lock().unwrap_or_else(PoisonError::into_inner));
     let ws = std::mem::take(&mut *socket.arrivals.lock().unwrap_or_else(PoisonError::into_inner));
     socket.task.abort();
+    let patch_bytes = socket.patch_bytes.load(Ordering::Relaxed);
 
     let (mut raw_ms, raw_missing) = latencies(&sent, &raw, 1);
     let (mut ws_ms, ws_missing) = latencies(&sent, &ws, 1);
@@ -71,6 +73,11 @@ async fn latency(report: &mut Report, etcd: &EtcdProcess, server: &Leasehold, le
         ),
         "p99 <= raw p99 + 5 ms",
         ws_missing == 0 && ws_p99 <= raw_p99 + 5.0,
+    );
+    report.figure(
+        "P2",
+        "WebSocket bytes per event (`services` patches, after coalescing)",
+        format!("{:.0} B", patch_bytes as f64 / count.max(1) as f64),
     );
     Ok(())
 }
@@ -203,6 +210,8 @@ async fn raw_watch(etcd: &EtcdProcess, tag: &str, count: usize) -> anyhow::Resul
 
 struct WsClient {
     arrivals: Arc<Mutex<Arrivals>>,
+    /// Bytes of the messages after the first (the snapshot).
+    patch_bytes: Arc<AtomicU64>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -214,11 +223,16 @@ async fn ws_client(server: &Leasehold, tag: &str, count: usize, every: usize) ->
         .await?;
     let arrivals = Arc::new(Mutex::new(vec![None; count]));
     let seen = arrivals.clone();
+    let patch_bytes = Arc::new(AtomicU64::new(0));
+    let bytes = patch_bytes.clone();
     let pattern = format!(r#""id":"{tag}-"#);
     let task = tokio::spawn(async move {
         while let Some(Ok(message)) = socket.next().await {
             let Message::Text(text) = message else { continue };
             let now = Instant::now();
+            if text.as_str().starts_with(r#"{"type":"patch""#) {
+                bytes.fetch_add(text.len() as u64, Ordering::Relaxed);
+            }
             let mut arrivals = seen.lock().unwrap_or_else(PoisonError::into_inner);
             for seq in numbers_after(text.as_str(), &pattern).filter(|seq| seq % every == 0) {
                 if let Some(slot @ None) = arrivals.get_mut(seq) {
@@ -227,5 +241,9 @@ async fn ws_client(server: &Leasehold, tag: &str, count: usize, every: usize) ->
             }
         }
     });
-    Ok(WsClient { arrivals, task })
+    Ok(WsClient {
+        arrivals,
+        patch_bytes,
+        task,
+    })
 }

@@ -93,12 +93,15 @@ pub async fn run(report: &mut Report) -> anyhow::Result<()> {
     );
     report.figure("P4", "`GET /api/v1/services`", kib(rest));
 
-    // A relist: the server is frozen while etcd moves on and compacts, then
-    // etcd restarts; resuming from its revision, the server finds it
-    // compacted and lists everything again.
+    // A relist: the server is frozen while etcd restarts (so its watch is
+    // cut with nothing in flight), moves on and compacts; resuming from its
+    // revision, the server finds it compacted and lists everything again.
     let relists_before = metric(&server, "leasehold_relists_total").await?;
     let pid = Pid::from_raw(server.pid());
     kill(pid, Signal::SIGSTOP)?;
+    drop(client);
+    etcd.restart().await?;
+    let mut client = etcd_client(&etcd).await?;
     // Two revisions: the server resumes from the first, which the compaction removes.
     client.put("/bench/after-freeze", "1", None).await?;
     let response = client.put("/bench/after-freeze", "2", None).await?;
@@ -106,8 +109,6 @@ pub async fn run(report: &mut Report) -> anyhow::Result<()> {
     client
         .compact(newest, Some(CompactionOptions::new().with_physical()))
         .await?;
-    drop(client);
-    etcd.restart().await?;
     let thawed = Instant::now();
     kill(pid, Signal::SIGCONT)?;
     server.caught_up(newest, Duration::from_secs(120)).await?;
