@@ -1,8 +1,9 @@
 //! `--auth users` against a real etcd: without a session every API route and
 //! the WebSocket answer 401 (health and login excepted); a viewer's revoke is
-//! 403, an operator's works; every attempt lands in the audit log under the
-//! user's name; logout ends the session and its sockets; guessing is slowed;
-//! and no password reaches the log, from the real binary.
+//! 403, an operator's works; every attempt lands in the audit log and the
+//! timeline under the user's name; logout ends the session and its sockets;
+//! guessing is slowed; and no password, hash or session token reaches the
+//! log, from the real binary.
 
 #![allow(
     clippy::expect_used,
@@ -395,6 +396,7 @@ async fn no_password_reaches_the_log() {
         ("otto", OPERATOR_PASSWORD),
     ];
     let mut statuses = Vec::new();
+    let mut token = None;
     for (name, password) in attempts {
         let response = http
             .post(format!("{base}/api/v1/login"))
@@ -403,6 +405,13 @@ async fn no_password_reaches_the_log() {
             .await
             .expect("login");
         statuses.push(response.status().as_u16());
+        if let Some(cookie) = response.headers().get("set-cookie").and_then(|v| v.to_str().ok()) {
+            token = cookie
+                .split(';')
+                .next()
+                .and_then(|c| c.split_once('='))
+                .map(|(_, t)| t.to_owned());
+        }
     }
     assert_eq!(statuses, [401, 401, 200]);
 
@@ -417,7 +426,14 @@ async fn no_password_reaches_the_log() {
     assert!(log.contains("signed in"), "the log is read: {log}");
     assert!(log.contains("login failed"), "{log}");
     assert!(log.contains("etcd login"), "the etcd login was tried: {log}");
-    for secret in [OPERATOR_PASSWORD, "wrong-Password-1", hash.as_str(), ETCD_PASSWORD] {
+    let token = token.expect("the session token");
+    for secret in [
+        OPERATOR_PASSWORD,
+        "wrong-Password-1",
+        hash.as_str(),
+        ETCD_PASSWORD,
+        token.as_str(),
+    ] {
         assert!(!log.contains(secret), "{secret:?} appears in the log");
     }
 }
