@@ -24,6 +24,28 @@ struct ServiceAgg {
     ids: BTreeSet<String>,
     with_lease: usize,
     layouts: BTreeMap<Layout, usize>,
+    /// TTL -> how many instances have it: the lowest is the summary's
+    /// `min_ttl`, found without visiting every instance on every change.
+    ttls: BTreeMap<i64, usize>,
+}
+
+impl ServiceAgg {
+    fn count_ttl(&mut self, ttl: Option<i64>) {
+        if let Some(ttl) = ttl {
+            *self.ttls.entry(ttl).or_default() += 1;
+        }
+    }
+
+    fn uncount_ttl(&mut self, ttl: Option<i64>) {
+        if let Some(ttl) = ttl {
+            if let Some(count) = self.ttls.get_mut(&ttl) {
+                *count -= 1;
+                if *count == 0 {
+                    self.ttls.remove(&ttl);
+                }
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -208,6 +230,7 @@ impl Index {
                 let agg = self.services.entry(instance.service.clone()).or_default();
                 agg.ids.insert(id.clone());
                 agg.with_lease += usize::from(instance.lease.is_some());
+                agg.count_ttl(instance.ttl);
                 *agg.layouts.entry(instance.layout).or_default() += 1;
                 touched.services.insert(instance.service.clone());
                 touched.instances.insert((instance.service.clone(), id.clone()));
@@ -260,6 +283,7 @@ impl Index {
             if let Some(agg) = self.services.get_mut(&instance.service) {
                 agg.ids.remove(id);
                 agg.with_lease -= usize::from(instance.lease.is_some());
+                agg.uncount_ttl(instance.ttl);
                 if let Some(count) = agg.layouts.get_mut(&instance.layout) {
                     *count -= 1;
                     if *count == 0 {
@@ -307,6 +331,10 @@ impl Index {
         let keys: Vec<String> = self.leases.keys(lease).cloned().collect();
         for id in keys {
             if let Some(instance) = self.instances.get_mut(&id) {
+                if let Some(agg) = self.services.get_mut(&instance.service) {
+                    agg.uncount_ttl(instance.ttl);
+                    agg.count_ttl(ttl);
+                }
                 instance.ttl = ttl;
                 instance.granted_ttl = granted_ttl;
                 touched.services.insert(instance.service.clone());
@@ -434,11 +462,7 @@ impl Index {
             layouts: agg.layouts.keys().copied().collect(),
             instances: agg.ids.len(),
             with_lease: agg.with_lease,
-            min_ttl: agg
-                .ids
-                .iter()
-                .filter_map(|id| self.instances.get(id).and_then(|i| i.ttl))
-                .min(),
+            min_ttl: agg.ttls.keys().next().copied(),
         })
     }
 
@@ -537,5 +561,54 @@ fn op<T: Serialize>(id: &str, value: Option<T>) -> PatchOp {
             tracing::error!(%error, id, "cannot serialize an entity");
             PatchOp::Remove { id: id.to_owned() }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(index: &mut Index, key: &str, lease: i64) {
+        let value = r#"{"id":"x","name":"pay","endpoints":["grpc://10.0.0.1:9000"]}"#;
+        let after = KeyValue::sample(key, value).with_lease(lease);
+        index.apply(&Change::Upserted { before: None, after }, None, &mut Touched::default());
+    }
+
+    fn sample(index: &mut Index, lease: i64, ttl: i64) {
+        let sample = Sample {
+            ttl,
+            granted_ttl: 60,
+            at: String::new(),
+        };
+        index.apply_sample(lease, sample, &mut Touched::default());
+    }
+
+    fn min_ttl(index: &Index) -> Option<i64> {
+        index.service_summary("pay").and_then(|s| s.min_ttl)
+    }
+
+    #[test]
+    fn the_lowest_ttl_follows_samples_and_departures() {
+        let mut index = Index::new(Classifier::new(Vec::new()));
+        put(&mut index, "/microservices/pay/p1", 1);
+        put(&mut index, "/microservices/pay/p2", 2);
+        put(&mut index, "/microservices/pay/p3", 0);
+        assert_eq!(index.service_summary("pay").map(|s| s.instances), Some(3));
+        assert_eq!(min_ttl(&index), None, "not sampled yet");
+        sample(&mut index, 1, 40);
+        sample(&mut index, 2, 25);
+        assert_eq!(min_ttl(&index), Some(25));
+        sample(&mut index, 2, 50);
+        assert_eq!(min_ttl(&index), Some(40), "a renewed lease is no longer the lowest");
+        index.apply(
+            &Change::Removed(KeyValue::sample("/microservices/pay/p1", "")),
+            None,
+            &mut Touched::default(),
+        );
+        assert_eq!(min_ttl(&index), Some(50));
+        // Registering again on a sampled lease takes its TTL at once.
+        put(&mut index, "/microservices/pay/p1", 2);
+        assert_eq!(min_ttl(&index), Some(50));
+        assert_eq!(index.service_summary("pay").map(|s| s.instances), Some(3));
     }
 }
