@@ -66,6 +66,18 @@ fn with_causes(mut text: String, error: &dyn std::error::Error) -> String {
     text
 }
 
+/// What to check when connections to etcd fail without saying why. Over
+/// TLS 1.3, etcd refuses a missing client certificate after the handshake,
+/// so the client often sees only a closed connection.
+pub fn connection_hint(config: &EtcdConfig) -> Option<&'static str> {
+    match &config.tls {
+        Some(tls) if tls.identity.is_none() => {
+            Some("if etcd demands client certificates (--client-cert-auth), give --etcd-cert and --etcd-key")
+        }
+        _ => None,
+    }
+}
+
 /// What to do about a TLS failure, in the flags' words.
 fn tls_hint(text: &str) -> Option<&'static str> {
     if text.contains("UnknownIssuer") {
@@ -155,8 +167,11 @@ pub fn spawn_tasks(tasks: &Supervisor, client: Client, store: Store, config: &Co
     {
         let (client, store, stop) = (client.clone(), store.clone(), stop.clone());
         let prefixes: Vec<Vec<u8>> = config.prefixes.iter().map(|p| p.as_bytes().to_vec()).collect();
+        let hint = connection_hint(&config.etcd);
         tasks.spawn("watcher", move || {
-            Watcher::new(client.clone(), store.clone(), prefixes.clone()).run(stop.clone())
+            Watcher::new(client.clone(), store.clone(), prefixes.clone())
+                .with_hint(hint)
+                .run(stop.clone())
         });
     }
     {

@@ -73,6 +73,9 @@ pub struct Watcher {
     failures: u32,
     /// The first list is done; later ones are relists.
     listed: bool,
+    /// Added to a connection failure's text: what the configuration
+    /// suggests checking (see [`super::connection_hint`]).
+    hint: Option<&'static str>,
 }
 
 impl Watcher {
@@ -95,6 +98,7 @@ impl Watcher {
             ranges,
             failures: 0,
             listed: false,
+            hint: None,
         }
     }
 
@@ -155,11 +159,24 @@ impl Watcher {
         }
     }
 
+    /// Adds what to check to connection failures' text.
+    pub fn with_hint(mut self, hint: Option<&'static str>) -> Self {
+        self.hint = hint;
+        self
+    }
+
     fn failed(&mut self, error: Error, then: State) -> State {
         self.store.metrics().etcd_error();
         self.failures = self.failures.saturating_add(1);
-        tracing::warn!(error = %error.summary(), failures = self.failures, "etcd link lost; retrying");
-        self.store.set_link(EtcdState::Reconnecting, Some(error.summary()));
+        let mut summary = error.summary();
+        if let Some(hint) = self
+            .hint
+            .filter(|_| summary.contains("transport error") && super::tls_hint(&summary).is_none())
+        {
+            summary = format!("{summary} ({hint})");
+        }
+        tracing::warn!(error = %summary, failures = self.failures, "etcd link lost; retrying");
+        self.store.set_link(EtcdState::Reconnecting, Some(summary));
         State::Backoff { then: Box::new(then) }
     }
 
