@@ -41,40 +41,31 @@ pub async fn run(report: &mut Report, length: Duration) -> anyhow::Result<()> {
     // The same load with Leasehold watching, its lag sampled as it goes.
     let server = Leasehold::start(&etcd, &[]).await?;
     let last = Arc::new(AtomicI64::new(server.revision().await?));
-    let done = Arc::new(AtomicBool::new(false));
-    let sampling = {
-        let (last, done) = (last.clone(), done.clone());
-        let (url, http) = (server.url("/api/v1/health"), server.http.clone());
-        tokio::spawn(async move {
-            let mut samples: Vec<(i64, i64)> = Vec::new();
-            loop {
-                let etcd_at = last.load(Ordering::Relaxed);
-                let ours = match http.get(&url).send().await {
-                    Ok(response) => response
-                        .json::<serde_json::Value>()
-                        .await
-                        .ok()
-                        .and_then(|h| h["revision"].as_i64())
-                        .unwrap_or(0),
-                    Err(_) => 0,
-                };
-                samples.push((etcd_at, ours));
-                if done.load(Ordering::Relaxed) {
-                    return samples;
-                }
-                tokio::time::sleep(Duration::from_millis(250)).await;
-            }
-        })
-    };
+    let done = AtomicBool::new(false);
     let cpu_before = server.cpu();
-    let watched = load::flood(&endpoint, CONNECTIONS, WRITERS, length, last.clone()).await?;
+    let loading = async {
+        let flood = load::flood(&endpoint, CONNECTIONS, WRITERS, length, last.clone()).await;
+        done.store(true, Ordering::Relaxed);
+        flood
+    };
+    let sampling = async {
+        let mut samples: Vec<(i64, i64)> = Vec::new();
+        loop {
+            let etcd_at = last.load(Ordering::Relaxed);
+            samples.push((etcd_at, server.revision().await.unwrap_or(0)));
+            if done.load(Ordering::Relaxed) {
+                return samples;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    };
+    let (watched, samples) = tokio::join!(loading, sampling);
+    let watched = watched?;
     let cpu = server.cpu().saturating_sub(cpu_before);
     let lag_at_end = watched.last_revision - server.revision().await?;
-    done.store(true, Ordering::Relaxed);
     let catch_up = server
         .caught_up(watched.last_revision, Duration::from_secs(120))
         .await?;
-    let samples = sampling.await?;
 
     let (first, end) = (
         samples.first().copied().unwrap_or_default(),

@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use etcd_client::Client;
+use etcd_client::{Client, Txn, TxnOp};
 
 /// A Kratos registration padded to about 256 bytes.
 pub fn value(service: &str, id: u64) -> String {
@@ -18,6 +18,20 @@ pub fn value(service: &str, id: u64) -> String {
         text.insert_str(at + r#""pad":""#.len(), &"x".repeat(pad));
     }
     text
+}
+
+/// Puts `entries` in transactions of 128; returns the revision of the last.
+pub async fn put_all(client: &mut Client, entries: &[(String, String)]) -> anyhow::Result<i64> {
+    let mut revision = 0;
+    for chunk in entries.chunks(128) {
+        let ops: Vec<TxnOp> = chunk
+            .iter()
+            .map(|(k, v)| TxnOp::put(k.as_str(), v.as_str(), None))
+            .collect();
+        let response = client.txn(Txn::new().and_then(ops)).await?;
+        revision = response.header().map_or(revision, |h| h.revision());
+    }
+    Ok(revision)
 }
 
 /// What a flood of puts achieved.

@@ -4,18 +4,18 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use etcd_client::{CompactionOptions, Txn, TxnOp};
+use etcd_client::CompactionOptions;
 use futures::{SinkExt, StreamExt};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::load;
 use crate::report::{kib, mib, Report};
 use crate::server::{etcd_client, start_etcd, Leasehold};
 
 const SERVICES: usize = 5_000;
 const PER_SERVICE: usize = 20;
-const TXN_OPS: usize = 128;
 
 pub async fn run(report: &mut Report) -> anyhow::Result<()> {
     println!("P4 scale: {} instances in {SERVICES} services", SERVICES * PER_SERVICE);
@@ -42,15 +42,7 @@ pub async fn run(report: &mut Report) -> anyhow::Result<()> {
     let instances = entries.len();
     let mut client = etcd_client(&etcd).await?;
     let began = Instant::now();
-    let mut revision = 0;
-    for chunk in entries.chunks(TXN_OPS) {
-        let ops: Vec<TxnOp> = chunk
-            .iter()
-            .map(|(k, v)| TxnOp::put(k.as_str(), v.as_str(), None))
-            .collect();
-        let response = client.txn(Txn::new().and_then(ops)).await?;
-        revision = response.header().map_or(revision, |h| h.revision());
-    }
+    let revision = load::put_all(&mut client, &entries).await?;
     println!(
         "  loaded {instances} keys into etcd in {:.1} s",
         began.elapsed().as_secs_f64()

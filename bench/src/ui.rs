@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use etcd_client::{Txn, TxnOp};
 
 use crate::load;
 use crate::report::{quantile, Report};
@@ -17,15 +16,10 @@ pub async fn run(report: &mut Report) -> anyhow::Result<()> {
     println!("P5 UI: a service page with {INSTANCES} instances in headless Chromium");
     let etcd = start_etcd().await?;
     let mut client = etcd_client(&etcd).await?;
-    let mut revision = 0;
-    for chunk in (0..INSTANCES).collect::<Vec<_>>().chunks(128) {
-        let ops: Vec<TxnOp> = chunk
-            .iter()
-            .map(|id| TxnOp::put(format!("/microservices/big/{id:05}"), load::value("big", *id), None))
-            .collect();
-        let response = client.txn(Txn::new().and_then(ops)).await?;
-        revision = response.header().map_or(revision, |h| h.revision());
-    }
+    let entries: Vec<(String, String)> = (0..INSTANCES)
+        .map(|id| (format!("/microservices/big/{id:05}"), load::value("big", id)))
+        .collect();
+    let revision = load::put_all(&mut client, &entries).await?;
     let server = Leasehold::start(&etcd, &[]).await?;
     server.caught_up(revision, Duration::from_secs(60)).await?;
 

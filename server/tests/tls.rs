@@ -15,10 +15,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{config, spawn_app_with};
-use etcd_client::{Certificate, ConnectOptions, Identity, TlsOptions};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair};
 use serde_json::{json, Value};
-use server::config::{EtcdTls, Secret};
+use server::config::{EtcdConfig, EtcdTls, Secret};
 use server::dev::{EtcdProcess, EtcdServerTls};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
@@ -69,6 +68,14 @@ fn read(path: &Path) -> String {
     std::fs::read_to_string(path).expect("read PEM")
 }
 
+/// How Leasehold reaches `endpoint` with `tls`.
+fn etcd_config(endpoint: String, tls: &EtcdTls) -> EtcdConfig {
+    EtcdConfig {
+        tls: Some(tls.clone()),
+        ..EtcdConfig::new(vec![endpoint])
+    }
+}
+
 /// etcd over TLS that demands a client certificate from `pki`'s CA.
 async fn tls_etcd(pki: &Pki) -> (EtcdProcess, EtcdTls) {
     let (cert_file, key_file) = pki.issue("etcd", ExtendedKeyUsagePurpose::ServerAuth);
@@ -77,17 +84,13 @@ async fn tls_etcd(pki: &Pki) -> (EtcdProcess, EtcdTls) {
         ca_pem: read(&pki.ca_file()),
         identity: Some((read(&client_cert), Secret::new(read(&client_key)))),
     };
-    let client = ConnectOptions::new().with_tls(
-        TlsOptions::new()
-            .ca_certificate(Certificate::from_pem(read(&pki.ca_file())))
-            .identity(Identity::from_pem(read(&client_cert), read(&client_key))),
-    );
+    // The readiness check connects as Leasehold would.
     let server = EtcdServerTls {
         cert_file,
         key_file,
         ca_file: pki.ca_file(),
         client_cert_auth: true,
-        client,
+        client: server::etcd::connect_options(&etcd_config(String::new(), &tls)),
     };
     let binary = std::env::var("LEASEHOLD_ETCD_BIN").unwrap_or_else(|_| "etcd".to_owned());
     let etcd = EtcdProcess::start_tls(binary, server)
@@ -136,24 +139,9 @@ async fn syncs_an_etcd_that_demands_client_certificates() {
     let pki = Pki::new("leasehold test CA");
     let (etcd, tls) = tls_etcd(&pki).await;
     assert!(etcd.endpoint().starts_with("https://"));
-    let mut client = etcd_client::Client::connect(
-        [etcd.endpoint()],
-        Some(
-            ConnectOptions::new().with_tls(
-                TlsOptions::new()
-                    .ca_certificate(Certificate::from_pem(tls.ca_pem.clone()))
-                    .identity(Identity::from_pem(
-                        tls.identity.as_ref().map(|i| i.0.clone()).unwrap_or_default(),
-                        tls.identity
-                            .as_ref()
-                            .map(|i| i.1.expose().to_owned())
-                            .unwrap_or_default(),
-                    )),
-            ),
-        ),
-    )
-    .await
-    .expect("client");
+    let mut client = server::etcd::connect(&etcd_config(etcd.endpoint(), &tls))
+        .await
+        .expect("client");
     client
         .put(
             "/microservices/orders/1",
