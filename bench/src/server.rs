@@ -37,7 +37,10 @@ impl Leasehold {
         };
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
         let began = Instant::now();
-        let child = Command::new("target/release/leasehold")
+        // `LEASEHOLD_BENCH_SERVER` runs something else in its place: a wrapper
+        // that starts it under a profiler (heaptrack, perf), for one.
+        let binary = std::env::var("LEASEHOLD_BENCH_SERVER").unwrap_or_else(|_| "target/release/leasehold".to_owned());
+        let child = Command::new(&binary)
             .args(["serve", "--etcd", &etcd.endpoint(), "--listen", &addr.to_string()])
             .args(extra)
             .env("RUST_LOG", "warn")
@@ -46,7 +49,7 @@ impl Leasehold {
             .stderr(Stdio::inherit())
             .kill_on_drop(true)
             .spawn()
-            .context("starting target/release/leasehold (run `make build` first)")?;
+            .with_context(|| format!("starting {binary} (run `make build` first)"))?;
         let mut server = Leasehold {
             child,
             addr,

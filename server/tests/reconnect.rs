@@ -72,6 +72,10 @@ async fn a_killed_etcd_is_noticed_and_recovery_resumes_from_the_last_revision() 
 #[tokio::test]
 async fn the_server_starts_and_serves_pages_while_etcd_is_down() {
     let mut etcd = start_etcd().await;
+    let mut client = etcd_client(&etcd).await;
+    let value = r#"{"name":"pay","id":"p1","address":"10.0.0.1","port":9000}"#;
+    client.put("/microservices/pay/p1", value, None).await.expect("put");
+    drop(client);
     etcd.kill().await.expect("kill");
 
     let app = spawn_app(&etcd).await;
@@ -84,8 +88,41 @@ async fn the_server_starts_and_serves_pages_while_etcd_is_down() {
     let html = page.text().await.expect("html");
     assert!(html.contains("Leasehold"), "{html}");
 
+    // A page opened before the first list holds empty snapshots; the list
+    // reaches it as patches.
+    let mut ws = app.ws().await;
+    ws.send_json(json!({"type":"subscribe","topics":["service:pay","services"]}))
+        .await;
+    let mut snapshots = Vec::new();
+    while snapshots.len() < 2 {
+        let snapshot = ws.wait_for(DETECT, |m| m["type"] == "snapshot").await;
+        assert_eq!(snapshot["data"]["stale"], true, "{snapshot}");
+        snapshots.push(snapshot["topic"].clone());
+    }
+
     etcd.restart().await.expect("etcd starts");
     app.wait_for_health(200, RECOVER).await;
+    // Both patches come with the first list, in one batch.
+    let mut patched = Vec::new();
+    while patched.len() < 2 {
+        let patch = ws.wait_for(RECOVER, |m| m["type"] == "patch").await;
+        let ids: Vec<&str> = patch["ops"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|op| op["op"] == "upsert")
+            .filter_map(|op| op["id"].as_str())
+            .collect();
+        match patch["topic"].as_str() {
+            Some("service:pay") => assert_eq!(ids, ["/microservices/pay/p1"], "{patch}"),
+            Some("services") => assert_eq!(ids, ["pay"], "{patch}"),
+            _ => continue,
+        }
+        patched.push(patch["topic"].clone());
+    }
+    snapshots.sort_by_key(ToString::to_string);
+    patched.sort_by_key(ToString::to_string);
+    assert_eq!(snapshots, patched);
     app.shutdown().await;
 }
 

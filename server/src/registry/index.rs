@@ -15,7 +15,7 @@ use serde_json::value::to_raw_value;
 use super::classify::{Classifier, Kind};
 use super::events::{events_of, Happenings, InstanceChange, LeaseEnd, QueueKind, QueueNow};
 use super::leases::{LeaseTable, Sample};
-use super::mirror::{Change, KeyValue};
+use super::mirror::{ChangeRef, KeyValue};
 use super::text::key_id;
 
 /// Counters of one service; the instances themselves live in `Index::instances`.
@@ -76,6 +76,20 @@ pub struct Touched {
     leases: BTreeSet<i64>,
     /// What happened, for the timeline.
     happenings: Happenings,
+    /// Loading what predates the server: no timeline, and no instance
+    /// patches (nobody holds a snapshot with instances to patch yet).
+    quiet: bool,
+}
+
+impl Touched {
+    /// For the first list: what it touches is not recorded instance by
+    /// instance, nor as happenings; services, queues and leases still are.
+    pub fn quiet() -> Self {
+        Touched {
+            quiet: true,
+            ..Touched::default()
+        }
+    }
 }
 
 /// What revoking a lease would remove.
@@ -112,12 +126,16 @@ impl Index {
 
     /// Applies one mirror change. `now` is the time to record as a new
     /// contender's `since` (`None` while loading what predates the server).
-    pub fn apply(&mut self, change: &Change, now: Option<&str>, touched: &mut Touched) {
+    pub fn apply(&mut self, change: ChangeRef<'_>, now: Option<&str>, touched: &mut Touched) {
         let (id, after) = match change {
-            Change::Upserted { after, .. } => (key_id(&after.key), Some(after)),
-            Change::Removed(kv) => (key_id(&kv.key), None),
+            ChangeRef::Upserted { after, .. } => (key_id(&after.key), Some(after)),
+            ChangeRef::Removed(kv) => (key_id(&kv.key), None),
         };
-        let instance_before = self.instances.get(&id).cloned();
+        let instance_before = if touched.quiet {
+            None
+        } else {
+            self.instances.get(&id).cloned()
+        };
         let contender_before = self
             .contenders
             .get(&id)
@@ -137,6 +155,9 @@ impl Index {
             self.add(id.clone(), after, since, touched);
         }
 
+        if touched.quiet {
+            return;
+        }
         let happenings = &mut touched.happenings;
         match (instance_before, self.instances.get(&id)) {
             (None, Some(now)) => happenings.instances.push(InstanceChange::Registered(now.clone())),
@@ -233,7 +254,9 @@ impl Index {
                 agg.count_ttl(instance.ttl);
                 *agg.layouts.entry(instance.layout).or_default() += 1;
                 touched.services.insert(instance.service.clone());
-                touched.instances.insert((instance.service.clone(), id.clone()));
+                if !touched.quiet {
+                    touched.instances.insert((instance.service.clone(), id.clone()));
+                }
                 self.instances.insert(id, *instance);
             }
             Kind::Contender { name, lease, proposal } => {
@@ -295,7 +318,9 @@ impl Index {
                 }
             }
             touched.services.insert(instance.service.clone());
-            touched.instances.insert((instance.service, id.to_owned()));
+            if !touched.quiet {
+                touched.instances.insert((instance.service, id.to_owned()));
+            }
         }
         if let Some((queue, name)) = self.contenders.get(id).map(|e| (e.queue(), e.name.clone())) {
             self.note_queue(queue, &name, touched);
@@ -508,6 +533,13 @@ impl Index {
         )
     }
 
+    /// Every instance of a service as upserts, in key order.
+    pub fn instance_upserts(&self, name: &str) -> Vec<PatchOp> {
+        let ids = self.services.get(name).map(|agg| agg.ids.iter()).into_iter().flatten();
+        ids.filter_map(|id| self.instances.get(id).map(|i| op(id, Some(i))))
+            .collect()
+    }
+
     fn queue(&self, ids: &BTreeSet<(Revision, String)>) -> Vec<&ContenderEntry> {
         ids.iter().filter_map(|(_, id)| self.contenders.get(id)).collect()
     }
@@ -571,7 +603,14 @@ mod tests {
     fn put(index: &mut Index, key: &str, lease: i64) {
         let value = r#"{"id":"x","name":"pay","endpoints":["grpc://10.0.0.1:9000"]}"#;
         let after = KeyValue::sample(key, value).with_lease(lease);
-        index.apply(&Change::Upserted { before: None, after }, None, &mut Touched::default());
+        index.apply(
+            ChangeRef::Upserted {
+                before: None,
+                after: &after,
+            },
+            None,
+            &mut Touched::default(),
+        );
     }
 
     fn sample(index: &mut Index, lease: i64, ttl: i64) {
@@ -601,7 +640,7 @@ mod tests {
         sample(&mut index, 2, 50);
         assert_eq!(min_ttl(&index), Some(40), "a renewed lease is no longer the lowest");
         index.apply(
-            &Change::Removed(KeyValue::sample("/microservices/pay/p1", "")),
+            ChangeRef::Removed(&KeyValue::sample("/microservices/pay/p1", "")),
             None,
             &mut Touched::default(),
         );

@@ -58,6 +58,29 @@ pub enum Change {
     Removed(KeyValue),
 }
 
+/// A change seen through references: what a relist's diff yields without
+/// copying every key, and what the index reads of any change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeRef<'a> {
+    Upserted {
+        before: Option<&'a KeyValue>,
+        after: &'a KeyValue,
+    },
+    Removed(&'a KeyValue),
+}
+
+impl Change {
+    pub fn as_ref(&self) -> ChangeRef<'_> {
+        match self {
+            Change::Upserted { before, after } => ChangeRef::Upserted {
+                before: before.as_ref(),
+                after,
+            },
+            Change::Removed(kv) => ChangeRef::Removed(kv),
+        }
+    }
+}
+
 /// The keys, in etcd's byte order.
 #[derive(Debug, Default, Clone)]
 pub struct Mirror {
@@ -99,26 +122,20 @@ impl Mirror {
         }
     }
 
-    /// The changes that turn `self` into `next`, in key order: what a relist
-    /// after compaction or a lost stream must tell clients, instead of a blank
-    /// page followed by everything.
-    pub fn diff(&self, next: &Mirror) -> Vec<Change> {
-        let mut changes = Vec::new();
-        for (key, old) in &self.keys {
-            if !next.keys.contains_key(key) {
-                changes.push(Change::Removed(old.clone()));
-            }
-        }
-        for (key, new) in &next.keys {
-            match self.keys.get(key) {
-                Some(old) if old == new => {}
-                before => changes.push(Change::Upserted {
-                    before: before.cloned(),
-                    after: new.clone(),
-                }),
-            }
-        }
-        changes
+    /// The changes that turn `self` into `next`: removals, then upserts, each
+    /// in key order. What a relist after compaction or a lost stream must tell
+    /// clients, instead of a blank page followed by everything.
+    pub fn diff<'a>(&'a self, next: &'a Mirror) -> impl Iterator<Item = ChangeRef<'a>> {
+        let removed = self
+            .keys
+            .iter()
+            .filter(|(key, _)| !next.keys.contains_key(*key))
+            .map(|(_, old)| ChangeRef::Removed(old));
+        let upserted = next.keys.iter().filter_map(|(key, new)| match self.keys.get(key) {
+            Some(old) if old == new => None,
+            before => Some(ChangeRef::Upserted { before, after: new }),
+        });
+        removed.chain(upserted)
     }
 }
 
@@ -154,12 +171,11 @@ mod tests {
     fn diff_reports_removals_upserts_and_nothing_for_equal_keys() {
         let old = Mirror::from_list([kv("gone", "x", 2), kv("same", "y", 3), kv("changed", "z", 4)]);
         let new = Mirror::from_list([kv("same", "y", 3), kv("changed", "z2", 9), kv("added", "w", 10)]);
-        let changes = old.diff(&new);
-        let summary: Vec<String> = changes
-            .iter()
+        let summary: Vec<String> = old
+            .diff(&new)
             .map(|c| match c {
-                Change::Removed(kv) => format!("-{}", String::from_utf8_lossy(&kv.key)),
-                Change::Upserted { after, .. } => {
+                ChangeRef::Removed(kv) => format!("-{}", String::from_utf8_lossy(&kv.key)),
+                ChangeRef::Upserted { after, .. } => {
                     format!("+{}", String::from_utf8_lossy(&after.key))
                 }
             })

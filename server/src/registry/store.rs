@@ -133,25 +133,42 @@ impl Store {
     /// Used after the first list and after every relist (compaction, lost
     /// stream); the diff against the old mirror is what clients receive.
     pub fn replace_mirror(&self, revision: Revision, next: Mirror) {
-        let mut model = self.write();
-        let changes = model.mirror.diff(&next);
-        tracing::debug!(revision, keys = next.len(), changes = changes.len(), "mirror replaced");
-        let now = model.loaded.then(now_rfc3339).flatten();
-        let mut touched = Touched::default();
-        for change in &changes {
-            model.index.apply(change, now.as_deref(), &mut touched);
-        }
-        model.mirror = next;
-        let was_loaded = std::mem::replace(&mut model.loaded, true);
-        model.revision = model.revision.max(revision);
-        // The first list is what predates the server: no events for it. A
-        // relist's differences are what happened while the watch was lost.
-        let events = match (&now, was_loaded) {
-            (Some(at), true) => model.index.events(&touched, &BTreeMap::new(), model.revision, at),
-            _ => Vec::new(),
+        let mut guard = self.write();
+        let model = &mut *guard;
+        let was_loaded = model.loaded;
+        let now = was_loaded.then(now_rfc3339).flatten();
+        // The first list is what predates the server: it makes no events, and
+        // instances reach only the sessions already watching their service
+        // (below), instead of a patch per instance that nobody may read.
+        let mut touched = if was_loaded {
+            Touched::default()
+        } else {
+            Touched::quiet()
         };
-        let patches = model.index.patches(touched);
-        self.publish_with_events(&mut model, patches, events);
+        let mut changes = 0_usize;
+        for change in model.mirror.diff(&next) {
+            model.index.apply(change, now.as_deref(), &mut touched);
+            changes += 1;
+        }
+        tracing::debug!(revision, keys = next.len(), changes, "mirror replaced");
+        model.mirror = next;
+        model.loaded = true;
+        model.revision = model.revision.max(revision);
+        // A relist's differences are what happened while the watch was lost.
+        let events = match &now {
+            Some(at) => model.index.events(&touched, &BTreeMap::new(), model.revision, at),
+            None => Vec::new(),
+        };
+        let mut patches = model.index.patches(touched);
+        if !was_loaded {
+            for topic in self.inner.hub.watched_topics() {
+                if let Topic::Service(name) = &topic {
+                    let ops = model.index.instance_upserts(name);
+                    patches.push((topic, ops));
+                }
+            }
+        }
+        self.publish_with_events(model, patches, events);
         if !was_loaded {
             self.inner.hub.start_history(model.revision);
         }
@@ -170,7 +187,7 @@ impl Store {
         let mut touched = Touched::default();
         for event in events {
             if let Some(change) = model.mirror.apply(event) {
-                model.index.apply(&change, now.as_deref(), &mut touched);
+                model.index.apply(change.as_ref(), now.as_deref(), &mut touched);
             }
         }
         model.revision = revision;
