@@ -206,3 +206,76 @@ async fn a_client_resuming_with_since_gets_what_it_missed_as_a_patch() {
     assert_eq!(answer["type"], "snapshot", "{answer}");
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_large_service_snapshot_comes_in_parts_before_any_later_patch() {
+    const INSTANCES: usize = 2_500;
+    let etcd = start_etcd().await;
+    let mut client = etcd_client(&etcd).await;
+    let app = spawn_app(&etcd).await;
+    app.wait_for_health(200, LIMIT).await;
+    let mut revision = 0;
+    for chunk in (0..INSTANCES).collect::<Vec<_>>().chunks(100) {
+        let ops: Vec<etcd_client::TxnOp> = chunk
+            .iter()
+            .map(|i| {
+                let value = format!(
+                    r#"{{"name":"big","id":"{i}","address":"10.0.{}.{}","port":80}}"#,
+                    i / 250,
+                    i % 250
+                );
+                etcd_client::TxnOp::put(format!("/microservices/big/{i:05}"), value, None)
+            })
+            .collect();
+        let response = client.txn(etcd_client::Txn::new().and_then(ops)).await.expect("txn");
+        revision = response.header().expect("header").revision();
+    }
+    app.wait_for_revision(revision, LIMIT).await;
+
+    let mut ws = app.ws().await;
+    ws.send_json(json!({"type": "subscribe", "topics": ["service:big"]}))
+        .await;
+    let snapshot = ws.wait_for(LIMIT, |m| m["type"] == "snapshot").await;
+    // A change made while the parts are on their way.
+    let late = r#"{"name":"big","id":"late","address":"10.9.9.9","port":80}"#;
+    client.put("/microservices/big/late", late, None).await.expect("put");
+
+    assert_eq!(snapshot["more"], true, "{snapshot}");
+    assert_eq!(snapshot["revision"], revision);
+    let first = snapshot["data"]["instances"].as_array().map_or(0, Vec::len);
+    assert!(first > 0 && first < INSTANCES, "the first part is a part: {first}");
+    let mut ids: Vec<String> = snapshot["data"]["instances"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i["id"].as_str().map(str::to_owned))
+        .collect();
+    // Then patches at the snapshot's revision, each saying whether more follow.
+    loop {
+        let part = ws
+            .wait_for(LIMIT, |m| m["type"] == "patch" && m["topic"] == "service:big")
+            .await;
+        assert_eq!(
+            part["revision"], revision,
+            "a later change came between the parts: {part}"
+        );
+        for op in part["ops"].as_array().into_iter().flatten() {
+            assert_eq!(op["op"], "upsert", "{op}");
+            ids.extend(op["id"].as_str().map(str::to_owned));
+        }
+        if part["more"] != true {
+            break;
+        }
+    }
+    let expected: Vec<String> = (0..INSTANCES).map(|i| format!("/microservices/big/{i:05}")).collect();
+    assert_eq!(ids, expected, "every instance once, in key order");
+    // The change comes after the whole snapshot.
+    ws.wait_for(LIMIT, |m| {
+        m["type"] == "patch"
+            && m["ops"]
+                .as_array()
+                .is_some_and(|ops| ops.iter().any(|op| op["id"] == "/microservices/big/late"))
+    })
+    .await;
+    app.shutdown().await;
+}

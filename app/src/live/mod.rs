@@ -208,7 +208,12 @@ impl Live {
     pub fn apply(self, message: ServerMsg) {
         let now = self.now_ms.get_untracked();
         match message {
-            ServerMsg::Snapshot { topic, revision, data } => {
+            ServerMsg::Snapshot {
+                topic,
+                revision,
+                data,
+                more,
+            } => {
                 self.see_revision(revision);
                 let raw = data.get();
                 match topic {
@@ -223,14 +228,14 @@ impl Live {
                     Topic::Services => {
                         if let Some(body) = decode::<ServicesBody>(raw, "services") {
                             let items = body.services.into_iter().map(|s| (s.name.clone(), s));
-                            self.services.set(Collection::loaded(items));
+                            self.services.set(Collection::loaded(items, more));
                         }
                     }
                     Topic::Service(name) => {
                         if let Some(body) = decode::<ServiceBody>(raw, "service") {
                             let items = body.instances.into_iter().map(|i| (i.id.clone(), Stamped::new(i, now)));
                             self.instances.update(|all| {
-                                all.insert(name, Collection::loaded(items));
+                                all.insert(name, Collection::loaded(items, more));
                             });
                         }
                     }
@@ -240,19 +245,21 @@ impl Live {
                                 .leases
                                 .into_iter()
                                 .map(|l| (l.id.to_string(), Stamped::new(l, now)));
-                            self.leases.set(Collection::loaded(items));
+                            self.leases.set(Collection::loaded(items, more));
                         }
                     }
                     Topic::Locks => {
                         if let Some(body) = decode::<LocksBody>(raw, "locks") {
-                            self.locks
-                                .set(Collection::loaded(body.locks.into_iter().map(|l| (l.name.clone(), l))));
+                            self.locks.set(Collection::loaded(
+                                body.locks.into_iter().map(|l| (l.name.clone(), l)),
+                                more,
+                            ));
                         }
                     }
                     Topic::Elections => {
                         if let Some(body) = decode::<ElectionsBody>(raw, "elections") {
                             let items = body.elections.into_iter().map(|e| (e.name.clone(), e));
-                            self.elections.set(Collection::loaded(items));
+                            self.elections.set(Collection::loaded(items, more));
                         }
                     }
                     Topic::Events => {
@@ -263,7 +270,12 @@ impl Live {
                     Topic::Kv(_) => warn("snapshot of a kv topic this app does not show yet"),
                 }
             }
-            ServerMsg::Patch { topic, revision, ops } => {
+            ServerMsg::Patch {
+                topic,
+                revision,
+                ops,
+                more,
+            } => {
                 self.see_revision(revision);
                 match topic {
                     Topic::Cluster => self.cluster.update(|cluster| {
@@ -272,17 +284,21 @@ impl Live {
                             apply_member_op(cluster, op);
                         }
                     }),
-                    Topic::Services => self.services.update(|c| c.apply(ops, "service", |s: ServiceSummary| s)),
+                    Topic::Services => self
+                        .services
+                        .update(|c| c.patch(ops, more, "service", |s: ServiceSummary| s)),
                     Topic::Service(name) => self.instances.update(|all| {
                         all.entry(name)
                             .or_default()
-                            .apply(ops, "instance", |i: Instance| Stamped::new(i, now));
+                            .patch(ops, more, "instance", |i: Instance| Stamped::new(i, now));
                     }),
                     Topic::Leases => self
                         .leases
-                        .update(|c| c.apply(ops, "lease", |l: Lease| Stamped::new(l, now))),
-                    Topic::Locks => self.locks.update(|c| c.apply(ops, "lock", |l: Lock| l)),
-                    Topic::Elections => self.elections.update(|c| c.apply(ops, "election", |e: Election| e)),
+                        .update(|c| c.patch(ops, more, "lease", |l: Lease| Stamped::new(l, now))),
+                    Topic::Locks => self.locks.update(|c| c.patch(ops, more, "lock", |l: Lock| l)),
+                    Topic::Elections => self
+                        .elections
+                        .update(|c| c.patch(ops, more, "election", |e: Election| e)),
                     Topic::Events => self.events.update(|events| {
                         let events = events.get_or_insert_with(Vec::new);
                         for op in ops {

@@ -40,10 +40,12 @@ impl<T> Stamped<T> {
     }
 }
 
-/// A topic's entities by id; `loaded` once its snapshot arrived.
+/// A topic's entities by id; `loaded` once its snapshot arrived, `partial`
+/// while the rest of a snapshot sent in parts is still arriving.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Collection<T> {
     pub loaded: bool,
+    pub partial: bool,
     pub items: BTreeMap<String, T>,
 }
 
@@ -51,17 +53,32 @@ impl<T> Default for Collection<T> {
     fn default() -> Self {
         Collection {
             loaded: false,
+            partial: false,
             items: BTreeMap::new(),
         }
     }
 }
 
 impl<T> Collection<T> {
-    pub fn loaded(items: impl IntoIterator<Item = (String, T)>) -> Self {
+    /// A snapshot's entities; `more` when further parts follow.
+    pub fn loaded(items: impl IntoIterator<Item = (String, T)>, more: bool) -> Self {
         Collection {
             loaded: true,
+            partial: more,
             items: items.into_iter().collect(),
         }
+    }
+
+    /// Applies a patch; `more` when it is a part of a snapshot that goes on.
+    pub fn patch<E: serde::de::DeserializeOwned>(
+        &mut self,
+        ops: Vec<PatchOp>,
+        more: bool,
+        what: &str,
+        wrap: impl Fn(E) -> T,
+    ) {
+        self.apply(ops, what, wrap);
+        self.partial = more;
     }
 
     /// Applies upserts and removals; `wrap` turns a decoded entity into what is kept.
@@ -108,7 +125,7 @@ mod tests {
 
     #[test]
     fn patches_upsert_remove_and_skip_what_does_not_decode() {
-        let mut numbers: Collection<i64> = Collection::loaded([("a".to_owned(), 1), ("b".to_owned(), 2)]);
+        let mut numbers: Collection<i64> = Collection::loaded([("a".to_owned(), 1), ("b".to_owned(), 2)], false);
         numbers.apply(
             vec![
                 PatchOp::Upsert {

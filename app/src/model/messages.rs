@@ -85,15 +85,21 @@ impl PatchOp {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", try_from = "FlatServerMsg")]
 pub enum ServerMsg {
+    /// `more`: the snapshot is large and continues in the patches that
+    /// follow for its topic, at the same revision, until one without `more`.
     Snapshot {
         topic: Topic,
         revision: Revision,
         data: Box<RawValue>,
+        #[serde(default, skip_serializing_if = "is_false")]
+        more: bool,
     },
     Patch {
         topic: Topic,
         revision: Revision,
         ops: Vec<PatchOp>,
+        #[serde(default, skip_serializing_if = "is_false")]
+        more: bool,
     },
     Status {
         etcd: EtcdState,
@@ -109,6 +115,10 @@ pub enum ServerMsg {
         code: String,
         message: String,
     },
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 /// Every field any patch op has, for reading.
@@ -149,6 +159,8 @@ struct FlatServerMsg {
     revision: Option<Revision>,
     data: Option<Box<RawValue>>,
     ops: Option<Vec<PatchOp>>,
+    #[serde(default)]
+    more: bool,
     etcd: Option<EtcdState>,
     error: Option<String>,
     code: Option<String>,
@@ -166,11 +178,13 @@ impl TryFrom<FlatServerMsg> for ServerMsg {
                 topic: flat.topic.ok_or_else(|| missing("topic"))?,
                 revision: flat.revision.ok_or_else(|| missing("revision"))?,
                 data: flat.data.ok_or_else(|| missing("data"))?,
+                more: flat.more,
             },
             "patch" => ServerMsg::Patch {
                 topic: flat.topic.ok_or_else(|| missing("topic"))?,
                 revision: flat.revision.ok_or_else(|| missing("revision"))?,
                 ops: flat.ops.ok_or_else(|| missing("ops"))?,
+                more: flat.more,
             },
             "status" => ServerMsg::Status {
                 etcd: flat.etcd.ok_or_else(|| missing("etcd"))?,
@@ -235,6 +249,7 @@ mod tests {
                 PatchOp::Upsert { id: "1".into(), value },
                 PatchOp::Remove { id: "2".into() },
             ],
+            more: false,
         };
         assert_eq!(
             serde_json::to_string(&msg).ok().as_deref(),
@@ -254,6 +269,13 @@ mod tests {
         assert!(
             matches!(&snapshot, Ok(ServerMsg::Snapshot { data, revision: 2, .. }) if data.get() == r#"{"members":[]}"#),
             "{snapshot:?}"
+        );
+        let first_part: Result<ServerMsg, _> = serde_json::from_str(
+            r#"{"type":"snapshot","topic":"service:a","revision":2,"data":{"instances":[]},"more":true}"#,
+        );
+        assert!(
+            matches!(&first_part, Ok(ServerMsg::Snapshot { more: true, .. })),
+            "{first_part:?}"
         );
         assert!(serde_json::from_str::<ServerMsg>(r#"{"type":"snapshot","topic":"cluster"}"#).is_err());
         assert!(serde_json::from_str::<ServerMsg>(r#"{"type":"nonsense"}"#).is_err());

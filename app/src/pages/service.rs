@@ -44,18 +44,45 @@ pub fn ServicePage() -> impl IntoView {
     let query = RwSignal::new(String::new());
     let scroll = RwSignal::new(0.0_f64);
     let selected = RwSignal::new(None::<String>);
+    // Ids of the instances the filter lets through, in key order; `None`
+    // before the snapshot. Ids only: the rows in view are looked up.
     let rows = Memo::new(move |_| {
         let q = query.get().trim().to_lowercase();
         live.instances.with(|all| {
             all.get(&name.get()).map(|c| {
                 c.items
-                    .values()
-                    .filter(|i| matches(&i.value, &q))
-                    .cloned()
-                    .collect::<Vec<Stamped<Instance>>>()
+                    .iter()
+                    .filter(|(_, i)| matches(&i.value, &q))
+                    .map(|(id, _)| id.clone())
+                    .collect::<Vec<String>>()
             })
         })
     });
+    // While the rest of a large snapshot is still arriving.
+    let partial = Memo::new(move |_| {
+        live.instances
+            .with(|all| all.get(&name.get()).is_some_and(|c| c.partial))
+    });
+    // (first, last, total): the rows in the DOM are `first..last`.
+    let window = Memo::new(move |_| {
+        let total = rows.with(|r| r.as_ref().map_or(0, Vec::len));
+        let first = ((scroll.get() / ROW).floor() as usize)
+            .saturating_sub(OVERSCAN)
+            .min(total);
+        let last = (first + (VIEWPORT / ROW).ceil() as usize + 2 * OVERSCAN).min(total);
+        (first, last, total)
+    });
+    let visible = move || {
+        let (first, last, _) = window.get();
+        let ids = rows.with(|r| r.as_ref().and_then(|r| r.get(first..last)).map(<[String]>::to_vec));
+        live.instances.with(|all| {
+            let items = all.get(&name.get()).map(|c| &c.items);
+            ids.unwrap_or_default()
+                .iter()
+                .filter_map(|id| items?.get(id).cloned())
+                .collect::<Vec<Stamped<Instance>>>()
+        })
+    };
     let on_scroll = move |ev: leptos::ev::Event| {
         use leptos::wasm_bindgen::JsCast;
         if let Some(element) = ev.target().and_then(|t| t.dyn_into::<leptos::web_sys::Element>().ok()) {
@@ -63,27 +90,41 @@ pub fn ServicePage() -> impl IntoView {
         }
     };
 
-    let table = move || {
-        let Some(rows) = rows.get() else {
-            return view! { <Loading/> }.into_any();
-        };
-        if rows.is_empty() {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Shown {
+        Loading,
+        Empty,
+        Rows,
+    }
+    let shown = Memo::new(move |_| match rows.with(|r| r.as_ref().map(Vec::is_empty)) {
+        None => Shown::Loading,
+        Some(true) if !partial.get() => Shown::Empty,
+        Some(_) => Shown::Rows,
+    });
+    // Only the parts that change are reactive: scrolling moves the spacers
+    // and swaps the rows that enter and leave the window, keyed by instance
+    // and arrival, so a row is rebuilt only when its instance changed.
+    let table = move || match shown.get() {
+        Shown::Loading => view! { <Loading/> }.into_any(),
+        Shown::Empty => {
             let text = if query.with(String::is_empty) {
                 "This service has no instance right now; they appear here as they register."
             } else {
                 "No instance matches the filter."
             };
-            return view! { <p class="empty" data-testid="instances-empty">{text}</p> }.into_any();
+            view! { <p class="empty" data-testid="instances-empty">{text}</p> }.into_any()
         }
-        let total = rows.len();
-        let first = ((scroll.get() / ROW).floor() as usize)
-            .saturating_sub(OVERSCAN)
-            .min(total);
-        let last = (first + (VIEWPORT / ROW).ceil() as usize + 2 * OVERSCAN).min(total);
-        let above = first as f64 * ROW;
-        let below = (total - last) as f64 * ROW;
-        view! {
-            <p class="summary">{format!("{total} instance(s)")}</p>
+        Shown::Rows => view! {
+            <p class="summary">
+                {move || {
+                    let total = window.get().2;
+                    if partial.get() {
+                        format!("{total} instance(s) so far; the rest is arriving")
+                    } else {
+                        format!("{total} instance(s)")
+                    }
+                }}
+            </p>
             <div class="virtual" on:scroll=on_scroll data-testid="instances">
                 <table class="grid">
                     <thead>
@@ -98,60 +139,31 @@ pub fn ServicePage() -> impl IntoView {
                         </tr>
                     </thead>
                     <tbody>
-                        <tr class="spacer" style=format!("height:{above}px") aria-hidden="true"></tr>
-                        {rows[first..last]
-                            .iter()
-                            .map(|stamped| {
-                                let i = stamped.value.clone();
-                                let id = i.id.clone();
-                                let is_selected = {
-                                    let id = id.clone();
-                                    move || selected.get().as_deref() == Some(id.as_str())
-                                };
-                                view! {
-                                    <tr
-                                        class="row"
-                                        class:selected=is_selected
-                                        data-testid="instance-row"
-                                        tabindex="0"
-                                        on:click={
-                                            let id = id.clone();
-                                            move |_| selected.set(Some(id.clone()))
-                                        }
-                                        on:keydown={
-                                            let id = id.clone();
-                                            move |ev| {
-                                                if ev.key() == "Enter" {
-                                                    selected.set(Some(id.clone()));
-                                                }
-                                            }
-                                        }
-                                    >
-                                        <td>
-                                            {match (&i.address, &i.error) {
-                                                (Some(a), _) => view! { <code>{a.clone()}</code> }.into_any(),
-                                                (None, Some(e)) => view! { <span class="bad" title=e.clone()>"unparsed value"</span> }.into_any(),
-                                                (None, None) => view! { <span>"—"</span> }.into_any(),
-                                            }}
-                                        </td>
-                                        <td class="key" title=i.key.clone()>{i.key.rsplit('/').next().unwrap_or_default().to_owned()}</td>
-                                        <td>{i.version.clone().unwrap_or_else(|| "—".to_owned())}</td>
-                                        <td><span class="badge">{i.layout.as_str()}</span></td>
-                                        <td class="chips">
-                                            {i.metadata.iter().map(|(k, v)| view! { <span class="chip">{format!("{k}={v}")}</span> }).collect_view()}
-                                        </td>
-                                        <td>{i.lease.map(|l| view! { <code>{l.to_string()}</code> })}</td>
-                                        <td class="num"><Ttl ttl=i.ttl granted=i.granted_ttl received_ms=stamped.received_ms/></td>
-                                    </tr>
-                                }
-                            })
-                            .collect_view()}
-                        <tr class="spacer" style=format!("height:{below}px") aria-hidden="true"></tr>
+                        <tr
+                            class="spacer"
+                            style=move || format!("height:{}px", window.get().0 as f64 * ROW)
+                            aria-hidden="true"
+                        ></tr>
+                        <For
+                            each=visible
+                            key=|stamped| (stamped.value.id.clone(), stamped.received_ms.to_bits())
+                            let(stamped)
+                        >
+                            <InstanceRow stamped selected/>
+                        </For>
+                        <tr
+                            class="spacer"
+                            style=move || {
+                                let (_, last, total) = window.get();
+                                format!("height:{}px", (total - last) as f64 * ROW)
+                            }
+                            aria-hidden="true"
+                        ></tr>
                     </tbody>
                 </table>
             </div>
         }
-        .into_any()
+        .into_any(),
     };
 
     let detail = move || {
@@ -181,6 +193,53 @@ pub fn ServicePage() -> impl IntoView {
             {table}
             {detail}
         </section>
+    }
+}
+
+/// One row of the instances table.
+#[component]
+fn InstanceRow(stamped: Stamped<Instance>, selected: RwSignal<Option<String>>) -> impl IntoView {
+    let i = stamped.value;
+    let id = i.id.clone();
+    let is_selected = {
+        let id = id.clone();
+        move || selected.get().as_deref() == Some(id.as_str())
+    };
+    view! {
+        <tr
+            class="row"
+            class:selected=is_selected
+            data-testid="instance-row"
+            tabindex="0"
+            on:click={
+                let id = id.clone();
+                move |_| selected.set(Some(id.clone()))
+            }
+            on:keydown={
+                let id = id.clone();
+                move |ev| {
+                    if ev.key() == "Enter" {
+                        selected.set(Some(id.clone()));
+                    }
+                }
+            }
+        >
+            <td>
+                {match (&i.address, &i.error) {
+                    (Some(a), _) => view! { <code>{a.clone()}</code> }.into_any(),
+                    (None, Some(e)) => view! { <span class="bad" title=e.clone()>"unparsed value"</span> }.into_any(),
+                    (None, None) => view! { <span>"—"</span> }.into_any(),
+                }}
+            </td>
+            <td class="key" title=i.key.clone()>{i.key.rsplit('/').next().unwrap_or_default().to_owned()}</td>
+            <td>{i.version.clone().unwrap_or_else(|| "—".to_owned())}</td>
+            <td><span class="badge">{i.layout.as_str()}</span></td>
+            <td class="chips">
+                {i.metadata.iter().map(|(k, v)| view! { <span class="chip">{format!("{k}={v}")}</span> }).collect_view()}
+            </td>
+            <td>{i.lease.map(|l| view! { <code>{l.to_string()}</code> })}</td>
+            <td class="num"><Ttl ttl=i.ttl granted=i.granted_ttl received_ms=stamped.received_ms/></td>
+        </tr>
     }
 }
 

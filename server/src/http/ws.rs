@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::model::{ClientMsg, EtcdState, PatchOp, Revision, ServerMsg, Topic};
+use app::model::{ClientMsg, EtcdState, Instance, PatchOp, Revision, ServerMsg, Topic};
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::Response;
@@ -31,13 +31,15 @@ use tokio::time::Instant;
 use super::AppState;
 use crate::auth::{Caller, Session as SignedIn};
 use crate::hub::{Hub, Update};
-use crate::registry::Store;
+use crate::registry::{patch_op, Store};
 
 /// Largest client message accepted.
 const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
 /// Merged ops one topic may hold for a busy client before it is resynced with
 /// a snapshot instead.
 const MAX_PENDING_OPS: usize = 10_000;
+/// Upserts per message when the rest of a large snapshot follows its first part.
+const SNAPSHOT_PART_OPS: usize = 1000;
 /// Malformed client messages tolerated per window before the socket is closed.
 const BAD_MESSAGE_LIMIT: u32 = 20;
 const BAD_MESSAGE_WINDOW: Duration = Duration::from_secs(10);
@@ -86,6 +88,18 @@ struct TopicState {
     floor: u64,
     needs_snapshot: bool,
     pending: Option<Pending>,
+    /// The rest of a large snapshot still to send; the topic's pending
+    /// patches wait until it is all out.
+    continuation: Option<Continuation>,
+}
+
+/// Instances that complete a snapshot sent in parts, at its place in the order.
+struct Continuation {
+    revision: Revision,
+    seq: u64,
+    instances: std::vec::IntoIter<Instance>,
+    /// False in the round that sent the first part, which goes out alone.
+    started: bool,
 }
 
 /// Ops merged while the socket was busy.
@@ -260,7 +274,10 @@ impl Session {
         self.status_due
             || self.pongs > 0
             || !self.errors.is_empty()
-            || self.topics.values().any(|t| t.needs_snapshot || t.pending.is_some())
+            || self
+                .topics
+                .values()
+                .any(|t| t.needs_snapshot || t.pending.is_some() || t.continuation.is_some())
     }
 
     fn on_client_message(&mut self, message: Message) {
@@ -410,9 +427,19 @@ impl Session {
             }
             state.needs_snapshot = false;
             state.pending = None;
+            state.continuation = None;
             match self.store.snapshot(topic) {
                 Ok(snapshot) => {
                     state.floor = snapshot.seq;
+                    let more = !snapshot.rest.is_empty();
+                    if more {
+                        state.continuation = Some(Continuation {
+                            revision: snapshot.revision,
+                            seq: snapshot.seq,
+                            instances: snapshot.rest.into_iter(),
+                            started: false,
+                        });
+                    }
                     out.push((
                         snapshot.revision,
                         snapshot.seq,
@@ -420,6 +447,7 @@ impl Session {
                             topic: topic.clone(),
                             revision: snapshot.revision,
                             data: snapshot.data,
+                            more,
                         },
                     ));
                 }
@@ -450,8 +478,41 @@ impl Session {
                 Err(TryRecvError::Empty | TryRecvError::Closed) => break,
             }
         }
-        // 3. Pending patches.
+        // 3. The next part of each snapshot sent in parts, one per round, so
+        //    the first part reaches the client before the rest is written.
         for (topic, state) in &mut self.topics {
+            let Some(continuation) = &mut state.continuation else {
+                continue;
+            };
+            if !std::mem::replace(&mut continuation.started, true) {
+                continue;
+            }
+            let ops: Vec<PatchOp> = continuation
+                .instances
+                .by_ref()
+                .take(SNAPSHOT_PART_OPS)
+                .map(|instance| patch_op(&instance.id, Some(&instance)))
+                .collect();
+            let more = continuation.instances.len() > 0;
+            out.push((
+                continuation.revision,
+                continuation.seq,
+                ServerMsg::Patch {
+                    topic: topic.clone(),
+                    revision: continuation.revision,
+                    ops,
+                    more,
+                },
+            ));
+            if !more {
+                state.continuation = None;
+            }
+        }
+        // 4. Pending patches, after the whole snapshot of their topic.
+        for (topic, state) in &mut self.topics {
+            if state.continuation.is_some() {
+                continue;
+            }
             if let Some(pending) = state.pending.take() {
                 out.push((
                     pending.revision,
@@ -460,13 +521,14 @@ impl Session {
                         topic: topic.clone(),
                         revision: pending.revision,
                         ops: pending.ops,
+                        more: false,
                     },
                 ));
             }
         }
         out.sort_by_key(|(revision, seq, _)| (*revision, *seq));
 
-        // 4. Status and pongs last, at a revision no earlier than anything above.
+        // 5. Status and pongs last, at a revision no earlier than anything above.
         let mut watermark = self.watermark();
         if let Some((revision, _, _)) = out.last() {
             watermark = watermark.max(*revision);

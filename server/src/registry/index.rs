@@ -578,7 +578,7 @@ impl Index {
 }
 
 /// An upsert of `value` under `id`, or a removal when there is none.
-fn op<T: Serialize>(id: &str, value: Option<T>) -> PatchOp {
+pub fn op<T: Serialize>(id: &str, value: Option<T>) -> PatchOp {
     let Some(value) = value else {
         return PatchOp::Remove { id: id.to_owned() };
     };

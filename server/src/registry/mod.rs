@@ -20,7 +20,7 @@ mod views;
 pub use classify::{Classifier, Kind};
 pub use cluster::ClusterInfo;
 pub use events::{EventLog, LeaseEnd};
-pub use index::LeaseHoldings;
+pub use index::{op as patch_op, LeaseHoldings};
 pub use leases::Sample;
 pub use mirror::{KeyValue, KvEvent, Mirror};
 pub use store::{now_rfc3339, Store};

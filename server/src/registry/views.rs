@@ -3,7 +3,7 @@
 //! unreachable.
 
 use app::model::{
-    ClusterBody, ElectionsBody, EventsBody, LeaseDetailBody, LeasesBody, LocksBody, Revision, ServiceBody,
+    ClusterBody, ElectionsBody, EventsBody, Instance, LeaseDetailBody, LeasesBody, LocksBody, Revision, ServiceBody,
     ServicesBody, Topic,
 };
 use serde::Serialize;
@@ -14,12 +14,21 @@ use super::store::{Model, Store};
 /// Events a snapshot of the `events` topic carries, like `GET /events` without `limit`.
 const EVENTS_SNAPSHOT: usize = 1000;
 
+/// Instances a `service:<name>` snapshot carries in its first message; the
+/// rest follow as upserts, so a page shows its first rows without waiting
+/// for a service of 10,000 instances to arrive whole.
+pub const SNAPSHOT_FIRST_PART: usize = 200;
+
 /// A topic's full body, serialized, and where it sits in the order of updates.
 #[derive(Debug)]
 pub struct Snapshot {
     pub seq: u64,
     pub revision: Revision,
     pub data: Box<RawValue>,
+    /// The instances `data` leaves out of a large `service:<name>` snapshot,
+    /// to send after it as upserts at the same revision; empty when `data` is
+    /// whole. Copied in the same read, serialized as they go out.
+    pub rest: Vec<Instance>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -167,16 +176,20 @@ impl Store {
             to_raw_value(body).map_err(|e| SnapshotError::Serialize(topic.clone(), e))
         }
         self.view(|v| {
+            let mut rest = Vec::new();
             let data = match topic {
                 Topic::Cluster => raw(topic, &v.cluster())?,
                 Topic::Services => raw(topic, &v.services(None))?,
                 Topic::Service(name) => {
-                    let body = v.service(name).unwrap_or_else(|| ServiceBody {
+                    let mut body = v.service(name).unwrap_or_else(|| ServiceBody {
                         revision: v.model.revision,
                         name: name.clone(),
                         instances: Vec::new(),
                         stale: v.stale,
                     });
+                    if body.instances.len() > SNAPSHOT_FIRST_PART {
+                        rest = body.instances.split_off(SNAPSHOT_FIRST_PART);
+                    }
                     raw(topic, &body)?
                 }
                 Topic::Leases => raw(topic, &v.leases())?,
@@ -189,6 +202,7 @@ impl Store {
                 seq: v.model.seq,
                 revision: v.model.revision,
                 data,
+                rest,
             })
         })
     }
