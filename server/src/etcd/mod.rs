@@ -4,6 +4,7 @@
 
 mod actions;
 mod cluster;
+mod kv;
 mod leases;
 mod watcher;
 
@@ -17,6 +18,7 @@ use crate::tasks::Supervisor;
 
 pub use actions::{ActionError, Actions, LeaseNow, Revoked};
 pub use cluster::ClusterPoller;
+pub use kv::{Diff, History, KvError, Page, Removal, Swap, Version, DIFF_MAX, HISTORY_MAX};
 pub use leases::LeaseSampler;
 pub use watcher::Watcher;
 
