@@ -55,12 +55,14 @@ struct Inner {
     /// The model's revision, readable without the lock (status ticks read it
     /// once a second per session).
     revision: AtomicI64,
+    /// The index's classifier, for the `kind` of keys read outside the index.
+    classifier: Classifier,
 }
 
 impl Store {
     pub fn new(hub: Hub, classifier: Classifier, event_history: usize) -> Self {
         let model = Model {
-            index: Index::new(classifier),
+            index: Index::new(classifier.clone()),
             events: EventLog::new(event_history),
             ..Model::default()
         };
@@ -70,6 +72,7 @@ impl Store {
                 metrics: Metrics::default(),
                 model: RwLock::new(model),
                 revision: AtomicI64::new(0),
+                classifier,
             }),
         }
     }
@@ -88,6 +91,10 @@ impl Store {
 
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
+    }
+
+    pub(super) fn classifier(&self) -> &Classifier {
+        &self.inner.classifier
     }
 
     pub fn revision(&self) -> Revision {
@@ -150,7 +157,8 @@ impl Store {
             (Some(at), true) => model.index.events(&touched, &BTreeMap::new(), model.revision, at),
             _ => Vec::new(),
         };
-        let patches = model.index.patches(touched);
+        let mut patches = model.index.patches(touched);
+        patches.extend(super::kv::patches(self.hub(), self.classifier(), &changes));
         self.publish_with_events(&mut model, patches, events);
         if !was_loaded {
             self.inner.hub.start_history(model.revision);
@@ -168,9 +176,11 @@ impl Store {
         }
         let now = now_rfc3339();
         let mut touched = Touched::default();
+        let mut changes = Vec::with_capacity(events.len());
         for event in events {
             if let Some(change) = model.mirror.apply(event) {
                 model.index.apply(&change, now.as_deref(), &mut touched);
+                changes.push(change);
             }
         }
         model.revision = revision;
@@ -178,7 +188,8 @@ impl Store {
             Some(at) => model.index.events(&touched, ended, revision, at),
             None => Vec::new(),
         };
-        let patches = model.index.patches(touched);
+        let mut patches = model.index.patches(touched);
+        patches.extend(super::kv::patches(self.hub(), self.classifier(), &changes));
         self.publish_with_events(&mut model, patches, events);
     }
 
