@@ -237,6 +237,28 @@ async fn a_key_reads_as_it_was_at_each_revision_and_its_history_lists_every_vers
         ]),
         "{history}"
     );
+    // Longer than etcd sends a catching-up watcher in one message
+    // (1000 revisions), alive and then deleted.
+    let mut written = Vec::new();
+    for i in 0..1200 {
+        written.push(put(&mut client, "/hist/long", &i.to_string()).await);
+    }
+    let (_, history) = app.get(&format!("{}/history", key_path("/hist/long"))).await;
+    let revisions: Vec<i64> = history["versions"]
+        .as_array()
+        .expect("versions")
+        .iter()
+        .filter_map(|v| v["mod_revision"].as_i64())
+        .collect();
+    assert_eq!(revisions, written.iter().rev().copied().collect::<Vec<_>>());
+    let deleted = del(&mut client, "/hist/long").await;
+    let (_, history) = app.get(&format!("{}/history", key_path("/hist/long"))).await;
+    let versions = history["versions"].as_array().expect("versions");
+    assert_eq!(versions.len(), 1201);
+    assert_eq!(versions[0]["mod_revision"], deleted);
+    assert_eq!(versions[1]["value"], "1199");
+    assert_eq!(versions[1200]["value"], "0");
+
     // A key that never existed has an empty history.
     let (status, history) = app.get(&format!("{}/history", key_path("/hist/never"))).await;
     assert_eq!(status, 200, "{history}");
@@ -678,6 +700,13 @@ async fn large_and_binary_values_and_keys_round_trip() {
         history["versions"][0]["value_base64"].as_str().map(str::len),
         Some(STANDARD.encode(&binary).len())
     );
+    // Three versions of 1.4 MiB: more than gRPC's usual 4 MiB in one watch message.
+    for _ in 0..2 {
+        client.put("/big/binary", binary.clone(), None).await.expect("put");
+    }
+    let (status, history) = app.get(&format!("{}/history", key_path("/big/binary"))).await;
+    assert_eq!(status, 200, "{}", history["error"]);
+    assert_eq!(history["versions"].as_array().map(Vec::len), Some(3));
     // Both large values in one page.
     let (status, page) = app.get("/api/v1/kv?prefix=%2Fbig%2F").await;
     assert_eq!((status, page["items"].as_array().map(Vec::len)), (200, Some(2)));
