@@ -4,6 +4,8 @@
 
 mod actions;
 mod cluster;
+mod diff;
+mod history;
 mod kv;
 mod leases;
 mod watcher;
@@ -18,7 +20,9 @@ use crate::tasks::Supervisor;
 
 pub use actions::{ActionError, Actions, LeaseNow, Revoked};
 pub use cluster::ClusterPoller;
-pub use kv::{Diff, History, KvError, Page, Removal, Swap, Version, DIFF_MAX, HISTORY_MAX};
+pub use diff::{Diff, DIFF_MAX};
+pub use history::{History, Version, HISTORY_MAX};
+pub use kv::{KvError, Page, Removal, Swap};
 pub use leases::LeaseSampler;
 pub use watcher::Watcher;
 
