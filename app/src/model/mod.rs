@@ -7,6 +7,7 @@
 mod access;
 mod cluster;
 mod ids;
+mod kv;
 mod messages;
 mod registry;
 mod topic;
@@ -14,6 +15,10 @@ mod topic;
 pub use access::{LoginBody, MeBody, Role};
 pub use cluster::{ClusterBody, EtcdHealth, HealthBody, Member, TaskHealth};
 pub use ids::{IdError, LeaseId, MemberId};
+pub use kv::{
+    Kv, KvBody, KvChange, KvConflictBody, KvDeletedBody, KvDiffBody, KvHistoryBody, KvKind, KvListBody, KvPutRequest,
+    KvVersion,
+};
 pub use messages::{ClientMsg, ErrorBody, ErrorDetail, EtcdState, PatchOp, ServerMsg};
 pub use registry::{
     Candidate, Contender, Election, ElectionsBody, Event, EventsBody, Instance, Layout, Lease, LeaseDetailBody,

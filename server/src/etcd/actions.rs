@@ -46,8 +46,8 @@ pub struct Revoked {
 
 #[derive(Clone)]
 pub struct Actions {
-    client: Client,
-    timeout: Duration,
+    pub(super) client: Client,
+    pub(super) timeout: Duration,
 }
 
 impl Actions {

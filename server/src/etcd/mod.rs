@@ -4,6 +4,9 @@
 
 mod actions;
 mod cluster;
+mod diff;
+mod history;
+mod kv;
 mod leases;
 mod watcher;
 
@@ -17,6 +20,9 @@ use crate::tasks::Supervisor;
 
 pub use actions::{ActionError, Actions, LeaseNow, Revoked};
 pub use cluster::ClusterPoller;
+pub use diff::{Diff, DIFF_MAX};
+pub use history::{History, Version, HISTORY_MAX};
+pub use kv::{KvError, Page, Removal, Swap};
 pub use leases::LeaseSampler;
 pub use watcher::Watcher;
 

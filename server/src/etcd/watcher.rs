@@ -336,7 +336,7 @@ impl Watcher {
     }
 }
 
-fn convert_kv(kv: &etcd_client::KeyValue) -> KeyValue {
+pub(super) fn convert_kv(kv: &etcd_client::KeyValue) -> KeyValue {
     KeyValue {
         key: kv.key().to_vec(),
         value: kv.value().to_vec(),

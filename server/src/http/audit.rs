@@ -33,11 +33,15 @@ pub struct Entry {
     pub who: String,
     /// The client's address as the server saw it.
     pub from: Option<String>,
-    /// `revoke_lease`, or the method and path of a refused request.
+    /// `revoke_lease`, `put_key`, `delete_key`, or the method and path of a
+    /// refused request.
     pub action: String,
     /// The lease, when the action names one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lease: Option<String>,
+    /// The key, when the action is on one (its id: the text, or `base64:`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
     /// What the lease held when the action was asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub held: Option<Value>,
@@ -61,6 +65,7 @@ impl Entry {
             from: from.map(|a| a.ip().to_string()),
             action: action.into(),
             lease: None,
+            key: None,
             held: None,
             result,
             detail,
@@ -78,6 +83,14 @@ impl Entry {
                 "other_keys": d.other_keys,
             })
         });
+        self
+    }
+}
+
+impl Entry {
+    /// Names the key the action is on.
+    pub fn with_key(mut self, key: String) -> Self {
+        self.key = Some(key);
         self
     }
 }
@@ -110,7 +123,11 @@ impl Audit {
         };
         tracing::info!(target: "audit", "{line}");
         if let Some(store) = &self.timeline {
-            let subject = entry.lease.clone().unwrap_or_else(|| entry.action.clone());
+            let subject = entry
+                .lease
+                .clone()
+                .or_else(|| entry.key.clone())
+                .unwrap_or_else(|| entry.action.clone());
             let detail = serde_json::json!({
                 "action": entry.action,
                 "who": entry.who,

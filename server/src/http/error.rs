@@ -4,7 +4,7 @@
 //! status and `{"error":{"code","message"}}` body of API.md. Internal errors
 //! are logged with their cause and answered with a generic message.
 
-use app::model::{ErrorBody, ErrorDetail};
+use app::model::{ErrorBody, ErrorDetail, Kv, KvConflictBody};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -19,6 +19,13 @@ pub enum ApiError {
     Unauthenticated(String),
     #[error("{0}")]
     Forbidden(String),
+    /// A compare-and-swap lost: the key is no longer as the caller saw it.
+    /// `current` is the key now (`None`: it does not exist).
+    #[error("{message}")]
+    Conflict { message: String, current: Option<Box<Kv>> },
+    /// A revision older than etcd's compaction: that history is gone.
+    #[error("{0}")]
+    Compacted(String),
     #[error("too many login attempts: try again in {} s", .0.as_secs().max(1))]
     TooManyRequests(std::time::Duration),
     #[error("etcd is unavailable: {0}")]
@@ -34,6 +41,8 @@ impl ApiError {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::Conflict { .. } => (StatusCode::CONFLICT, "conflict"),
+            ApiError::Compacted(_) => (StatusCode::GONE, "compacted"),
             ApiError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
             ApiError::EtcdUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "etcd_unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
@@ -51,13 +60,20 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let body = ErrorBody {
-            error: ErrorDetail {
-                code: code.to_owned(),
-                message,
-            },
+        let error = ErrorDetail {
+            code: code.to_owned(),
+            message,
         };
-        let mut response = (status, Json(body)).into_response();
+        let mut response = match self {
+            ApiError::Conflict { current, .. } => {
+                let body = KvConflictBody {
+                    error,
+                    current: current.map(|kv| *kv),
+                };
+                return (status, Json(body)).into_response();
+            }
+            _ => (status, Json(ErrorBody { error })).into_response(),
+        };
         if let ApiError::TooManyRequests(wait) = self {
             let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             response

@@ -4,6 +4,7 @@ mod api;
 pub mod audit;
 mod auth;
 mod error;
+mod kv;
 mod security;
 pub mod tls;
 pub mod ws;
@@ -98,6 +99,10 @@ pub fn router(state: AppState) -> Router {
         .route("/locks", get(api::locks))
         .route("/events", get(api::events))
         .route("/elections", get(api::elections))
+        .route("/kv", get(kv::list))
+        .route("/kv/{key}", kv_routes(state.config.read_only))
+        .route("/kv/{key}/history", get(kv::history))
+        .route("/kv-diff", get(kv::diff))
         .route("/ws", get(ws::upgrade))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate));
     let api = Router::new()
@@ -138,5 +143,18 @@ fn lease_routes(read_only: bool) -> axum::routing::MethodRouter<AppState> {
         detail.delete(api::read_only)
     } else {
         detail.delete(api::revoke_lease)
+    }
+}
+
+/// `GET` a key; `PUT` and `DELETE` change it by compare-and-swap, routes
+/// that do not exist under `--read-only` (the methods are then refused,
+/// whoever asks). Only `PUT` takes a body as large as etcd's largest value.
+fn kv_routes(read_only: bool) -> axum::routing::MethodRouter<AppState> {
+    let read = get(kv::get);
+    if read_only {
+        read.put(kv::read_only).delete(kv::read_only)
+    } else {
+        let put = axum::routing::put(kv::put).layer(axum::extract::DefaultBodyLimit::max(kv::MAX_PUT_BODY));
+        read.merge(put).delete(kv::delete)
     }
 }

@@ -163,6 +163,9 @@ pub struct Session {
     close: Option<(u16, &'static str)>,
     /// What this session last added to the pending-ops gauge.
     pending_counted: i64,
+    /// The prefixes the server mirrors (empty: every key); a `kv:<prefix>`
+    /// topic is served only inside them.
+    mirrored: Arc<[String]>,
     /// The sign-in this socket was opened with (`--auth users`): the socket
     /// closes when it ends.
     pub signed_in: Option<SignedIn>,
@@ -190,6 +193,7 @@ impl Session {
             bad_window: Instant::now(),
             close: None,
             pending_counted: 0,
+            mirrored: state.config.prefixes.clone().into(),
             signed_in: None,
         }
     }
@@ -292,6 +296,18 @@ impl Session {
         match serde_json::from_str::<ClientMsg>(text.as_str()) {
             Ok(ClientMsg::Subscribe { topics, since }) => {
                 for topic in topics {
+                    if let Topic::Kv(prefix) = &topic {
+                        if !self.mirrored.is_empty() && !self.mirrored.iter().any(|m| prefix.starts_with(m.as_str())) {
+                            self.errors.push(ServerMsg::Error {
+                                code: "not_served".to_owned(),
+                                message: format!(
+                                    "{topic}: this Leasehold mirrors only keys under {:?}; subscribe to a prefix inside them",
+                                    self.mirrored
+                                ),
+                            });
+                            continue;
+                        }
+                    }
                     let resumed = since.and_then(|since| self.resume(&topic, since));
                     if !self.topics.contains_key(&topic) {
                         self.hub.watch_topic(&topic);
@@ -325,7 +341,8 @@ impl Session {
     /// What a client that had `topic` at revision `since` missed, as one
     /// pending patch, if the hub still knows all of it. Topics that also
     /// change between revisions (the cluster, the lease list) always get a
-    /// snapshot.
+    /// snapshot, and so do `kv:<prefix>` topics: their patches are made only
+    /// while some session watches the prefix, so the history may lack them.
     fn resume(&self, topic: &Topic, since: Revision) -> Option<(u64, Pending)> {
         if matches!(topic, Topic::Cluster | Topic::Leases | Topic::Kv(_)) {
             return None;
@@ -454,7 +471,7 @@ impl Session {
                 Err(error) => {
                     refused.push(topic.clone());
                     self.errors.push(ServerMsg::Error {
-                        code: "not_served".to_owned(),
+                        code: error.code().to_owned(),
                         message: error.to_string(),
                     });
                 }

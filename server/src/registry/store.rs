@@ -19,7 +19,7 @@ use super::cluster::ClusterInfo;
 use super::events::{EventLog, LeaseEnd};
 use super::index::{Index, Touched};
 use super::leases::Sample;
-use super::mirror::{KvEvent, Mirror};
+use super::mirror::{Change, ChangeRef, KvEvent, Mirror};
 use crate::hub::{Hub, Link, Update};
 use crate::metrics::Metrics;
 
@@ -55,12 +55,14 @@ struct Inner {
     /// The model's revision, readable without the lock (status ticks read it
     /// once a second per session).
     revision: AtomicI64,
+    /// The index's classifier, for the `kind` of keys read outside the index.
+    classifier: Classifier,
 }
 
 impl Store {
     pub fn new(hub: Hub, classifier: Classifier, event_history: usize) -> Self {
         let model = Model {
-            index: Index::new(classifier),
+            index: Index::new(classifier.clone()),
             events: EventLog::new(event_history),
             ..Model::default()
         };
@@ -70,6 +72,7 @@ impl Store {
                 metrics: Metrics::default(),
                 model: RwLock::new(model),
                 revision: AtomicI64::new(0),
+                classifier,
             }),
         }
     }
@@ -88,6 +91,10 @@ impl Store {
 
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
+    }
+
+    pub(super) fn classifier(&self) -> &Classifier {
+        &self.inner.classifier
     }
 
     pub fn revision(&self) -> Revision {
@@ -145,12 +152,13 @@ impl Store {
         } else {
             Touched::quiet()
         };
-        let mut changes = 0_usize;
-        for change in model.mirror.diff(&next) {
-            model.index.apply(change, now.as_deref(), &mut touched);
-            changes += 1;
+        let changes: Vec<ChangeRef<'_>> = model.mirror.diff(&next).collect();
+        for change in &changes {
+            model.index.apply(*change, now.as_deref(), &mut touched);
         }
-        tracing::debug!(revision, keys = next.len(), changes, "mirror replaced");
+        tracing::debug!(revision, keys = next.len(), changes = changes.len(), "mirror replaced");
+        let mut patches = super::kv::patches(self.hub(), self.classifier(), &changes);
+        drop(changes);
         model.mirror = next;
         model.loaded = true;
         model.revision = model.revision.max(revision);
@@ -159,7 +167,7 @@ impl Store {
             Some(at) => model.index.events(&touched, &BTreeMap::new(), model.revision, at),
             None => Vec::new(),
         };
-        let mut patches = model.index.patches(touched);
+        patches.extend(model.index.patches(touched));
         if !was_loaded {
             for topic in self.inner.hub.watched_topics() {
                 if let Topic::Service(name) = &topic {
@@ -185,9 +193,11 @@ impl Store {
         }
         let now = now_rfc3339();
         let mut touched = Touched::default();
+        let mut changes = Vec::with_capacity(events.len());
         for event in events {
             if let Some(change) = model.mirror.apply(event) {
                 model.index.apply(change.as_ref(), now.as_deref(), &mut touched);
+                changes.push(change);
             }
         }
         model.revision = revision;
@@ -195,7 +205,9 @@ impl Store {
             Some(at) => model.index.events(&touched, ended, revision, at),
             None => Vec::new(),
         };
-        let patches = model.index.patches(touched);
+        let mut patches = model.index.patches(touched);
+        let changes: Vec<ChangeRef<'_>> = changes.iter().map(Change::as_ref).collect();
+        patches.extend(super::kv::patches(self.hub(), self.classifier(), &changes));
         self.publish_with_events(&mut model, patches, events);
     }
 

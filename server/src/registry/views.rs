@@ -35,8 +35,21 @@ pub struct Snapshot {
 pub enum SnapshotError {
     #[error("the {0} topic is not served by this version of Leasehold yet")]
     NotServed(Topic),
+    #[error("the {0} topic holds more than {1} keys: subscribe to a longer prefix")]
+    TooLarge(Topic, usize),
     #[error("cannot serialize the {0} topic: {1}")]
     Serialize(Topic, serde_json::Error),
+}
+
+impl SnapshotError {
+    /// The `code` of the `error` message a session sends for it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SnapshotError::NotServed(_) => "not_served",
+            SnapshotError::TooLarge(..) => "too_large",
+            SnapshotError::Serialize(..) => "internal",
+        }
+    }
 }
 
 /// The model as one read sees it.
@@ -196,7 +209,17 @@ impl Store {
                 Topic::Locks => raw(topic, &v.locks())?,
                 Topic::Elections => raw(topic, &v.elections())?,
                 Topic::Events => raw(topic, &v.events(0, EVENTS_SNAPSHOT))?,
-                Topic::Kv(_) => return Err(SnapshotError::NotServed(topic.clone())),
+                Topic::Kv(prefix) => {
+                    let body = super::kv::snapshot_body(
+                        self.classifier(),
+                        &v.model.mirror,
+                        topic,
+                        prefix,
+                        v.model.revision,
+                        v.stale,
+                    )?;
+                    raw(topic, &body)?
+                }
             };
             Ok(Snapshot {
                 seq: v.model.seq,

@@ -89,7 +89,12 @@ impl TestApp {
         Self::answer(self.http.delete(self.url(path))).await
     }
 
-    async fn answer(request: reqwest::RequestBuilder) -> (u16, Value) {
+    /// A PUT with a JSON body.
+    pub async fn put_json(&self, path: &str, body: &Value) -> (u16, Value) {
+        Self::answer(self.http.put(self.url(path)).json(body)).await
+    }
+
+    pub async fn answer(request: reqwest::RequestBuilder) -> (u16, Value) {
         let response = request.send().await.expect("request");
         let status = response.status().as_u16();
         let body = response.json::<Value>().await.expect("JSON body");

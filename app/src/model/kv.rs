@@ -1,0 +1,162 @@
+//! The configuration centre: keys as configuration, with their MVCC history
+//! (API.md, "Configuration centre").
+
+use serde::{Deserialize, Serialize};
+
+use super::{ErrorDetail, LeaseId, Revision};
+
+/// What the classifier made of a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KvKind {
+    /// A registered instance of a service.
+    Instance,
+    /// A lock contender (empty value).
+    Lock,
+    /// An election candidate (its proposal as value).
+    Election,
+    /// A plain key.
+    Kv,
+    /// A kind a newer server knows and this build does not.
+    #[serde(other)]
+    Unknown,
+}
+
+/// One key with its metadata. Keys and values are bytes: `key`/`value` are
+/// the text when it is UTF-8, else a lossy rendering with the exact bytes in
+/// `key_base64`/`value_base64`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Kv {
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_base64: Option<String>,
+    pub value: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_base64: Option<String>,
+    pub create_revision: Revision,
+    pub mod_revision: Revision,
+    pub version: i64,
+    pub lease: Option<LeaseId>,
+    pub kind: KvKind,
+}
+
+/// `GET /api/v1/kv?prefix=P&limit=N&after=KEY`, and the `kv:<prefix>` topic's
+/// snapshot (where `more` is always false).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KvListBody {
+    pub revision: Revision,
+    pub items: Vec<Kv>,
+    /// Keys follow the last item (ask again with `after` = its key).
+    pub more: bool,
+    /// Only the topic's snapshot (read from the mirror) can be stale; the
+    /// REST listing reads etcd.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stale: bool,
+}
+
+/// `GET /api/v1/kv/{key}` (with or without `?rev=R`), and a successful `PUT`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KvBody {
+    pub revision: Revision,
+    /// `None` when the key did not exist at the revision asked for.
+    pub kv: Option<Kv>,
+}
+
+/// One version of a key in its history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KvVersion {
+    pub mod_revision: Revision,
+    /// 0 for a deletion.
+    pub version: i64,
+    /// `None` for a deletion.
+    pub value: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_base64: Option<String>,
+    pub deleted: bool,
+}
+
+/// `GET /api/v1/kv/{key}/history`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KvHistoryBody {
+    pub revision: Revision,
+    /// Newest first.
+    pub versions: Vec<KvVersion>,
+    /// False when etcd's compaction removed versions of the key that existed.
+    pub complete: bool,
+}
+
+/// The body of `PUT /api/v1/kv/{key}`: exactly one of `value` and
+/// `value_base64`, and the revision the change was made from (0: the key
+/// must not exist). Fields are optional here so that a missing one is a 400
+/// with a clear message rather than a decoding failure.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KvPutRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_base64: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_mod_revision: Option<Revision>,
+}
+
+/// `DELETE /api/v1/kv/{key}?expect_mod_revision=N`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KvDeletedBody {
+    pub revision: Revision,
+}
+
+/// The 409 of a compare-and-swap that lost: the error, and the key as it is
+/// now (`None`: it does not exist).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KvConflictBody {
+    pub error: ErrorDetail,
+    pub current: Option<Kv>,
+}
+
+/// A key present at both revisions of a diff, with another `mod_revision`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KvChange {
+    pub before: Kv,
+    pub after: Kv,
+}
+
+/// `GET /api/v1/kv-diff?prefix=P&from=R1&to=R2`: each list in key order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KvDiffBody {
+    pub revision: Revision,
+    pub from: Revision,
+    pub to: Revision,
+    pub added: Vec<Kv>,
+    pub removed: Vec<Kv>,
+    pub changed: Vec<KvChange>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kv_is_written_as_documented() {
+        let kv = Kv {
+            key: "/config/a".into(),
+            key_base64: None,
+            value: "\u{fffd}".into(),
+            value_base64: Some("/w==".into()),
+            create_revision: 2,
+            mod_revision: 3,
+            version: 2,
+            lease: None,
+            kind: KvKind::Kv,
+        };
+        assert_eq!(
+            serde_json::to_string(&kv).ok().as_deref(),
+            Some(
+                r#"{"key":"/config/a","value":"�","value_base64":"/w==","create_revision":2,"mod_revision":3,"version":2,"lease":null,"kind":"kv"}"#
+            )
+        );
+        let kind: Result<KvKind, _> = serde_json::from_str(r#""from-the-future""#);
+        assert_eq!(kind.ok(), Some(KvKind::Unknown));
+        let put: Result<KvPutRequest, _> = serde_json::from_str(r#"{"value":"x"}"#);
+        assert_eq!(put.ok().and_then(|p| p.expect_mod_revision), None);
+    }
+}

@@ -1,0 +1,438 @@
+//! REST handlers of the configuration centre (API.md, "Configuration
+//! centre"): the paginated key listing, one key now or at a past revision, a
+//! key's history, compare-and-swap put and delete, and the prefix diff.
+//!
+//! Reads ask etcd (through [`crate::etcd::Actions`]), not the model: a past
+//! revision or a page of a large prefix is etcd's to answer. Writes are
+//! destructive actions like a lease revoke: operator only, audited, and
+//! routed to a refusal under `--read-only`.
+//!
+//! `{key}` is one path segment: the key percent-encoded (any byte may be
+//! escaped), or its entity id `base64:<base64>` for a key that is not UTF-8.
+
+use std::collections::HashMap;
+
+use app::model::{
+    KvBody, KvChange, KvDeletedBody, KvDiffBody, KvHistoryBody, KvListBody, KvPutRequest, KvVersion, Revision, Role,
+};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::Uri;
+use axum::{Extension, Json};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+
+use super::audit::Entry;
+use super::error::ApiError;
+use super::tls::ClientAddr;
+use super::AppState;
+use crate::auth::Caller;
+use crate::etcd::{KvError, Removal, Swap};
+use crate::registry::{key_id, text_and_base64};
+
+/// Keys a listing page holds unless `limit` says otherwise.
+const DEFAULT_LIMIT: usize = 500;
+/// Most keys one listing page may ask for.
+const MAX_LIMIT: usize = 5000;
+/// Largest `PUT` body: a value of etcd's 1.5 MiB, in base64, with room to spare.
+pub const MAX_PUT_BODY: usize = 4 << 20;
+
+impl From<KvError> for ApiError {
+    fn from(error: KvError) -> Self {
+        match error {
+            KvError::Compacted(_) => ApiError::Compacted(error.to_string()),
+            KvError::FutureRevision(_) | KvError::Refused(_) | KvError::TooLarge(_) => {
+                ApiError::BadRequest(error.to_string())
+            }
+            KvError::Unavailable(why) => ApiError::EtcdUnavailable(why),
+        }
+    }
+}
+
+/// Decodes `%XX` escapes into bytes (a path segment: `+` is a plus).
+fn percent_decode_bytes(text: &str) -> Result<Vec<u8>, String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&byte) = bytes.get(i) {
+        if byte == b'%' {
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| format!("broken %-escape at byte {i} of the key"))?;
+            out.push(hex);
+            i += 3;
+        } else {
+            out.push(byte);
+            i += 1;
+        }
+    }
+    Ok(out)
+}
+
+/// The key of a path segment: its percent-decoded bytes, or the bytes of a
+/// `base64:` id that are not UTF-8 (a UTF-8 key is its own id).
+fn key_of_segment(segment: &str) -> Result<Vec<u8>, ApiError> {
+    let bytes = percent_decode_bytes(segment).map_err(ApiError::BadRequest)?;
+    if bytes.is_empty() {
+        return Err(ApiError::BadRequest("the key must not be empty".to_owned()));
+    }
+    if let Some(encoded) = std::str::from_utf8(&bytes).ok().and_then(|t| t.strip_prefix("base64:")) {
+        if let Ok(decoded) = STANDARD.decode(encoded) {
+            if !decoded.is_empty() && std::str::from_utf8(&decoded).is_err() {
+                return Ok(decoded);
+            }
+        }
+    }
+    Ok(bytes)
+}
+
+/// The key named by the path segment `from_end` segments before the last
+/// (0: the last). Read from the raw path, so escapes of bytes that are not
+/// UTF-8 work too.
+fn key_in_path(uri: &Uri, from_end: usize) -> Result<Vec<u8>, ApiError> {
+    let segment = uri
+        .path()
+        .rsplit('/')
+        .nth(from_end)
+        .ok_or_else(|| ApiError::BadRequest("no key in the path".to_owned()))?;
+    key_of_segment(segment)
+}
+
+/// A query parameter that must be a whole number >= `min`, if given.
+fn number(query: &HashMap<String, String>, name: &str, min: i64) -> Result<Option<i64>, ApiError> {
+    match query.get(name) {
+        None => Ok(None),
+        Some(text) => text
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= min)
+            .map(Some)
+            .ok_or_else(|| ApiError::BadRequest(format!("{name}={text:?} is not a whole number >= {min}"))),
+    }
+}
+
+/// `text` or `base64` of one thing given in one of two forms, not both.
+fn bytes_of(text: Option<&String>, base64: Option<&String>, name: &str) -> Result<Option<Vec<u8>>, ApiError> {
+    match (text, base64) {
+        (Some(_), Some(_)) => Err(ApiError::BadRequest(format!("give {name} or {name}_base64, not both"))),
+        (Some(text), None) => Ok(Some(text.as_bytes().to_vec())),
+        (None, Some(encoded)) => STANDARD
+            .decode(encoded)
+            .map(Some)
+            .map_err(|error| ApiError::BadRequest(format!("{name}_base64 is not base64: {error}"))),
+        (None, None) => Ok(None),
+    }
+}
+
+/// `GET /api/v1/kv?prefix=P&limit=N&after=KEY` (`after_base64` for a key
+/// that is not UTF-8): one page, read from etcd with a range limit.
+pub async fn list(
+    State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<KvListBody>, ApiError> {
+    let prefix = query.get("prefix").map(String::as_str).unwrap_or_default();
+    let limit = match number(&query, "limit", 1)? {
+        None => DEFAULT_LIMIT,
+        Some(limit) => usize::try_from(limit)
+            .ok()
+            .filter(|limit| *limit <= MAX_LIMIT)
+            .ok_or_else(|| ApiError::BadRequest(format!("limit must be at most {MAX_LIMIT}")))?,
+    };
+    let after = bytes_of(
+        query.get("after").filter(|a| !a.is_empty()),
+        query.get("after_base64").filter(|a| !a.is_empty()),
+        "after",
+    )?;
+    let page = state
+        .actions
+        .list_keys(prefix.as_bytes(), after.as_deref(), limit)
+        .await?;
+    Ok(Json(KvListBody {
+        revision: page.revision,
+        items: page.items.iter().map(|kv| state.store.kv(kv)).collect(),
+        more: page.more,
+        stale: false,
+    }))
+}
+
+/// `GET /api/v1/kv/{key}` (`?rev=R`: as it was at revision R).
+pub async fn get(
+    State(state): State<AppState>,
+    uri: Uri,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<KvBody>, ApiError> {
+    let key = key_in_path(&uri, 0)?;
+    let at = number(&query, "rev", 1)?;
+    let (now, kv) = state.actions.get_key(&key, at.unwrap_or(0)).await?;
+    if at.is_none() && kv.is_none() {
+        return Err(ApiError::NotFound(format!("no key {:?}", key_id(&key))));
+    }
+    Ok(Json(KvBody {
+        // With `rev`, the data reflects that revision.
+        revision: at.unwrap_or(now),
+        kv: kv.map(|kv| state.store.kv(&kv)),
+    }))
+}
+
+/// `GET /api/v1/kv/{key}/history`: newest first.
+pub async fn history(State(state): State<AppState>, uri: Uri) -> Result<Json<KvHistoryBody>, ApiError> {
+    let key = key_in_path(&uri, 1)?;
+    let history = state.actions.key_history(&key).await?;
+    let versions = history
+        .versions
+        .into_iter()
+        .rev()
+        .map(|version| {
+            let (value, value_base64) = match version.value.as_deref().map(text_and_base64) {
+                Some((text, base64)) => (Some(text), base64),
+                None => (None, None),
+            };
+            KvVersion {
+                mod_revision: version.mod_revision,
+                version: version.version,
+                deleted: value.is_none(),
+                value,
+                value_base64,
+            }
+        })
+        .collect();
+    Ok(Json(KvHistoryBody {
+        revision: history.revision,
+        versions,
+        complete: history.complete,
+    }))
+}
+
+/// `GET /api/v1/kv-diff?prefix=P&from=R1&to=R2`.
+pub async fn diff(
+    State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<KvDiffBody>, ApiError> {
+    let prefix = query.get("prefix").map(String::as_str).unwrap_or_default();
+    let from = number(&query, "from", 1)?.ok_or_else(|| ApiError::BadRequest("from=REV is required".to_owned()))?;
+    let to = number(&query, "to", 1)?;
+    if to.is_some_and(|to| to < from) {
+        return Err(ApiError::BadRequest("from must not be after to".to_owned()));
+    }
+    let diff = state.actions.diff_prefix(prefix.as_bytes(), from, to).await?;
+    if diff.to < from {
+        return Err(ApiError::BadRequest(format!(
+            "from={from} is in the future: etcd is at revision {}",
+            diff.to
+        )));
+    }
+    let kv = |kv: &crate::registry::KeyValue| state.store.kv(kv);
+    Ok(Json(KvDiffBody {
+        revision: diff.revision,
+        from,
+        to: diff.to,
+        added: diff.added.iter().map(kv).collect(),
+        removed: diff.removed.iter().map(kv).collect(),
+        changed: diff
+            .changed
+            .iter()
+            .map(|(before, after)| KvChange {
+                before: kv(before),
+                after: kv(after),
+            })
+            .collect(),
+    }))
+}
+
+/// Who asks for a write, for the audit trail.
+struct Writer<'a> {
+    state: &'a AppState,
+    caller: &'a Caller,
+    from: std::net::SocketAddr,
+    action: &'static str,
+    key: String,
+}
+
+impl Writer<'_> {
+    fn audit(&self, result: &'static str, detail: String) {
+        let entry =
+            Entry::new(self.action, self.caller.who(), Some(self.from), result, detail).with_key(self.key.clone());
+        self.state.audit.record(&entry);
+    }
+
+    /// Audits a refusal and hands the error back.
+    fn refuse(&self, error: ApiError) -> ApiError {
+        self.audit("refused", error.to_string());
+        error
+    }
+
+    /// Audits a failure and hands the error back.
+    fn fail(&self, error: ApiError) -> ApiError {
+        self.audit("failed", error.to_string());
+        error
+    }
+
+    fn check_role(&self) -> Result<(), ApiError> {
+        if self.caller.role == Role::Operator {
+            return Ok(());
+        }
+        let who = self.caller.user.as_deref().unwrap_or("this caller");
+        Err(self.refuse(ApiError::Forbidden(format!(
+            "{who} is a viewer: only an operator may change keys"
+        ))))
+    }
+
+    /// The 409 of a lost compare-and-swap, audited.
+    fn conflict(&self, expected: Revision, current: Option<&crate::registry::KeyValue>) -> ApiError {
+        let message = match current {
+            Some(kv) => format!(
+                "the key changed: it is at mod_revision {}, not {expected}",
+                kv.mod_revision
+            ),
+            None if expected == 0 => "the key changed meanwhile".to_owned(),
+            None => format!("the key does not exist (expected mod_revision {expected})"),
+        };
+        self.audit("failed", format!("conflict: {message}"));
+        ApiError::Conflict {
+            message,
+            current: current.map(|kv| Box::new(self.state.store.kv(kv))),
+        }
+    }
+}
+
+/// The key of a write's path, or a refusal audited under the raw segment.
+fn write_target<'a>(
+    state: &'a AppState,
+    caller: &'a Caller,
+    from: std::net::SocketAddr,
+    action: &'static str,
+    uri: &Uri,
+) -> (Writer<'a>, Result<Vec<u8>, ApiError>) {
+    let key = key_in_path(uri, 0);
+    let id = match &key {
+        Ok(key) => key_id(key),
+        Err(_) => uri.path().rsplit('/').next().unwrap_or_default().to_owned(),
+    };
+    let writer = Writer {
+        state,
+        caller,
+        from,
+        action,
+        key: id,
+    };
+    (writer, key)
+}
+
+/// `PUT /api/v1/kv/{key}`: a compare-and-swap on `expect_mod_revision`.
+pub async fn put(
+    State(state): State<AppState>,
+    ConnectInfo(ClientAddr(from)): ConnectInfo<ClientAddr>,
+    Extension(caller): Extension<Caller>,
+    uri: Uri,
+    body: Result<Json<KvPutRequest>, JsonRejection>,
+) -> Result<Json<KvBody>, ApiError> {
+    let (writer, key) = write_target(&state, &caller, from, "put_key", &uri);
+    writer.check_role()?;
+    let key = key.map_err(|e| writer.refuse(e))?;
+    let Json(body) = body.map_err(|rejection| {
+        writer.refuse(ApiError::BadRequest(format!(
+            "the body must be JSON {{\"value\" or \"value_base64\", \"expect_mod_revision\"}}: {}",
+            rejection.body_text()
+        )))
+    })?;
+    let value = bytes_of(body.value.as_ref(), body.value_base64.as_ref(), "value")
+        .and_then(|v| v.ok_or_else(|| ApiError::BadRequest("give value or value_base64".to_owned())))
+        .map_err(|e| writer.refuse(e))?;
+    let expect = body
+        .expect_mod_revision
+        .filter(|e| *e >= 0)
+        .ok_or_else(|| {
+            ApiError::BadRequest(
+                "expect_mod_revision is required: the mod_revision the change was made from, 0 to create the key"
+                    .to_owned(),
+            )
+        })
+        .map_err(|e| writer.refuse(e))?;
+    let size = value.len();
+    match state.actions.put_key(&key, value, expect).await {
+        Ok(Swap::Done { revision, kv }) => {
+            writer.audit(
+                "ok",
+                format!("{size} byte(s) written at revision {revision} (expected mod_revision {expect})"),
+            );
+            Ok(Json(KvBody {
+                revision,
+                kv: Some(state.store.kv(&kv)),
+            }))
+        }
+        Ok(Swap::Conflict { current }) => Err(writer.conflict(expect, current.as_ref())),
+        Err(error) => Err(writer.fail(error.into())),
+    }
+}
+
+/// `DELETE /api/v1/kv/{key}?expect_mod_revision=N`: a compare-and-delete.
+pub async fn delete(
+    State(state): State<AppState>,
+    ConnectInfo(ClientAddr(from)): ConnectInfo<ClientAddr>,
+    Extension(caller): Extension<Caller>,
+    uri: Uri,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<KvDeletedBody>, ApiError> {
+    let (writer, key) = write_target(&state, &caller, from, "delete_key", &uri);
+    writer.check_role()?;
+    let key = key.map_err(|e| writer.refuse(e))?;
+    let expect = number(&query, "expect_mod_revision", 0)
+        .and_then(|e| {
+            e.ok_or_else(|| {
+                ApiError::BadRequest("expect_mod_revision=N is required: the mod_revision being deleted".to_owned())
+            })
+        })
+        .map_err(|e| writer.refuse(e))?;
+    match state.actions.delete_key(&key, expect).await {
+        Ok(Removal::Done { revision }) => {
+            writer.audit(
+                "ok",
+                format!("deleted at revision {revision} (expected mod_revision {expect})"),
+            );
+            Ok(Json(KvDeletedBody { revision }))
+        }
+        Ok(Removal::Absent) => Err(writer.fail(ApiError::NotFound(format!("no key {:?}", key_id(&key))))),
+        Ok(Removal::Conflict { current }) => Err(writer.conflict(expect, Some(&current))),
+        Err(error) => Err(writer.fail(error.into())),
+    }
+}
+
+/// `PUT` and `DELETE` of a key under `--read-only`: refused and audited.
+pub async fn read_only(
+    State(state): State<AppState>,
+    ConnectInfo(ClientAddr(from)): ConnectInfo<ClientAddr>,
+    Extension(caller): Extension<Caller>,
+    method: axum::http::Method,
+    uri: Uri,
+) -> ApiError {
+    let action = if method == axum::http::Method::PUT {
+        "put_key"
+    } else {
+        "delete_key"
+    };
+    let (writer, _) = write_target(&state, &caller, from, action, &uri);
+    writer.refuse(ApiError::Forbidden(
+        "this Leasehold runs with --read-only: nothing can be revoked or changed through it".to_owned(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_in_paths() {
+        let key = |path: &str, from_end: usize| key_in_path(&path.parse::<Uri>().ok().unwrap_or_default(), from_end);
+        assert_eq!(key("/kv/%2Fconfig%2Fa", 0).ok(), Some(b"/config/a".to_vec()));
+        assert_eq!(key("/kv/%2Fconfig%2Fa/history", 1).ok(), Some(b"/config/a".to_vec()));
+        assert_eq!(key("/kv/a+b", 0).ok(), Some(b"a+b".to_vec()));
+        assert_eq!(key("/kv/%FF%00", 0).ok(), Some(vec![0xff, 0]));
+        assert_eq!(key("/kv/base64:%2FwA%3D", 0).ok(), Some(vec![0xff, 0]));
+        // A UTF-8 key is its own id, even when it looks like base64.
+        assert_eq!(key("/kv/base64:YQ==", 0).ok(), Some(b"base64:YQ==".to_vec()));
+        assert!(key("/kv/%zz", 0).is_err());
+        assert!(key("/kv/", 0).is_err());
+    }
+}
