@@ -58,10 +58,14 @@ impl<T> Default for Collection<T> {
 
 impl<T> Collection<T> {
     pub fn loaded(items: impl IntoIterator<Item = (String, T)>) -> Self {
-        Collection {
-            loaded: true,
-            items: items.into_iter().collect(),
+        // Inserted one by one rather than collected: `collect` into a BTreeMap
+        // sorts first, a stable sort per entity type in the wasm (the last of
+        // equal keys wins either way).
+        let mut map = BTreeMap::new();
+        for (id, item) in items {
+            map.insert(id, item);
         }
+        Collection { loaded: true, items: map }
     }
 
     /// Applies upserts and removals; `wrap` turns a decoded entity into what is kept.
