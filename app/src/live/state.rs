@@ -65,7 +65,10 @@ impl<T> Collection<T> {
         for (id, item) in items {
             map.insert(id, item);
         }
-        Collection { loaded: true, items: map }
+        Collection {
+            loaded: true,
+            items: map,
+        }
     }
 
     /// Applies upserts and removals; `wrap` turns a decoded entity into what is kept.

@@ -45,11 +45,9 @@ pub fn EventsPage() -> impl IntoView {
                     .filter(|e| {
                         text.is_empty()
                             || lowercase(&e.subject).contains(&text)
-                            || ["service", "who"].iter().any(|field| {
-                                e.detail[field]
-                                    .as_str()
-                                    .is_some_and(|s| lowercase(s).contains(&text))
-                            })
+                            || ["service", "who"]
+                                .iter()
+                                .any(|field| e.detail[field].as_str().is_some_and(|s| lowercase(s).contains(&text)))
                     })
                     .take(SHOWN)
                     .cloned()
