@@ -219,10 +219,14 @@ impl Live {
                 match topic {
                     Topic::Cluster => {
                         if let Some(body) = decode::<ClusterBody>(raw, "cluster") {
-                            self.cluster.set(Some(ClusterView {
+                            let mut cluster = ClusterView {
                                 cluster_id: body.cluster_id,
-                                members: body.members.into_iter().map(|m| (m.id, m)).collect(),
-                            }));
+                                members: BTreeMap::new(),
+                            };
+                            for member in body.members {
+                                cluster.members.insert(member.id, member);
+                            }
+                            self.cluster.set(Some(cluster));
                         }
                     }
                     Topic::Services => {

@@ -62,10 +62,17 @@ impl<T> Default for Collection<T> {
 impl<T> Collection<T> {
     /// A snapshot's entities; `more` when further parts follow.
     pub fn loaded(items: impl IntoIterator<Item = (String, T)>, more: bool) -> Self {
+        // Inserted one by one rather than collected: `collect` into a BTreeMap
+        // sorts first, a stable sort per entity type in the wasm (the last of
+        // equal keys wins either way).
+        let mut map = BTreeMap::new();
+        for (id, item) in items {
+            map.insert(id, item);
+        }
         Collection {
             loaded: true,
             partial: more,
-            items: items.into_iter().collect(),
+            items: map,
         }
     }
 

@@ -129,11 +129,43 @@ pub struct Lock {
 }
 
 /// An election candidate: a contender with its proposal.
+///
+/// Written with the contender's fields inline; read through [`CandidateWire`],
+/// the same fields spelled out, because reading `flatten` buffers the whole
+/// object through serde's generic `Content` first, code the wasm would carry
+/// for this type alone.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "CandidateWire")]
 pub struct Candidate {
     #[serde(flatten)]
     pub contender: Contender,
     pub value: String,
+}
+
+/// [`Candidate`] as it is on the wire, for reading.
+#[derive(Deserialize)]
+struct CandidateWire {
+    key: String,
+    lease: LeaseId,
+    create_revision: Revision,
+    ttl: Option<i64>,
+    since: Option<String>,
+    value: String,
+}
+
+impl From<CandidateWire> for Candidate {
+    fn from(wire: CandidateWire) -> Self {
+        Candidate {
+            contender: Contender {
+                key: wire.key,
+                lease: wire.lease,
+                create_revision: wire.create_revision,
+                ttl: wire.ttl,
+                since: wire.since,
+            },
+            value: wire.value,
+        }
+    }
 }
 
 /// An election: the leader (lowest create revision) and the other candidates.
@@ -251,5 +283,28 @@ mod tests {
             summary.ok().map(|s| s.layouts),
             Some(vec![Layout::Kratos, Layout::Unknown])
         );
+    }
+
+    #[test]
+    fn candidates_read_back_what_they_write() {
+        let candidate = Candidate {
+            contender: Contender {
+                key: "/election/e/694d8b0ee8ec6c0a".into(),
+                lease: LeaseId(0x694d8b0ee8ec6c0a),
+                create_revision: 12,
+                ttl: Some(30),
+                since: None,
+            },
+            value: "node-1".into(),
+        };
+        let text = serde_json::to_string(&candidate).unwrap_or_default();
+        assert_eq!(
+            text,
+            r#"{"key":"/election/e/694d8b0ee8ec6c0a","lease":"694d8b0ee8ec6c0a","create_revision":12,"ttl":30,"since":null,"value":"node-1"}"#
+        );
+        assert_eq!(serde_json::from_str::<Candidate>(&text).ok(), Some(candidate));
+        // A field a newer server adds is ignored, as it was with `flatten`.
+        let newer = r#"{"key":"k","lease":"1","create_revision":1,"ttl":null,"since":null,"value":"v","extra":1}"#;
+        assert!(serde_json::from_str::<Candidate>(newer).is_ok());
     }
 }

@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 
-use super::{input_text, Loading};
+use super::{input_text, lowercase, Loading};
 use crate::components::time::Elapsed;
 use crate::live::Live;
 use crate::model::{Event, Topic};
@@ -35,7 +35,7 @@ pub fn EventsPage() -> impl IntoView {
     let text = RwSignal::new(String::new());
     let rows = Memo::new(move |_| {
         let kind = kind.get();
-        let text = text.get().trim().to_lowercase();
+        let text = lowercase(text.get().trim());
         live.events.with(|events| {
             events.as_ref().map(|events| {
                 events
@@ -44,12 +44,10 @@ pub fn EventsPage() -> impl IntoView {
                     .filter(|e| kind.is_empty() || e.kind == kind)
                     .filter(|e| {
                         text.is_empty()
-                            || e.subject.to_lowercase().contains(&text)
-                            || ["service", "who"].iter().any(|field| {
-                                e.detail[field]
-                                    .as_str()
-                                    .is_some_and(|s| s.to_lowercase().contains(&text))
-                            })
+                            || lowercase(&e.subject).contains(&text)
+                            || ["service", "who"]
+                                .iter()
+                                .any(|field| e.detail[field].as_str().is_some_and(|s| lowercase(s).contains(&text)))
                     })
                     .take(SHOWN)
                     .cloned()

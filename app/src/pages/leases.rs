@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use super::{input_text, Loading};
+use super::{input_text, lowercase, Loading};
 use crate::components::copy::CopyButton;
 use crate::components::encode_segment;
 use crate::components::revoke::RevokeDialog;
@@ -44,7 +44,7 @@ pub fn LeasesPage() -> impl IntoView {
         out
     };
     let rows = Memo::new(move |_| {
-        let q = filter.get().trim().to_lowercase();
+        let q = lowercase(filter.get().trim());
         live.leases.with(|c| {
             c.items
                 .values()
@@ -52,8 +52,8 @@ pub fn LeasesPage() -> impl IntoView {
                     let id = l.value.id.to_string();
                     q.is_empty()
                         || id.contains(&q)
-                        || l.value.services.iter().any(|s| s.to_lowercase().contains(&q))
-                        || holds(&id).iter().any(|h| h.to_lowercase().contains(&q))
+                        || l.value.services.iter().any(|s| lowercase(s).contains(&q))
+                        || holds(&id).iter().any(|h| lowercase(h).contains(&q))
                 })
                 .cloned()
                 .collect::<Vec<Stamped<Lease>>>()

@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
-use super::{input_text, Loading};
+use super::{input_text, lowercase, Loading};
 use crate::components::copy::CopyButton;
 use crate::components::decode_segment;
 use crate::components::ttl::Ttl;
@@ -21,16 +21,16 @@ const OVERSCAN: usize = 8;
 
 fn matches(instance: &Instance, query: &str) -> bool {
     query.is_empty()
-        || instance.id.to_lowercase().contains(query)
+        || lowercase(&instance.id).contains(query)
         || instance.address.as_deref().is_some_and(|a| a.contains(query))
         || instance
             .version
             .as_deref()
-            .is_some_and(|v| v.to_lowercase().contains(query))
+            .is_some_and(|v| lowercase(v).contains(query))
         || instance
             .metadata
             .iter()
-            .any(|(k, v)| k.to_lowercase().contains(query) || v.to_lowercase().contains(query))
+            .any(|(k, v)| lowercase(k).contains(query) || lowercase(v).contains(query))
 }
 
 #[component]
@@ -47,7 +47,7 @@ pub fn ServicePage() -> impl IntoView {
     // Ids of the instances the filter lets through, in key order; `None`
     // before the snapshot. Ids only: the rows in view are looked up.
     let rows = Memo::new(move |_| {
-        let q = query.get().trim().to_lowercase();
+        let q = lowercase(query.get().trim());
         live.instances.with(|all| {
             all.get(&name.get()).map(|c| {
                 c.items

@@ -11,7 +11,7 @@ use std::time::Duration;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::{input_text, Loading};
+use super::{input_text, lowercase, Loading};
 use crate::components::encode_segment;
 use crate::live::api::{get_json, ApiFailure};
 use crate::live::Live;
@@ -39,9 +39,13 @@ fn search_on_server(query: RwSignal<String>) -> RwSignal<Option<Found>> {
                 }
                 spawn_local(async move {
                     let path = format!("/api/v1/services?q={}", encode_segment(&q));
-                    let result = get_json::<ServicesBody>(&path)
-                        .await
-                        .map(|body| body.services.into_iter().map(|s| s.name).collect());
+                    let result = get_json::<ServicesBody>(&path).await.map(|body| {
+                        let mut names = BTreeSet::new();
+                        for service in body.services {
+                            names.insert(service.name);
+                        }
+                        names
+                    });
                     if query.get_untracked().trim() == q {
                         found.set(Some((q, result)));
                     }
@@ -61,7 +65,7 @@ pub fn ServicesPage() -> impl IntoView {
     let found = search_on_server(query);
     let rows = Memo::new(move |_| {
         let typed = query.get();
-        let q = typed.trim().to_lowercase();
+        let q = lowercase(typed.trim());
         found.with(|found| {
             let by_server = found
                 .as_ref()
@@ -72,7 +76,7 @@ pub fn ServicesPage() -> impl IntoView {
                     .values()
                     .filter(|s| {
                         q.is_empty()
-                            || s.name.to_lowercase().contains(&q)
+                            || lowercase(&s.name).contains(&q)
                             || s.layouts.iter().any(|l| l.as_str().contains(&q))
                             || by_server.is_some_and(|names| names.contains(&s.name))
                     })
