@@ -197,6 +197,20 @@ impl Live {
         self.wanted.with_untracked(|w| w.keys().cloned().collect())
     }
 
+    /// Whether the topic's snapshot is still arriving in parts.
+    pub fn is_partial(self, topic: &Topic) -> bool {
+        match topic {
+            Topic::Service(name) => self
+                .instances
+                .with_untracked(|all| all.get(name).is_some_and(|c| c.partial)),
+            Topic::Services => self.services.with_untracked(|c| c.partial),
+            Topic::Leases => self.leases.with_untracked(|c| c.partial),
+            Topic::Locks => self.locks.with_untracked(|c| c.partial),
+            Topic::Elections => self.elections.with_untracked(|c| c.partial),
+            Topic::Cluster | Topic::Events | Topic::Kv(_) => false,
+        }
+    }
+
     fn see_revision(self, revision: Revision) {
         if revision > self.revision.get_untracked() {
             self.revision.set(revision);

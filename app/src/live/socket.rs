@@ -90,12 +90,20 @@ fn connect(live: Live, attempt: u32) {
 
     let on_open = Closure::<dyn FnMut()>::new(move || {
         live.link.set(LinkState::Open);
-        let topics = live.wanted_topics();
-        if !topics.is_empty() {
-            // Resume: what changed while away comes as patches where the
-            // server still knows it, so the page never flashes empty.
+        // Resume: what changed while away comes as patches where the server
+        // still knows it, so the page never flashes empty. A topic whose
+        // snapshot came only in part asks for a whole one again: the revision
+        // says nothing of the parts it missed.
+        let (partial, whole): (Vec<Topic>, Vec<Topic>) = live
+            .wanted_topics()
+            .into_iter()
+            .partition(|topic| live.is_partial(topic));
+        if !whole.is_empty() {
             let revision = live.revision.get_untracked();
-            subscribe(&topics, (revision > 0).then_some(revision));
+            subscribe(&whole, (revision > 0).then_some(revision));
+        }
+        if !partial.is_empty() {
+            subscribe(&partial, None);
         }
     });
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
