@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { Etcd, startServe, etcdctl, kratos } from './harness';
+import { Etcd, startServe, etcdctl, kratos, putMany } from './harness';
 
 test('when etcd stops the status bar says so, and when it is back the pages are current', async ({ page }, testInfo) => {
   const etcd = await Etcd.create();
@@ -23,6 +23,48 @@ test('when etcd stops the status bar says so, and when it is back the pages are 
     await expect(status).toHaveAttribute('data-state', 'connected');
     etcdctl(etcd.endpoint, 'put', '/microservices/web/1', kratos('web', '1', '10.7.0.2:80'));
     await expect(page.getByTestId('service-row')).toHaveCount(2);
+  } finally {
+    await server.stop();
+    await etcd.dispose();
+  }
+});
+
+test('a socket lost while a large snapshot comes in parts is followed by a whole snapshot', async ({ page }) => {
+  const etcd = await Etcd.create();
+  const server = await startServe(etcd);
+  try {
+    const entries: Array<[string, string]> = [];
+    for (let i = 0; i < 2_500; i++) {
+      const id = String(i).padStart(5, '0');
+      entries.push([`/microservices/parts/${id}`, kratos('parts', id, `10.8.${Math.floor(i / 256)}.${i % 256}:80`)]);
+    }
+    await putMany(etcd.endpoint, entries);
+
+    // The first socket is cut right after the snapshot's first part; the
+    // page's next socket goes through untouched.
+    let sockets = 0;
+    let cutAfterFirstPart = false;
+    await page.routeWebSocket(/\/api\/v1\/ws$/, (ws) => {
+      const first = sockets === 0;
+      sockets += 1;
+      const upstream = ws.connectToServer();
+      upstream.onMessage((message) => {
+        ws.send(message);
+        const text = typeof message === 'string' ? message : message.toString('utf8');
+        if (first && text.startsWith('{"type":"snapshot"') && text.includes('"more":true')) {
+          cutAfterFirstPart = true;
+          upstream.close();
+          ws.close({ code: 1011, reason: 'cut by the test' });
+        }
+      });
+    });
+
+    await page.goto(`${server.url}services/parts`);
+    await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
+    await expect(page.getByText('2500 instance(s)')).toBeVisible({ timeout: 20_000 });
+    expect(cutAfterFirstPart).toBe(true);
+    expect(sockets).toBeGreaterThan(1);
+    await expect(page.getByText('so far')).toHaveCount(0);
   } finally {
     await server.stop();
     await etcd.dispose();
