@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use common::{config, etcd_client, spawn_app, spawn_app_with, start_etcd, EtcdProcess, Etcdctl, TestApp};
+use common::{audit_lines, config, etcd_client, spawn_app, spawn_app_with, start_etcd, EtcdProcess, Etcdctl, TestApp};
 use etcd_client::{PutOptions, Txn, TxnOp};
 use serde_json::{json, Value};
 
@@ -754,15 +754,6 @@ async fn large_and_binary_values_and_keys_round_trip() {
     assert_eq!(status, 200, "{body}");
     assert!(client.get(key, None).await.expect("get").kvs().is_empty());
     app.shutdown().await;
-}
-
-/// The audit lines written so far, parsed.
-fn audit_lines(path: &std::path::Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("an audit line is JSON"))
-        .collect()
 }
 
 #[tokio::test]

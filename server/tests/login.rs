@@ -15,7 +15,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{config, etcd_client, spawn_app_with, start_etcd, Received, TestApp, WsClient};
+use common::{audit_lines, config, etcd_client, spawn_app_with, start_etcd, Received, TestApp, WsClient};
 use etcd_client::PutOptions;
 use serde_json::{json, Value};
 use server::auth::{hash_password, AuthMode, Users};
@@ -99,14 +99,6 @@ async fn ws_with(app: &TestApp, cookie: Option<&str>) -> Result<WsClient, u16> {
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
         Err(other) => panic!("websocket: {other}"),
     }
-}
-
-fn audit_lines(dir: &std::path::Path) -> Vec<Value> {
-    std::fs::read_to_string(dir.join("audit.log"))
-        .unwrap_or_default()
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("an audit line is JSON"))
-        .collect()
 }
 
 #[tokio::test]
@@ -209,7 +201,7 @@ async fn viewers_look_operators_revoke_and_strangers_get_nothing() {
         .is_empty());
 
     // The audit log has all three attempts, by name.
-    let lines = audit_lines(dir.path());
+    let lines = audit_lines(&dir.path().join("audit.log"));
     let summary: Vec<(&str, &str)> = lines
         .iter()
         .map(|l| (l["who"].as_str().unwrap_or("?"), l["result"].as_str().unwrap_or("?")))

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use common::{config, etcd_client, spawn_app, spawn_app_with, start_etcd, TestApp};
+use common::{audit_lines, config, etcd_client, spawn_app, spawn_app_with, start_etcd, TestApp};
 use etcd_client::PutOptions;
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
@@ -106,15 +106,6 @@ async fn pages_get_a_policy_with_their_inline_scripts_hashed_and_every_answer_ge
         Some(&b"default-src 'none'; frame-ancestors 'none'"[..])
     );
     app.shutdown().await;
-}
-
-/// The audit lines written so far, parsed.
-fn audit_lines(path: &std::path::Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("an audit line is JSON"))
-        .collect()
 }
 
 #[tokio::test]

@@ -350,3 +350,12 @@ impl Proxy {
         self.mode.send_replace(mode);
     }
 }
+
+/// The audit log's lines written so far, parsed.
+pub fn audit_lines(path: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("an audit line is JSON"))
+        .collect()
+}
