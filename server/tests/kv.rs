@@ -652,6 +652,90 @@ async fn a_kv_subscriber_sees_what_etcdctl_puts_and_deletes() {
     app.shutdown().await;
 }
 
+fn entries_of(data: &Value) -> Vec<String> {
+    data["entries"]
+        .as_array()
+        .map(|entries| {
+            entries
+                .iter()
+                .map(|e| {
+                    format!(
+                        "{}{}",
+                        e["name"].as_str().unwrap_or("?"),
+                        if e["kv"].is_null() { " (folder)" } else { "" }
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_folder_subscriber_sees_keys_and_sub_folders_come_and_go() {
+    let etcd = start_etcd().await;
+    let mut client = etcd_client(&etcd).await;
+    let app = spawn_app(&etcd).await;
+    app.wait_for_health(200, LIMIT).await;
+    put(&mut client, "/tree/b", "2").await;
+    put(&mut client, "/tree/app/x", "1").await;
+    put(&mut client, "/tree/app/deep/y", "1").await;
+    let at = put(&mut client, "/treetop", "outside").await;
+    app.wait_for_revision(at, LIMIT).await;
+
+    let mut ws = app.ws().await;
+    ws.send_json(json!({"type": "subscribe", "topics": ["kv-dir:/tree/"]}))
+        .await;
+    let snapshot = ws.wait_for(LIMIT, |m| m["type"] == "snapshot").await;
+    assert_eq!(snapshot["topic"], "kv-dir:/tree/");
+    assert_eq!(entries_of(&snapshot["data"]), ["app/ (folder)", "b"], "{snapshot}");
+    assert_eq!(snapshot["data"]["entries"][1]["kv"]["value"], "2", "{snapshot}");
+    let dir_patch = |m: &Value| m["type"] == "patch" && m["topic"] == "kv-dir:/tree/";
+
+    // A key in a sub-folder that already exists changes nothing here; a new
+    // sub-folder appears with its first key.
+    etcdctl(&etcd, &["put", "/tree/app/z", "3"]).await;
+    etcdctl(&etcd, &["put", "/tree/db/url", "postgres://db"]).await;
+    let patch = ws.wait_for(LIMIT, dir_patch).await;
+    assert_eq!(
+        ops_of(&patch),
+        [json!({"op": "upsert", "id": "/tree/db/", "value": {"name": "db/", "kv": null}})],
+        "{patch}"
+    );
+    etcdctl(&etcd, &["put", "/tree/c", "3"]).await;
+    let patch = ws.wait_for(LIMIT, dir_patch).await;
+    let ops = ops_of(&patch);
+    assert_eq!(ops.len(), 1, "{patch}");
+    assert_eq!(ops[0]["id"], "/tree/c");
+    assert_eq!(ops[0]["value"]["name"], "c");
+    assert_eq!(ops[0]["value"]["kv"]["value"], "3");
+    // The sub-folder goes with its last key.
+    etcdctl(&etcd, &["del", "/tree/db/url"]).await;
+    let patch = ws.wait_for(LIMIT, dir_patch).await;
+    assert_eq!(ops_of(&patch), [json!({"op": "remove", "id": "/tree/db/"})], "{patch}");
+    etcdctl(&etcd, &["del", "--prefix", "/tree/app/"]).await;
+    let patch = ws.wait_for(LIMIT, dir_patch).await;
+    assert_eq!(ops_of(&patch), [json!({"op": "remove", "id": "/tree/app/"})], "{patch}");
+
+    // A wide folder: 10,001 keys directly in it are refused, and the
+    // same keys one folder down are one entry.
+    let keys: Vec<String> = (0..10_001).map(|i| format!("/wide/{i}")).collect();
+    put_many(&mut client, &keys, "").await;
+    let keys: Vec<String> = (0..10_001).map(|i| format!("/narrow/sub/{i}")).collect();
+    let last = put_many(&mut client, &keys, "").await;
+    app.wait_for_revision(last, LIMIT).await;
+    ws.send_json(json!({"type": "subscribe", "topics": ["kv-dir:/wide/"]}))
+        .await;
+    let error = ws.wait_for(LIMIT, |m| m["type"] == "error").await;
+    assert_eq!(error["code"], "too_large", "{error}");
+    ws.send_json(json!({"type": "subscribe", "topics": ["kv-dir:/narrow/"]}))
+        .await;
+    let snapshot = ws
+        .wait_for(LIMIT, |m| m["type"] == "snapshot" && m["topic"] == "kv-dir:/narrow/")
+        .await;
+    assert_eq!(entries_of(&snapshot["data"]), ["sub/ (folder)"], "{snapshot}");
+    app.shutdown().await;
+}
+
 #[tokio::test]
 async fn large_and_binary_values_and_keys_round_trip() {
     let etcd = start_etcd().await;

@@ -207,7 +207,7 @@ impl Live {
             Topic::Leases => self.leases.with_untracked(|c| c.partial),
             Topic::Locks => self.locks.with_untracked(|c| c.partial),
             Topic::Elections => self.elections.with_untracked(|c| c.partial),
-            Topic::Cluster | Topic::Events | Topic::Kv(_) => false,
+            Topic::Cluster | Topic::Events | Topic::Kv(_) | Topic::KvDir(_) => false,
         }
     }
 
@@ -285,7 +285,7 @@ impl Live {
                             self.events.set(Some(body.events));
                         }
                     }
-                    Topic::Kv(_) => warn("snapshot of a kv topic this app does not show yet"),
+                    Topic::Kv(_) | Topic::KvDir(_) => warn("snapshot of a kv topic this app does not show yet"),
                 }
             }
             ServerMsg::Patch {
@@ -332,7 +332,7 @@ impl Live {
                         let excess = events.len().saturating_sub(EVENTS_KEPT);
                         events.drain(..excess);
                     }),
-                    Topic::Kv(_) => {}
+                    Topic::Kv(_) | Topic::KvDir(_) => {}
                 }
             }
             ServerMsg::Status { etcd, revision, error } => {

@@ -54,6 +54,34 @@ pub struct KvListBody {
     pub stale: bool,
 }
 
+/// One entry of a folder of the key tree (`kv-dir:<prefix>`): a key directly
+/// in the folder, or a sub-folder holding at least one key.
+///
+/// Patch ids: a key's id (as in `kv:<prefix>`), or the sub-folder's whole
+/// prefix, which ends with `/` (a key directly in the folder has no `/` after
+/// the folder's prefix, so the two never collide).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KvDirEntry {
+    /// What follows the folder's prefix: `name` for a key, `name/` for a
+    /// sub-folder.
+    pub name: String,
+    /// The key, for a key; `None` for a sub-folder.
+    #[serde(default)]
+    pub kv: Option<Kv>,
+}
+
+/// The `kv-dir:<prefix>` snapshot: the folder's keys and sub-folders in
+/// etcd's byte order; a folder of more than 10,000 entries is refused with
+/// `too_large`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KvDirBody {
+    pub revision: Revision,
+    pub prefix: String,
+    pub entries: Vec<KvDirEntry>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stale: bool,
+}
+
 /// `GET /api/v1/kv/{key}` (with or without `?rev=R`), and a successful `PUT`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KvBody {

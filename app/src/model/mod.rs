@@ -16,8 +16,8 @@ pub use access::{LoginBody, MeBody, Role};
 pub use cluster::{ClusterBody, EtcdHealth, HealthBody, Member, TaskHealth};
 pub use ids::{IdError, LeaseId, MemberId};
 pub use kv::{
-    Kv, KvBody, KvChange, KvConflictBody, KvDeletedBody, KvDiffBody, KvHistoryBody, KvKind, KvListBody, KvPutRequest,
-    KvVersion,
+    Kv, KvBody, KvChange, KvConflictBody, KvDeletedBody, KvDiffBody, KvDirBody, KvDirEntry, KvHistoryBody, KvKind,
+    KvListBody, KvPutRequest, KvVersion,
 };
 pub use messages::{ClientMsg, ErrorBody, ErrorDetail, EtcdState, PatchOp, ServerMsg};
 pub use registry::{

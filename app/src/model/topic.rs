@@ -6,7 +6,8 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A subscription topic, written on the wire as `cluster`, `services`,
-/// `service:<name>`, `leases`, `locks`, `elections`, `events` or `kv:<prefix>`.
+/// `service:<name>`, `leases`, `locks`, `elections`, `events`, `kv:<prefix>` or
+/// `kv-dir:<prefix>`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Topic {
     Cluster,
@@ -17,6 +18,9 @@ pub enum Topic {
     Elections,
     Events,
     Kv(String),
+    /// One folder of the key tree: the keys directly under the prefix and its
+    /// sub-folders (the next `/`), for a tree that loads a folder when opened.
+    KvDir(String),
 }
 
 /// Why a topic string was refused.
@@ -28,7 +32,7 @@ impl fmt::Display for TopicError {
         write!(
             f,
             "unknown topic {:?}: expected cluster, services, service:<name>, leases, locks, \
-             elections, events or kv:<prefix>",
+             elections, events, kv:<prefix> or kv-dir:<prefix>",
             self.0
         )
     }
@@ -47,6 +51,7 @@ impl fmt::Display for Topic {
             Topic::Elections => f.write_str("elections"),
             Topic::Events => f.write_str("events"),
             Topic::Kv(prefix) => write!(f, "kv:{prefix}"),
+            Topic::KvDir(prefix) => write!(f, "kv-dir:{prefix}"),
         }
     }
 }
@@ -67,6 +72,8 @@ impl FromStr for Topic {
                     Topic::Service(name.to_owned())
                 } else if let Some(prefix) = s.strip_prefix("kv:") {
                     Topic::Kv(prefix.to_owned())
+                } else if let Some(prefix) = s.strip_prefix("kv-dir:") {
+                    Topic::KvDir(prefix.to_owned())
                 } else {
                     return Err(TopicError(s.to_owned()));
                 }
@@ -104,6 +111,8 @@ mod tests {
             "events",
             "kv:/config/",
             "kv:",
+            "kv-dir:/config/",
+            "kv-dir:",
         ] {
             let topic: Result<Topic, _> = s.parse();
             assert_eq!(topic.map(|t| t.to_string()), Ok(s.to_owned()));

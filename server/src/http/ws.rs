@@ -296,7 +296,7 @@ impl Session {
         match serde_json::from_str::<ClientMsg>(text.as_str()) {
             Ok(ClientMsg::Subscribe { topics, since }) => {
                 for topic in topics {
-                    if let Topic::Kv(prefix) = &topic {
+                    if let Topic::Kv(prefix) | Topic::KvDir(prefix) = &topic {
                         if !self.mirrored.is_empty() && !self.mirrored.iter().any(|m| prefix.starts_with(m.as_str())) {
                             self.errors.push(ServerMsg::Error {
                                 code: "not_served".to_owned(),
@@ -341,10 +341,10 @@ impl Session {
     /// What a client that had `topic` at revision `since` missed, as one
     /// pending patch, if the hub still knows all of it. Topics that also
     /// change between revisions (the cluster, the lease list) always get a
-    /// snapshot, and so do `kv:<prefix>` topics: their patches are made only
+    /// snapshot, and so do `kv:<prefix>` and `kv-dir:<prefix>` topics: their patches are made only
     /// while some session watches the prefix, so the history may lack them.
     fn resume(&self, topic: &Topic, since: Revision) -> Option<(u64, Pending)> {
-        if matches!(topic, Topic::Cluster | Topic::Leases | Topic::Kv(_)) {
+        if matches!(topic, Topic::Cluster | Topic::Leases | Topic::Kv(_) | Topic::KvDir(_)) {
             return None;
         }
         let watermark = self.watermark();

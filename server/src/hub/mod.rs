@@ -124,6 +124,18 @@ impl Hub {
             .collect()
     }
 
+    /// The prefixes of the `kv-dir:<prefix>` topics some session is subscribed to.
+    pub fn kv_dir_prefixes(&self) -> Vec<String> {
+        let watched = self.watched.lock().unwrap_or_else(PoisonError::into_inner);
+        watched
+            .keys()
+            .filter_map(|topic| match topic {
+                Topic::KvDir(prefix) => Some(prefix.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Starts the resumable history at `revision`: the state there is the
     /// first full list, and a client older than it must take a snapshot.
     pub fn start_history(&self, revision: Revision) {

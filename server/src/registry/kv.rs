@@ -3,7 +3,9 @@
 //! snapshot, and the patches of each change for the prefixes some session
 //! is subscribed to.
 
-use app::model::{Kv, KvKind, KvListBody, LeaseId, PatchOp, Topic};
+use std::collections::{BTreeMap, BTreeSet};
+
+use app::model::{Kv, KvDirBody, KvDirEntry, KvKind, KvListBody, LeaseId, PatchOp, Topic};
 use serde_json::value::to_raw_value;
 
 use super::classify::{Classifier, Kind};
@@ -59,13 +61,7 @@ pub(super) fn snapshot_body(
     revision: app::model::Revision,
     stale: bool,
 ) -> Result<KvListBody, SnapshotError> {
-    let prefix = prefix.as_bytes();
-    let under: Vec<&KeyValue> = mirror
-        .iter()
-        .skip_while(|kv| kv.key.as_slice() < prefix)
-        .take_while(|kv| kv.key.starts_with(prefix))
-        .take(KV_TOPIC_MAX + 1)
-        .collect();
+    let under: Vec<&KeyValue> = mirror.under(prefix.as_bytes()).take(KV_TOPIC_MAX + 1).collect();
     if under.len() > KV_TOPIC_MAX {
         return Err(SnapshotError::TooLarge(topic.clone(), KV_TOPIC_MAX));
     }
@@ -75,6 +71,151 @@ pub(super) fn snapshot_body(
         more: false,
         stale,
     })
+}
+
+/// Where `key` sits in the folder `prefix`: `Ok(name)` for a key directly in
+/// it, `Err(folder)` for a key inside its sub-folder `folder` (the folder's
+/// whole prefix, ending with `/`); `None` when the key is not under `prefix`.
+fn place<'k>(prefix: &[u8], key: &'k [u8]) -> Option<Result<&'k [u8], &'k [u8]>> {
+    let rest = key.strip_prefix(prefix)?;
+    Some(match rest.iter().position(|&b| b == b'/') {
+        Some(slash) => Err(key.get(..prefix.len() + slash + 1).unwrap_or(key)),
+        None => Ok(rest),
+    })
+}
+
+/// The first key past every key starting with `folder` (which ends with
+/// `/`): the same bytes with the final `/` raised to `0`, the next byte.
+fn past_folder(folder: &[u8]) -> Vec<u8> {
+    let mut next = folder.to_vec();
+    if let Some(last) = next.last_mut() {
+        *last += 1;
+    }
+    next
+}
+
+/// A sub-folder as a `kv-dir` entry, with its id (its whole prefix).
+fn folder_entry(prefix: &[u8], folder: &[u8]) -> (String, KvDirEntry) {
+    let name = String::from_utf8_lossy(folder.get(prefix.len()..).unwrap_or_default()).into_owned();
+    (key_id(folder), KvDirEntry { name, kv: None })
+}
+
+/// A key directly in the folder as a `kv-dir` entry.
+fn key_entry(classifier: &Classifier, name: &[u8], kv: &KeyValue) -> KvDirEntry {
+    KvDirEntry {
+        name: String::from_utf8_lossy(name).into_owned(),
+        kv: Some(to_kv(classifier, kv)),
+    }
+}
+
+/// The `kv-dir:<prefix>` snapshot: the folder's keys and sub-folders in key
+/// order. A sub-folder is stepped over in one seek, however many keys it
+/// holds, so a folder costs its number of entries, not of keys beneath it.
+pub(super) fn dir_snapshot_body(
+    classifier: &Classifier,
+    mirror: &Mirror,
+    topic: &Topic,
+    prefix: &str,
+    revision: app::model::Revision,
+    stale: bool,
+) -> Result<KvDirBody, SnapshotError> {
+    let prefix_bytes = prefix.as_bytes();
+    let mut entries = Vec::new();
+    let mut from = prefix_bytes.to_vec();
+    'seek: loop {
+        for kv in mirror.from_key(&from) {
+            if entries.len() >= KV_TOPIC_MAX {
+                if kv.key.starts_with(prefix_bytes) {
+                    return Err(SnapshotError::TooLarge(topic.clone(), KV_TOPIC_MAX));
+                }
+                break 'seek;
+            }
+            match place(prefix_bytes, &kv.key) {
+                None => break 'seek,
+                Some(Ok(name)) => entries.push(key_entry(classifier, name, kv)),
+                Some(Err(folder)) => {
+                    entries.push(folder_entry(prefix_bytes, folder).1);
+                    from = past_folder(folder);
+                    continue 'seek;
+                }
+            }
+        }
+        break;
+    }
+    Ok(KvDirBody {
+        revision,
+        prefix: prefix.to_owned(),
+        entries,
+        stale,
+    })
+}
+
+/// The patches `changes` make to the `kv-dir:<prefix>` topics sessions
+/// watch, read against `mirror` as it is after them. A key directly in a
+/// folder is upserted or removed; a sub-folder is upserted when a key is
+/// created in it and removed when its last key goes, and a key rewritten in
+/// place changes nothing above it.
+pub(super) fn dir_patches(
+    hub: &Hub,
+    classifier: &Classifier,
+    mirror: &Mirror,
+    changes: &[ChangeRef<'_>],
+) -> Vec<(Topic, Vec<PatchOp>)> {
+    if changes.is_empty() {
+        return Vec::new();
+    }
+    let prefixes = hub.kv_dir_prefixes();
+    let mut out = Vec::with_capacity(prefixes.len());
+    for prefix in prefixes {
+        let prefix_bytes = prefix.as_bytes();
+        let mut ops = Vec::new();
+        // Sub-folders a key was created in, or removed from.
+        let mut grown: BTreeMap<&[u8], BTreeSet<&[u8]>> = BTreeMap::new();
+        let mut shrunk: BTreeSet<&[u8]> = BTreeSet::new();
+        for change in changes {
+            let (key, created, removed) = match change {
+                ChangeRef::Upserted { before, after } => (after.key.as_slice(), before.is_none(), false),
+                ChangeRef::Removed(kv) => (kv.key.as_slice(), false, true),
+            };
+            match place(prefix_bytes, key) {
+                None => {}
+                Some(Ok(name)) => match change {
+                    ChangeRef::Upserted { after, .. } => match to_raw_value(&key_entry(classifier, name, after)) {
+                        Ok(value) => ops.push(PatchOp::Upsert { id: key_id(key), value }),
+                        Err(error) => tracing::error!(%error, "cannot serialize a key for the kv-dir topic"),
+                    },
+                    ChangeRef::Removed(_) => ops.push(PatchOp::Remove { id: key_id(key) }),
+                },
+                Some(Err(folder)) if created => {
+                    grown.entry(folder).or_default().insert(key);
+                }
+                Some(Err(folder)) if removed => {
+                    shrunk.insert(folder);
+                }
+                Some(Err(_)) => {}
+            }
+        }
+        for (folder, created) in &grown {
+            // New when every key it holds now was created by these changes.
+            let new = mirror.under(folder).all(|kv| created.contains(kv.key.as_slice()));
+            if new && mirror.under(folder).next().is_some() {
+                let (id, entry) = folder_entry(prefix_bytes, folder);
+                match to_raw_value(&entry) {
+                    Ok(value) => ops.push(PatchOp::Upsert { id, value }),
+                    Err(error) => tracing::error!(%error, "cannot serialize a folder for the kv-dir topic"),
+                }
+            }
+        }
+        for folder in shrunk {
+            if mirror.under(folder).next().is_none() {
+                ops.push(PatchOp::Remove {
+                    id: folder_entry(prefix_bytes, folder).0,
+                });
+            }
+        }
+        out.push((Topic::KvDir(prefix), ops));
+    }
+    out
 }
 
 /// The patches `changes` make to the `kv:<prefix>` topics sessions watch:
@@ -157,6 +298,108 @@ mod tests {
         let refused = snapshot_body(&classifier, &many, &Topic::Kv("/big/".into()), "/big/", 1, false);
         assert!(matches!(refused, Err(SnapshotError::TooLarge(..))), "{refused:?}");
         assert!(snapshot_body(&classifier, &many, &Topic::Kv("/big/0".into()), "/big/0", 1, false).is_ok());
+    }
+
+    fn dir_names(mirror: &Mirror, prefix: &str) -> Vec<String> {
+        let topic = Topic::KvDir(prefix.to_owned());
+        dir_snapshot_body(&Classifier::default(), mirror, &topic, prefix, 1, false)
+            .map(|b| {
+                b.entries
+                    .into_iter()
+                    .map(|e| format!("{}{}", e.name, if e.kv.is_some() { "" } else { " (folder)" }))
+                    .collect()
+            })
+            .unwrap_or_else(|e| vec![e.to_string()])
+    }
+
+    #[test]
+    fn a_folder_holds_its_keys_and_one_entry_per_sub_folder() {
+        let m = mirror(&[
+            "/a", "/a/", "/a/x", "/a/b/1", "/a/b/2", "/a/b/c/3", "/a/b0", "/a/c/9", "/b/1", "top",
+        ]);
+        assert_eq!(dir_names(&m, ""), ["/ (folder)", "top"]);
+        assert_eq!(dir_names(&m, "/"), ["a", "a/ (folder)", "b/ (folder)"]);
+        assert_eq!(dir_names(&m, "/a/"), ["", "b/ (folder)", "b0", "c/ (folder)", "x"]);
+        assert_eq!(dir_names(&m, "/a/b/"), ["1", "2", "c/ (folder)"]);
+        assert!(dir_names(&m, "/zz/").is_empty());
+
+        // Entries are capped, not the keys beneath them.
+        let mut keys: Vec<String> = (0..KV_TOPIC_MAX).map(|i| format!("/wide/{i:05}")).collect();
+        keys.extend((0..20_000).map(|i| format!("/deep/sub/{i:05}")));
+        let big = Mirror::from_list(keys.iter().map(|k| KeyValue::sample(k, "")));
+        assert_eq!(dir_names(&big, "/").len(), 2);
+        assert_eq!(dir_names(&big, "/wide/").len(), KV_TOPIC_MAX);
+        let more = Mirror::from_list(
+            keys.iter()
+                .chain(["/wide/more".to_owned()].iter())
+                .map(|k| KeyValue::sample(k, "")),
+        );
+        assert!(
+            dir_names(&more, "/wide/")[0].contains("more than"),
+            "{:?}",
+            &dir_names(&more, "/wide/")[..1]
+        );
+    }
+
+    #[test]
+    fn folder_patches_follow_the_first_and_last_key() {
+        let hub = Hub::new();
+        let topic = Topic::KvDir("/a/".to_owned());
+        hub.watch_topic(&topic);
+        let classifier = Classifier::default();
+        let summary = |mirror: &Mirror, changes: &[ChangeRef<'_>]| -> Vec<String> {
+            dir_patches(&hub, &classifier, mirror, changes)
+                .into_iter()
+                .flat_map(|(t, ops)| {
+                    assert_eq!(t, topic);
+                    ops
+                })
+                .map(|op| match op {
+                    PatchOp::Upsert { id, .. } => format!("+{id}"),
+                    PatchOp::Remove { id } => format!("-{id}"),
+                    PatchOp::Append { .. } => "append".to_owned(),
+                })
+                .collect()
+        };
+        let k1 = KeyValue::sample("/a/b/1", "");
+        let k2 = KeyValue::sample("/a/b/2", "");
+        let direct = KeyValue::sample("/a/x", "");
+        let elsewhere = KeyValue::sample("/z/1", "");
+        let after = mirror(&["/a/b/1", "/a/b/2", "/a/x"]);
+        let created = [
+            ChangeRef::Upserted {
+                before: None,
+                after: &k1,
+            },
+            ChangeRef::Upserted {
+                before: None,
+                after: &k2,
+            },
+            ChangeRef::Upserted {
+                before: None,
+                after: &direct,
+            },
+            ChangeRef::Upserted {
+                before: None,
+                after: &elsewhere,
+            },
+        ];
+        assert_eq!(summary(&after, &created), ["+/a/x", "+/a/b/"]);
+        // Rewriting a key inside a sub-folder changes nothing in this folder.
+        let rewritten = [ChangeRef::Upserted {
+            before: Some(&k1),
+            after: &k1,
+        }];
+        assert!(summary(&after, &rewritten).is_empty());
+        // The folder stays while a key is left in it, and goes with the last.
+        assert!(summary(&mirror(&["/a/b/2", "/a/x"]), &[ChangeRef::Removed(&k1)]).is_empty());
+        assert_eq!(
+            summary(
+                &mirror(&["/a/x"]),
+                &[ChangeRef::Removed(&k2), ChangeRef::Removed(&direct)]
+            ),
+            ["-/a/x", "-/a/b/"]
+        );
     }
 
     #[test]

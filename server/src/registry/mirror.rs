@@ -110,6 +110,18 @@ impl Mirror {
         self.keys.values()
     }
 
+    /// The keys from `start` on, in key order.
+    pub fn from_key<'a>(&'a self, start: &[u8]) -> impl Iterator<Item = &'a KeyValue> + 'a {
+        self.keys
+            .range::<[u8], _>((std::ops::Bound::Included(start), std::ops::Bound::Unbounded))
+            .map(|(_, kv)| kv)
+    }
+
+    /// The keys starting with `prefix`, in key order.
+    pub fn under<'a>(&'a self, prefix: &'a [u8]) -> impl Iterator<Item = &'a KeyValue> + 'a {
+        self.from_key(prefix).take_while(move |kv| kv.key.starts_with(prefix))
+    }
+
     /// Applies one event; `None` when it changed nothing (a delete of a key the
     /// mirror does not hold).
     pub fn apply(&mut self, event: KvEvent) -> Option<Change> {
@@ -165,6 +177,15 @@ mod tests {
             Some(Change::Removed(_))
         ));
         assert!(mirror.is_empty());
+    }
+
+    #[test]
+    fn under_reads_one_prefix_in_key_order() {
+        let mirror = Mirror::from_list([kv("/a", "", 1), kv("/a/2", "", 1), kv("/a/1", "", 1), kv("/b", "", 1)]);
+        let keys: Vec<&[u8]> = mirror.under(b"/a/").map(|kv| kv.key.as_slice()).collect();
+        assert_eq!(keys, [b"/a/1".as_slice(), b"/a/2"]);
+        assert_eq!(mirror.under(b"").count(), 4);
+        assert_eq!(mirror.from_key(b"/a0").count(), 1);
     }
 
     #[test]

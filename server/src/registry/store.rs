@@ -158,6 +158,7 @@ impl Store {
         }
         tracing::debug!(revision, keys = next.len(), changes = changes.len(), "mirror replaced");
         let mut patches = super::kv::patches(self.hub(), self.classifier(), &changes);
+        patches.extend(super::kv::dir_patches(self.hub(), self.classifier(), &next, &changes));
         drop(changes);
         model.mirror = next;
         model.loaded = true;
@@ -208,6 +209,12 @@ impl Store {
         let mut patches = model.index.patches(touched);
         let changes: Vec<ChangeRef<'_>> = changes.iter().map(Change::as_ref).collect();
         patches.extend(super::kv::patches(self.hub(), self.classifier(), &changes));
+        patches.extend(super::kv::dir_patches(
+            self.hub(),
+            self.classifier(),
+            &model.mirror,
+            &changes,
+        ));
         self.publish_with_events(&mut model, patches, events);
     }
 

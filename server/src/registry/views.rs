@@ -220,6 +220,17 @@ impl Store {
                     )?;
                     raw(topic, &body)?
                 }
+                Topic::KvDir(prefix) => {
+                    let body = super::kv::dir_snapshot_body(
+                        self.classifier(),
+                        &v.model.mirror,
+                        topic,
+                        prefix,
+                        v.model.revision,
+                        v.stale,
+                    )?;
+                    raw(topic, &body)?
+                }
             };
             Ok(Snapshot {
                 seq: v.model.seq,
