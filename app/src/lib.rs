@@ -14,6 +14,8 @@ mod components;
 pub mod live;
 #[cfg(feature = "ui")]
 mod pages;
+#[cfg(feature = "ui")]
+mod text;
 
 #[cfg(feature = "ui")]
 pub use ui::{shell, App};
@@ -30,8 +32,9 @@ mod ui {
     use crate::components::theme::{self, ThemeToggle};
     use crate::live::Live;
     use crate::pages::{
-        cluster::ClusterPage, elections::ElectionsPage, events::EventsPage, leases::LeasesPage, locks::LocksPage,
-        not_found::NotFound, service::ServicePage, services::ServicesPage,
+        cluster::ClusterPage, config::ConfigPage, config_travel::TravelPage, elections::ElectionsPage,
+        events::EventsPage, leases::LeasesPage, locks::LocksPage, not_found::NotFound, service::ServicePage,
+        services::ServicesPage,
     };
 
     /// The HTML document the server renders around the app.
@@ -77,6 +80,7 @@ mod ui {
                         <A href="/elections">"Elections"</A>
                         <A href="/cluster">"Cluster"</A>
                         <A href="/events">"Events"</A>
+                        <A href="/config">"Config"</A>
                     </nav>
                     <Account/>
                     <ThemeToggle/>
@@ -94,6 +98,8 @@ mod ui {
                         <Route path=path!("/locks") view=LocksPage/>
                         <Route path=path!("/elections") view=ElectionsPage/>
                         <Route path=path!("/events") view=EventsPage/>
+                        <Route path=path!("/config") view=ConfigPage/>
+                        <Route path=path!("/config/travel") view=TravelPage/>
                     </Routes>
                     </Show>
                 </main>

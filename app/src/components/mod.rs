@@ -1,6 +1,7 @@
 //! View pieces used across pages.
 
 pub mod account;
+pub mod code;
 pub mod copy;
 pub mod revoke;
 pub mod status_bar;

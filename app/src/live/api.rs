@@ -10,6 +10,9 @@ pub struct ApiFailure {
     message: String,
     /// The HTTP status, when the server answered.
     pub status: Option<u16>,
+    /// The body of an error answer, for errors that carry more than words
+    /// (a 409's `current`).
+    pub body: String,
 }
 
 impl ApiFailure {
@@ -17,6 +20,7 @@ impl ApiFailure {
         ApiFailure {
             message: message.into(),
             status: None,
+            body: String::new(),
         }
     }
 
@@ -38,6 +42,11 @@ pub async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T, ApiFailure> 
 
 pub async fn delete_json<T: DeserializeOwned>(path: &str) -> Result<T, ApiFailure> {
     request("DELETE", path, None).await
+}
+
+pub async fn put_json<T: DeserializeOwned>(path: &str, body: &impl Serialize) -> Result<T, ApiFailure> {
+    let body = serde_json::to_string(body).map_err(|e| ApiFailure::new(format!("cannot send this: {e}")))?;
+    request("PUT", path, Some(body)).await
 }
 
 pub async fn post_json<T: DeserializeOwned>(path: &str, body: &impl Serialize) -> Result<T, ApiFailure> {
@@ -79,6 +88,7 @@ async fn request<T: DeserializeOwned>(method: &str, path: &str, body: Option<Str
         Err(ApiFailure {
             message,
             status: Some(response.status()),
+            body: text,
         })
     }
 }
@@ -100,6 +110,7 @@ fn describe(status: u16, code: &str, message: &str) -> String {
         "forbidden" => "You are not allowed to do this",
         "too_many_requests" => "Too many attempts",
         "conflict" => "Someone else changed this first",
+        "compacted" => "etcd no longer keeps that revision",
         "etcd_unavailable" => "etcd is unreachable right now",
         _ => "The server could not do this",
     };

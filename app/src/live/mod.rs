@@ -17,8 +17,9 @@ use leptos::prelude::*;
 pub use state::{remaining, ClusterView, Collection, Stamped};
 
 use crate::model::{
-    ClusterBody, Election, ElectionsBody, EtcdState, Event, EventsBody, Instance, Lease, LeasesBody, Lock, LocksBody,
-    MeBody, Member, MemberId, PatchOp, Revision, ServerMsg, ServiceBody, ServiceSummary, ServicesBody, Topic,
+    ClusterBody, Election, ElectionsBody, EtcdState, Event, EventsBody, Instance, KvDirBody, KvDirEntry, Lease,
+    LeasesBody, Lock, LocksBody, MeBody, Member, MemberId, PatchOp, Revision, ServerMsg, ServiceBody, ServiceSummary,
+    ServicesBody, Topic,
 };
 
 #[cfg(feature = "hydrate")]
@@ -63,6 +64,12 @@ pub struct Live {
     pub elections: RwSignal<Collection<Election>>,
     /// Oldest first; `None` until the first snapshot.
     pub events: RwSignal<Option<Vec<Event>>>,
+    /// Folder prefix -> its entries (`kv-dir:<prefix>`), for the open folders
+    /// of the key tree. Ids: the key's id, or the sub-folder's prefix.
+    pub kv_dirs: RwSignal<BTreeMap<String, Collection<KvDirEntry>>>,
+    /// Folder prefix -> why the server would not serve it (too many
+    /// entries, outside the mirrored prefixes).
+    pub kv_dir_refused: RwSignal<BTreeMap<String, String>>,
     /// The last `error` message from the server, for the status bar.
     pub last_error: RwSignal<Option<String>>,
     /// Who the server takes this tab for (`GET /api/v1/me`); `None` until it
@@ -90,6 +97,8 @@ impl Live {
             locks: RwSignal::new(Collection::default()),
             elections: RwSignal::new(Collection::default()),
             events: RwSignal::new(None),
+            kv_dirs: RwSignal::new(BTreeMap::new()),
+            kv_dir_refused: RwSignal::new(BTreeMap::new()),
             last_error: RwSignal::new(None),
             me: RwSignal::new(None),
             signed_out: RwSignal::new(false),
@@ -164,6 +173,17 @@ impl Live {
         })
     }
 
+    /// Why keys cannot be written from this tab, once the server has said
+    /// who this is (and while it has not); `None` when they can.
+    pub fn write_refusal(self) -> Option<&'static str> {
+        self.me.with(|me| match me {
+            None => Some("Checking whether you may change keys…"),
+            Some(me) if me.read_only => Some("This Leasehold runs read-only: keys cannot be changed through it."),
+            Some(me) if !me.may_revoke() => Some("Your role may look but not change keys; an operator can."),
+            Some(_) => None,
+        })
+    }
+
     /// Keeps `topic` subscribed while the calling view is mounted.
     pub fn watch(self, topic: Topic) {
         let added = topic.clone();
@@ -184,8 +204,15 @@ impl Live {
             #[cfg(feature = "hydrate")]
             if gone {
                 socket::unsubscribe(std::slice::from_ref(&topic));
-                if let Topic::Service(name) = &topic {
-                    self.instances.try_update(|all| all.remove(name));
+                match &topic {
+                    Topic::Service(name) => {
+                        self.instances.try_update(|all| all.remove(name));
+                    }
+                    Topic::KvDir(prefix) => {
+                        self.kv_dirs.try_update(|all| all.remove(prefix));
+                        self.kv_dir_refused.try_update(|all| all.remove(prefix));
+                    }
+                    _ => {}
                 }
             }
             let _ = gone;
@@ -207,7 +234,10 @@ impl Live {
             Topic::Leases => self.leases.with_untracked(|c| c.partial),
             Topic::Locks => self.locks.with_untracked(|c| c.partial),
             Topic::Elections => self.elections.with_untracked(|c| c.partial),
-            Topic::Cluster | Topic::Events | Topic::Kv(_) | Topic::KvDir(_) => false,
+            Topic::KvDir(prefix) => self
+                .kv_dirs
+                .with_untracked(|all| all.get(prefix).is_some_and(|c| c.partial)),
+            Topic::Cluster | Topic::Events | Topic::Kv(_) => false,
         }
     }
 
@@ -285,7 +315,22 @@ impl Live {
                             self.events.set(Some(body.events));
                         }
                     }
-                    Topic::Kv(_) | Topic::KvDir(_) => warn("snapshot of a kv topic this app does not show yet"),
+                    Topic::KvDir(prefix) => {
+                        if let Some(body) = decode::<KvDirBody>(raw, "folder") {
+                            let items: Vec<(String, KvDirEntry)> = body
+                                .entries
+                                .into_iter()
+                                .map(|e| (dir_entry_id(&prefix, &e), e))
+                                .collect();
+                            self.kv_dir_refused.update(|all| {
+                                all.remove(&prefix);
+                            });
+                            self.kv_dirs.update(|all| {
+                                all.insert(prefix, Collection::loaded(items, more));
+                            });
+                        }
+                    }
+                    Topic::Kv(_) => warn("snapshot of a kv topic this app does not show"),
                 }
             }
             ServerMsg::Patch {
@@ -332,7 +377,12 @@ impl Live {
                         let excess = events.len().saturating_sub(EVENTS_KEPT);
                         events.drain(..excess);
                     }),
-                    Topic::Kv(_) | Topic::KvDir(_) => {}
+                    Topic::KvDir(prefix) => self.kv_dirs.update(|all| {
+                        all.entry(prefix)
+                            .or_default()
+                            .patch(ops, more, "folder entry", |e: KvDirEntry| e);
+                    }),
+                    Topic::Kv(_) => {}
                 }
             }
             ServerMsg::Status { etcd, revision, error } => {
@@ -341,11 +391,26 @@ impl Live {
                 self.etcd_error.set(error);
             }
             ServerMsg::Pong { revision } => self.see_revision(revision),
-            ServerMsg::Error { code, message } => {
+            ServerMsg::Error { code, message, topic } => {
                 warn(&format!("server error {code}: {message}"));
-                self.last_error.set(Some(message));
+                match topic {
+                    // A folder the tree asked for: it says why in place.
+                    Some(Topic::KvDir(prefix)) => self.kv_dir_refused.update(|all| {
+                        all.insert(prefix, message);
+                    }),
+                    _ => self.last_error.set(Some(message)),
+                }
             }
         }
+    }
+}
+
+/// A folder entry's id, as the server's patches name it: a sub-folder's
+/// whole prefix, or the key's id (`base64:` for a key that is not UTF-8).
+pub fn dir_entry_id(prefix: &str, entry: &KvDirEntry) -> String {
+    match &entry.kv {
+        Some(kv) => kv.id(),
+        None => format!("{prefix}{}", entry.name),
     }
 }
 

@@ -40,6 +40,21 @@ pub struct Kv {
     pub kind: KvKind,
 }
 
+impl Kv {
+    /// The key's id: the key itself, or `base64:<bytes>` when it is not UTF-8.
+    pub fn id(&self) -> String {
+        match &self.key_base64 {
+            Some(bytes) => format!("base64:{bytes}"),
+            None => self.key.clone(),
+        }
+    }
+
+    /// The value's bytes are not UTF-8 (shown as hex).
+    pub fn is_binary(&self) -> bool {
+        self.value_base64.is_some()
+    }
+}
+
 /// `GET /api/v1/kv?prefix=P&limit=N&after=KEY`, and the `kv:<prefix>` topic's
 /// snapshot (where `more` is always false).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

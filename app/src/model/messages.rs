@@ -111,9 +111,13 @@ pub enum ServerMsg {
     Pong {
         revision: Revision,
     },
+    /// `topic`: the subscription refused (`too_large`, `not_served`), when
+    /// the error is about one.
     Error {
         code: String,
         message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        topic: Option<Topic>,
     },
 }
 
@@ -197,6 +201,7 @@ impl TryFrom<FlatServerMsg> for ServerMsg {
             "error" => ServerMsg::Error {
                 code: flat.code.ok_or_else(|| missing("code"))?,
                 message: flat.message.ok_or_else(|| missing("message"))?,
+                topic: flat.topic,
             },
             other => return Err(format!("unknown message type {other:?}")),
         })

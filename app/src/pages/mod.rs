@@ -1,6 +1,8 @@
 //! One page per file.
 
 pub mod cluster;
+pub mod config;
+pub mod config_travel;
 pub mod elections;
 pub mod events;
 pub mod leases;

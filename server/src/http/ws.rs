@@ -304,6 +304,7 @@ impl Session {
                                     "{topic}: this Leasehold mirrors only keys under {:?}; subscribe to a prefix inside them",
                                     self.mirrored
                                 ),
+                                topic: Some(topic.clone()),
                             });
                             continue;
                         }
@@ -375,6 +376,7 @@ impl Session {
         self.errors.push(ServerMsg::Error {
             code: "bad_request".to_owned(),
             message,
+            topic: None,
         });
     }
 
@@ -473,6 +475,7 @@ impl Session {
                     self.errors.push(ServerMsg::Error {
                         code: error.code().to_owned(),
                         message: error.to_string(),
+                        topic: Some(topic.clone()),
                     });
                 }
             }

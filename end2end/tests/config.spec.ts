@@ -1,0 +1,127 @@
+import { test, expect } from '@playwright/test';
+import { startDev, etcdctl, Dev } from './harness';
+
+let dev: Dev;
+test.beforeAll(async () => { dev = await startDev(); });
+test.afterAll(async () => { await dev?.stop(); });
+
+/** etcd's current revision, as etcdctl reads it. */
+function revisionNow(): number {
+  return JSON.parse(etcdctl(dev.etcd, 'get', '/', '-w', 'json')).header.revision;
+}
+
+function valueOf(key: string): string {
+  return etcdctl(dev.etcd, 'get', key, '--print-value-only').replace(/\n$/, '');
+}
+
+test('a key found in the live tree is edited by compare-and-swap, a concurrent etcdctl change gives the conflict view, and the history diffs both versions', async ({ page }, testInfo) => {
+  etcdctl(dev.etcd, 'put', '/config/shop/db', '{"host":"db1","port":5432}');
+  etcdctl(dev.etcd, 'put', '/config/shop/flags', 'checkout: on\nbeta: false');
+  etcdctl(dev.etcd, 'put', '/config/other', 'x');
+  const before = revisionNow();
+
+  await page.goto(`${dev.dashboard}config`);
+  await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
+  const tree = page.getByTestId('tree');
+  // Folders open one at a time, each loaded when opened.
+  await tree.locator('[data-testid="tree-folder"][data-prefix="/"]').click();
+  await tree.locator('[data-testid="tree-folder"][data-prefix="/config/"]').click();
+  await expect(tree.locator('[data-testid="tree-key"][data-key="/config/other"]')).toHaveCount(1);
+  await expect(tree.locator('[data-testid="tree-key"][data-key="/config/shop/db"]')).toHaveCount(0);
+  await tree.locator('[data-testid="tree-folder"][data-prefix="/config/shop/"]').click();
+  const dbRow = tree.locator('[data-testid="tree-key"][data-key="/config/shop/db"]');
+  await expect(dbRow).toContainText('db1');
+
+  // The tree is live: keys appear and vanish as etcdctl writes them.
+  etcdctl(dev.etcd, 'put', '/config/shop/new', 'fresh');
+  await expect(tree.locator('[data-testid="tree-key"][data-key="/config/shop/new"]')).toContainText('fresh');
+  etcdctl(dev.etcd, 'del', '/config/shop/new');
+  await expect(tree.locator('[data-testid="tree-key"][data-key="/config/shop/new"]')).toHaveCount(0);
+  // The filter narrows the open folders to matching keys.
+  await page.getByTestId('tree-filter').fill('flags');
+  await expect(tree.getByTestId('tree-key')).toHaveCount(1);
+  await page.getByTestId('tree-filter').fill('');
+
+  await dbRow.click();
+  const panel = page.getByTestId('key-panel');
+  await expect(panel.getByTestId('key-title')).toHaveText('/config/shop/db');
+  await expect(panel.getByTestId('value-format').first()).toContainText('JSON');
+  await expect(panel.getByTestId('value').first()).toContainText('"host": "db1"');
+  await expect(panel.locator('.tok-key').first()).toHaveText('"host"');
+
+  // Edit and save: etcd has the new value.
+  await panel.getByTestId('key-edit').click();
+  await panel.getByTestId('editor').fill('{"host":"db2","port":5432}');
+  await panel.getByTestId('editor-save').click();
+  await expect(panel.getByTestId('key-outcome')).toContainText('Saved at revision');
+  expect(valueOf('/config/shop/db')).toBe('{"host":"db2","port":5432}');
+  await expect(panel.getByTestId('value').first()).toContainText('"host": "db2"');
+
+  // The history lists both versions, and the diff shows what changed.
+  await expect(panel.getByTestId('history-row')).toHaveCount(2);
+  const diff = panel.locator('.history-section').getByTestId('diff');
+  await expect(diff.locator('tr.removed').filter({ hasText: 'db1' })).toHaveCount(1);
+  await expect(diff.locator('tr.added').filter({ hasText: 'db2' })).toHaveCount(1);
+
+  // Someone changes the key with etcdctl during the next edit: nothing is
+  // overwritten, both versions are shown, and the operator chooses.
+  await panel.getByTestId('key-edit').click();
+  await panel.getByTestId('editor').fill('{"host":"db3","port":5432}');
+  etcdctl(dev.etcd, 'put', '/config/shop/db', '{"host":"db-other","port":5432}');
+  await expect(panel.getByTestId('value').first()).toContainText('db-other');
+  await panel.getByTestId('editor-save').click();
+  const conflict = panel.getByTestId('conflict');
+  await expect(conflict).toContainText('Someone else changed this key while you edited it');
+  await expect(conflict.locator('tr.removed').filter({ hasText: 'db-other' })).toHaveCount(1);
+  await expect(conflict.locator('tr.added').filter({ hasText: 'db3' })).toHaveCount(1);
+  expect(valueOf('/config/shop/db')).toBe('{"host":"db-other","port":5432}');
+  await page.screenshot({ path: testInfo.outputPath('config-conflict.png'), fullPage: true });
+  await conflict.getByTestId('conflict-keep-mine').click();
+  await expect(panel.getByTestId('key-outcome')).toContainText('Saved at revision');
+  expect(valueOf('/config/shop/db')).toBe('{"host":"db3","port":5432}');
+  await expect(panel.getByTestId('history-row')).toHaveCount(4);
+
+  // The key as it was before any of this.
+  await panel.getByTestId('at-revision').fill(String(before));
+  await panel.getByRole('button', { name: 'View' }).click();
+  await expect(panel.getByTestId('at-revision-value')).toContainText('db1');
+
+  // Prefix time travel: from the revision before the edits to now.
+  await page.goto(`${dev.dashboard}config/travel?prefix=${encodeURIComponent('/config/')}&from=${before}`);
+  await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
+  await page.getByTestId('travel-compare').click();
+  await expect(page.getByTestId('travel-summary')).toContainText('0 added, 0 removed, 1 changed');
+  const changed = page.getByTestId('travel-changed');
+  await expect(changed).toContainText('/config/shop/db');
+  await expect(changed.locator('tr.removed').filter({ hasText: 'db1' })).toHaveCount(1);
+  await expect(changed.locator('tr.added').filter({ hasText: 'db3' })).toHaveCount(1);
+});
+
+test('a key is created and deleted from the UI, each only if nobody else got there first', async ({ page }) => {
+  etcdctl(dev.etcd, 'put', '/create/taken', 'someone');
+  await page.goto(`${dev.dashboard}config?root=${encodeURIComponent('/create/')}`);
+  await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
+  await expect(page.locator('[data-testid="tree-key"][data-key="/create/taken"]')).toHaveCount(1);
+
+  await page.getByTestId('new-key').click();
+  const dialog = page.getByTestId('new-key-dialog');
+  await expect(dialog.getByTestId('new-key-name')).toHaveValue('/create/');
+  await dialog.getByTestId('new-key-name').fill('/create/taken');
+  await dialog.getByTestId('new-key-value').fill('mine');
+  await dialog.getByTestId('new-key-create').click();
+  await expect(dialog.getByRole('alert')).toContainText('exists already');
+  expect(valueOf('/create/taken')).toBe('someone');
+
+  await dialog.getByTestId('new-key-name').fill('/create/mine');
+  await dialog.getByTestId('new-key-create').click();
+  await expect(page.getByTestId('key-title')).toHaveText('/create/mine');
+  expect(valueOf('/create/mine')).toBe('mine');
+  await expect(page.locator('[data-testid="tree-key"][data-key="/create/mine"]')).toHaveCount(1);
+
+  await page.getByTestId('key-delete').click();
+  await page.getByTestId('delete-confirm').click();
+  await expect(page.getByTestId('key-outcome')).toContainText('Deleted at revision');
+  await expect(page.getByTestId('key-absent')).toHaveCount(1);
+  await expect(page.locator('[data-testid="tree-key"][data-key="/create/mine"]')).toHaveCount(0);
+  expect(valueOf('/create/mine')).toBe('');
+});
