@@ -137,20 +137,15 @@ pub fn ConfigPage() -> impl IntoView {
     });
     let window = Memo::new(move |_| {
         let total = rows.with(Vec::len);
-        let first = ((scroll.get() / ROW).floor() as usize)
-            .saturating_sub(OVERSCAN)
-            .min(total);
-        let last = (first + (VIEWPORT / ROW).ceil() as usize + 2 * OVERSCAN).min(total);
-        (first, last, total)
+        super::rows_in_view(scroll.get(), total, ROW, VIEWPORT, OVERSCAN)
     });
     let visible = move || {
         let (first, last, _) = window.get();
         rows.with(|r| r.get(first..last).map(<[TreeRow]>::to_vec).unwrap_or_default())
     };
     let on_scroll = move |ev: leptos::ev::Event| {
-        use leptos::wasm_bindgen::JsCast;
-        if let Some(element) = ev.target().and_then(|t| t.dyn_into::<leptos::web_sys::Element>().ok()) {
-            scroll.set(f64::from(element.scroll_top()));
+        if let Some(top) = super::scroll_top(&ev) {
+            scroll.set(top);
         }
     };
     let navigate = use_navigate();

@@ -11,7 +11,7 @@ use crate::components::code::{kv_text, DiffView, ValueView};
 use crate::components::encode_segment;
 use crate::components::time::{human_duration, parse_ms};
 use crate::live::api::get_json;
-use crate::model::{EventsBody, KvDiffBody, Revision};
+use crate::model::{EventsBody, Kv, KvDiffBody, Revision};
 
 /// Differences shown in full; the rest are listed by key.
 const SHOWN: usize = 300;
@@ -91,6 +91,21 @@ async fn revision_ago(seconds: i64) -> Result<(Revision, String), String> {
     }
 }
 
+/// Keys added or removed (`class`), each with its value on demand.
+fn key_list(keys: &[Kv], class: &'static str) -> impl IntoView {
+    keys.iter()
+        .take(SHOWN)
+        .map(|kv| {
+            view! {
+                <details class=format!("travel {class}") data-testid=format!("travel-{class}")>
+                    <summary><code>{kv.key.clone()}</code></summary>
+                    <ValueView value=kv.value.clone() value_base64=kv.value_base64.clone()/>
+                </details>
+            }
+        })
+        .collect_view()
+}
+
 #[derive(Debug, Clone, PartialEq)]
 enum Outcome {
     Pending,
@@ -149,32 +164,8 @@ pub fn TravelPage() -> impl IntoView {
                     body.removed.len(),
                     body.changed.len()
                 );
-                let added = body
-                    .added
-                    .iter()
-                    .take(SHOWN)
-                    .map(|kv| {
-                        view! {
-                            <details class="travel added" data-testid="travel-added">
-                                <summary><code>{kv.key.clone()}</code></summary>
-                                <ValueView value=kv.value.clone() value_base64=kv.value_base64.clone()/>
-                            </details>
-                        }
-                    })
-                    .collect_view();
-                let removed = body
-                    .removed
-                    .iter()
-                    .take(SHOWN)
-                    .map(|kv| {
-                        view! {
-                            <details class="travel removed" data-testid="travel-removed">
-                                <summary><code>{kv.key.clone()}</code></summary>
-                                <ValueView value=kv.value.clone() value_base64=kv.value_base64.clone()/>
-                            </details>
-                        }
-                    })
-                    .collect_view();
+                let added = key_list(&body.added, "added");
+                let removed = key_list(&body.removed, "removed");
                 let changed = body
                     .changed
                     .iter()

@@ -36,6 +36,29 @@ pub(crate) fn lowercase(text: &str) -> String {
     }
 }
 
+/// The rows of a virtualised list to put in the DOM: `(first, last, total)`,
+/// rows `first..last` of `total`, for a list scrolled by `scroll` pixels
+/// with rows of `row` pixels in a viewport of `viewport` pixels, with
+/// `overscan` rows more on each side.
+pub(crate) fn rows_in_view(
+    scroll: f64,
+    total: usize,
+    row: f64,
+    viewport: f64,
+    overscan: usize,
+) -> (usize, usize, usize) {
+    let first = ((scroll / row).floor() as usize).saturating_sub(overscan).min(total);
+    let last = (first + (viewport / row).ceil() as usize + 2 * overscan).min(total);
+    (first, last, total)
+}
+
+/// The scroll offset of the element an event came from.
+pub(crate) fn scroll_top(ev: &leptos::ev::Event) -> Option<f64> {
+    use leptos::wasm_bindgen::JsCast;
+    let element = ev.target()?.dyn_into::<leptos::web_sys::Element>().ok()?;
+    Some(f64::from(element.scroll_top()))
+}
+
 /// "Connecting…" while a topic's snapshot has not arrived.
 #[component]
 pub(crate) fn Loading() -> impl IntoView {

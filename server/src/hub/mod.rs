@@ -114,26 +114,23 @@ impl Hub {
 
     /// The prefixes of the `kv:<prefix>` topics some session is subscribed to.
     pub fn kv_prefixes(&self) -> Vec<String> {
-        let watched = self.watched.lock().unwrap_or_else(PoisonError::into_inner);
-        watched
-            .keys()
-            .filter_map(|topic| match topic {
-                Topic::Kv(prefix) => Some(prefix.clone()),
-                _ => None,
-            })
-            .collect()
+        self.prefixes_of(|topic| match topic {
+            Topic::Kv(prefix) => Some(prefix),
+            _ => None,
+        })
     }
 
     /// The prefixes of the `kv-dir:<prefix>` topics some session is subscribed to.
     pub fn kv_dir_prefixes(&self) -> Vec<String> {
+        self.prefixes_of(|topic| match topic {
+            Topic::KvDir(prefix) => Some(prefix),
+            _ => None,
+        })
+    }
+
+    fn prefixes_of(&self, prefix: impl Fn(&Topic) -> Option<&String>) -> Vec<String> {
         let watched = self.watched.lock().unwrap_or_else(PoisonError::into_inner);
-        watched
-            .keys()
-            .filter_map(|topic| match topic {
-                Topic::KvDir(prefix) => Some(prefix.clone()),
-                _ => None,
-            })
-            .collect()
+        watched.keys().filter_map(prefix).cloned().collect()
     }
 
     /// Starts the resumable history at `revision`: the state there is the
