@@ -67,9 +67,9 @@ pub struct Live {
     /// Folder prefix -> its entries (`kv-dir:<prefix>`), for the open folders
     /// of the key tree. Ids: the key's id, or the sub-folder's prefix.
     pub kv_dirs: RwSignal<BTreeMap<String, Collection<KvDirEntry>>>,
-    /// Folder prefix -> why the server would not serve it (too many
-    /// entries, outside the mirrored prefixes).
-    pub kv_dir_refused: RwSignal<BTreeMap<String, String>>,
+    /// Folder prefix -> the error code and words with which the server
+    /// refused it (`too_large`, `not_served`).
+    pub kv_dir_refused: RwSignal<BTreeMap<String, (String, String)>>,
     /// The last `error` message from the server, for the status bar.
     pub last_error: RwSignal<Option<String>>,
     /// Who the server takes this tab for (`GET /api/v1/me`); `None` until it
@@ -396,7 +396,7 @@ impl Live {
                 match topic {
                     // A folder the tree asked for: it says why in place.
                     Some(Topic::KvDir(prefix)) => self.kv_dir_refused.update(|all| {
-                        all.insert(prefix, message);
+                        all.insert(prefix, (code, message));
                     }),
                     _ => self.last_error.set(Some(message)),
                 }

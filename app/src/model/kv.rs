@@ -69,6 +69,10 @@ pub struct KvListBody {
     pub stale: bool,
 }
 
+/// Most entries a `kv-dir:<prefix>` topic (and most keys a `kv:<prefix>`
+/// topic) serves; a larger one is refused with `too_large`.
+pub const KV_DIR_MAX: usize = 10_000;
+
 /// One entry of a folder of the key tree (`kv-dir:<prefix>`): a key directly
 /// in the folder, or a sub-folder holding at least one key.
 ///

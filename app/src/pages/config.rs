@@ -96,7 +96,22 @@ enum Line {
     Key(Box<Kv>, String),
     /// A folder still loading, or refused by the server (with why).
     Note(String),
+    /// "Load more" at the end of a folder listed page by page.
+    More(String),
 }
+
+/// A folder too large to watch, listed page by page from etcd instead
+/// (`GET /api/v1/kv`): its keys, deep, in key order.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Paged {
+    items: Vec<Kv>,
+    more: bool,
+    loading: bool,
+    error: Option<String>,
+}
+
+/// Keys asked for per page of a folder listed page by page.
+const PAGE: usize = 500;
 
 #[component]
 pub fn ConfigPage() -> impl IntoView {
@@ -123,15 +138,79 @@ pub fn ConfigPage() -> impl IntoView {
     let scroll = RwSignal::new(0.0_f64);
     let root_input = RwSignal::new(root.get_untracked());
 
+    // Open folders the server would not watch for their size: listed page
+    // by page from etcd instead, starting when they are refused.
+    let paged = RwSignal::new(std::collections::BTreeMap::<String, Paged>::new());
+    let load_page = move |prefix: String| {
+        let mut after = None;
+        let mut busy = false;
+        paged.update(|all| {
+            let page = all.entry(prefix.clone()).or_default();
+            busy = page.loading;
+            page.loading = true;
+            page.error = None;
+            after = page.items.last().map(|kv| match &kv.key_base64 {
+                Some(bytes) => format!("&after_base64={}", encode_segment(bytes)),
+                None => format!("&after={}", encode_segment(&kv.key)),
+            });
+        });
+        if busy {
+            return;
+        }
+        let path = format!(
+            "/api/v1/kv?prefix={}&limit={PAGE}{}",
+            encode_segment(&prefix),
+            after.unwrap_or_default()
+        );
+        spawn_local(async move {
+            let result = get_json::<crate::model::KvListBody>(&path).await;
+            paged.update(|all| {
+                let page = all.entry(prefix).or_default();
+                page.loading = false;
+                match result {
+                    Ok(body) => {
+                        page.items.extend(body.items);
+                        page.more = body.more;
+                    }
+                    Err(failure) => page.error = Some(failure.to_string()),
+                }
+            });
+        });
+    };
+    Effect::new(move |_| {
+        let open = open.get();
+        let refused: Vec<String> = live.kv_dir_refused.with(|all| {
+            all.iter()
+                .filter(|(prefix, (code, _))| code == "too_large" && open.contains(*prefix))
+                .map(|(prefix, _)| prefix.clone())
+                .collect()
+        });
+        for prefix in refused {
+            if !paged.with_untracked(|all| all.contains_key(&prefix)) {
+                load_page(prefix);
+            }
+        }
+    });
+    let load_more = Callback::new(load_page);
+
     let rows = Memo::new(move |_| {
         let q = lowercase(filter.get().trim());
         let open = open.get();
         let root = root.get();
         live.kv_dirs.with(|dirs| {
             live.kv_dir_refused.with(|refused| {
-                let mut out = Vec::new();
-                walk(&root, 0, &open, &q, dirs, refused, &mut out);
-                out
+                paged.with(|paged| {
+                    let mut out = Vec::new();
+                    let tree = Tree {
+                        open: &open,
+                        q: &q,
+                        dirs,
+                        refused,
+                        paged,
+                    };
+                    tree.walk(&root, 0, &mut out);
+                    out
+                })
             })
         })
     });
@@ -224,10 +303,11 @@ pub fn ConfigPage() -> impl IntoView {
                             Line::Folder { open, .. } => if *open { 1 } else { 0 },
                             Line::Key(kv, _) => kv.mod_revision,
                             Line::Note(_) => -1,
+                            Line::More(_) => -2,
                         })
                         let(row)
                     >
-                        <TreeLine row selected=selected toggle select/>
+                        <TreeLine row selected=selected toggle select load_more/>
                     </For>
                     <div
                         style=move || {
@@ -250,67 +330,116 @@ pub fn ConfigPage() -> impl IntoView {
     }
 }
 
-/// Flattens the open part of the tree under `prefix` into `out`; returns
-/// whether it added anything (a folder with no match under it is left out
-/// while a filter is set).
-fn walk(
-    prefix: &str,
-    depth: usize,
-    open: &BTreeSet<String>,
-    q: &str,
-    dirs: &std::collections::BTreeMap<String, crate::live::Collection<crate::model::KvDirEntry>>,
-    refused: &std::collections::BTreeMap<String, String>,
-    out: &mut Vec<TreeRow>,
-) -> bool {
-    let note = |text: String| TreeRow {
-        id: format!("note:{prefix}"),
-        depth,
-        line: Line::Note(text),
-    };
-    if let Some(why) = refused.get(prefix) {
-        out.push(note(why.clone()));
-        return true;
+/// What the tree is drawn from.
+struct Tree<'a> {
+    open: &'a BTreeSet<String>,
+    /// The filter, lowercased; empty for none.
+    q: &'a str,
+    dirs: &'a std::collections::BTreeMap<String, crate::live::Collection<crate::model::KvDirEntry>>,
+    refused: &'a std::collections::BTreeMap<String, (String, String)>,
+    paged: &'a std::collections::BTreeMap<String, Paged>,
+}
+
+impl Tree<'_> {
+    fn shows(&self, kv: &Kv) -> bool {
+        self.q.is_empty() || lowercase(&kv.key).contains(self.q)
     }
-    let Some(folder) = dirs.get(prefix) else {
-        out.push(note("Loading…".to_owned()));
-        return true;
-    };
-    if folder.items.is_empty() && q.is_empty() {
-        out.push(note("No key here.".to_owned()));
-        return true;
-    }
-    let start = out.len();
-    for (id, entry) in &folder.items {
-        match &entry.kv {
-            Some(kv) => {
-                if q.is_empty() || lowercase(&kv.key).contains(q) {
+
+    /// Flattens the open part of the tree under `prefix` into `out`; returns
+    /// whether it added anything (a folder with no match under it is left
+    /// out while a filter is set).
+    fn walk(&self, prefix: &str, depth: usize, out: &mut Vec<TreeRow>) -> bool {
+        // Each kind of note has its own id: the rows are keyed by it.
+        let note = |kind: &str, text: String| TreeRow {
+            id: format!("{kind}:{prefix}"),
+            depth,
+            line: Line::Note(text),
+        };
+        if let Some((code, why)) = self.refused.get(prefix) {
+            if code != "too_large" {
+                out.push(note("refused", why.clone()));
+                return true;
+            }
+            return self.walk_paged(prefix, depth, out);
+        }
+        let Some(folder) = self.dirs.get(prefix) else {
+            out.push(note("loading", "Loading…".to_owned()));
+            return true;
+        };
+        if folder.items.is_empty() && self.q.is_empty() {
+            out.push(note("empty", "No key here.".to_owned()));
+            return true;
+        }
+        let start = out.len();
+        for (id, entry) in &folder.items {
+            match &entry.kv {
+                Some(kv) => {
+                    if self.shows(kv) {
+                        out.push(TreeRow {
+                            id: id.clone(),
+                            depth,
+                            line: Line::Key(Box::new(kv.clone()), entry.name.clone()),
+                        });
+                    }
+                }
+                None => {
+                    let is_open = self.open.contains(id);
+                    let at = out.len();
                     out.push(TreeRow {
                         id: id.clone(),
                         depth,
-                        line: Line::Key(Box::new(kv.clone()), entry.name.clone()),
+                        line: Line::Folder {
+                            prefix: id.clone(),
+                            name: entry.name.clone(),
+                            open: is_open,
+                        },
                     });
-                }
-            }
-            None => {
-                let is_open = open.contains(id);
-                let at = out.len();
-                out.push(TreeRow {
-                    id: id.clone(),
-                    depth,
-                    line: Line::Folder {
-                        prefix: id.clone(),
-                        name: entry.name.clone(),
-                        open: is_open,
-                    },
-                });
-                let inside = is_open && walk(id, depth + 1, open, q, dirs, refused, out);
-                if !q.is_empty() && !inside && !lowercase(id).contains(q) {
-                    out.truncate(at);
+                    let inside = is_open && self.walk(id, depth + 1, out);
+                    if !self.q.is_empty() && !inside && !lowercase(id).contains(self.q) {
+                        out.truncate(at);
+                    }
                 }
             }
         }
+        out.len() > start
     }
-    out.len() > start
+
+    /// A folder too large to watch: a note saying so, the keys listed so
+    /// far (deep, named by what follows the folder's prefix), and "load more".
+    fn walk_paged(&self, prefix: &str, depth: usize, out: &mut Vec<TreeRow>) -> bool {
+        out.push(TreeRow {
+            id: format!("paged:{prefix}"),
+            depth,
+            line: Line::Note(format!(
+                "Over {} entries: not live here; its keys are listed from etcd, {PAGE} at a time.",
+                crate::model::KV_DIR_MAX
+            )),
+        });
+        let page = self.paged.get(prefix);
+        for kv in page.iter().flat_map(|p| p.items.iter()).filter(|kv| self.shows(kv)) {
+            let name = kv.key.get(prefix.len()..).unwrap_or(&kv.key).to_owned();
+            out.push(TreeRow {
+                id: kv.id(),
+                depth,
+                line: Line::Key(Box::new(kv.clone()), name),
+            });
+        }
+        let last = match page {
+            None => Some(("loading", Line::Note("Loading…".to_owned()))),
+            Some(p) if p.loading => Some(("loading", Line::Note("Loading…".to_owned()))),
+            Some(Paged { error: Some(e), .. }) => Some(("failed", Line::Note(e.clone()))),
+            Some(p) if p.more => Some(("more", Line::More(prefix.to_owned()))),
+            Some(_) => None,
+        };
+        if let Some((kind, line)) = last {
+            out.push(TreeRow {
+                id: format!("{kind}:{prefix}"),
+                depth,
+                line,
+            });
+        }
+        true
+    }
 }
 
 /// Keeps one folder's topic subscribed while it is open.
@@ -325,6 +454,7 @@ fn TreeLine(
     selected: Memo<Option<String>>,
     toggle: impl Fn(String) + Copy + Send + Sync + 'static,
     select: Callback<String>,
+    load_more: Callback<String>,
 ) -> impl IntoView {
     let indent = format!("padding-left:{:.1}rem", 0.5 + row.depth as f64 * 1.2);
     match row.line {
@@ -408,6 +538,14 @@ fn TreeLine(
         }
         Line::Note(text) => view! {
             <div class="tree-row note" style=indent data-testid="tree-note">{text}</div>
+        }
+        .into_any(),
+        Line::More(prefix) => view! {
+            <div class="tree-row more" style=indent>
+                <button type="button" data-testid="tree-more" on:click=move |_| load_more.run(prefix.clone())>
+                    {format!("Load {PAGE} more")}
+                </button>
+            </div>
         }
         .into_any(),
     }

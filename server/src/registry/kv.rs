@@ -15,8 +15,9 @@ use super::views::SnapshotError;
 use super::Store;
 use crate::hub::Hub;
 
-/// Most keys a `kv:<prefix>` topic serves; a larger prefix is refused.
-pub const KV_TOPIC_MAX: usize = 10_000;
+/// Most keys a `kv:<prefix>` topic serves, and most entries a
+/// `kv-dir:<prefix>` topic does; a larger one is refused.
+pub const KV_TOPIC_MAX: usize = app::model::KV_DIR_MAX;
 
 /// What the classifier says a key is, as `KV.kind` writes it.
 pub fn kind_of(classifier: &Classifier, kv: &KeyValue) -> KvKind {
