@@ -9,6 +9,9 @@ use crate::text::diff::{hunks, line_diff, LineTag};
 use crate::text::highlight::{detect, pretty, tokens, Format};
 use crate::text::{base64_decode, hex_dump};
 
+/// Largest value text (bytes) shown highlighted.
+const HIGHLIGHT_MAX: usize = 256 * 1024;
+
 /// Lines of unchanged context kept around each change of a diff.
 const CONTEXT: usize = 3;
 
@@ -42,7 +45,14 @@ pub fn ValueView(#[prop(into)] value: String, #[prop(default = None)] value_base
     } else {
         format!("{}, {} bytes", format.as_str(), value.len())
     };
-    let spans = tokens(format, &text)
+    // A very large value is shown as plain text: a span per token would be
+    // hundreds of thousands of DOM nodes.
+    let spans = if text.len() > HIGHLIGHT_MAX {
+        vec![(crate::text::highlight::Tok::Plain, text)]
+    } else {
+        tokens(format, &text)
+    };
+    let spans = spans
         .into_iter()
         .map(|(tok, text)| {
             let class = tok.class();

@@ -96,9 +96,14 @@ fn past_folder(folder: &[u8]) -> Vec<u8> {
 }
 
 /// A sub-folder as a `kv-dir` entry, with its id (its whole prefix).
+///
+/// The id is the folder's prefix as text, what a client gets by appending
+/// the entry's `name` to the folder's own prefix (which is text): bytes that
+/// are not UTF-8 show as U+FFFD in both.
 fn folder_entry(prefix: &[u8], folder: &[u8]) -> (String, KvDirEntry) {
     let name = String::from_utf8_lossy(folder.get(prefix.len()..).unwrap_or_default()).into_owned();
-    (key_id(folder), KvDirEntry { name, kv: None })
+    let id = format!("{}{name}", String::from_utf8_lossy(prefix));
+    (id, KvDirEntry { name, kv: None })
 }
 
 /// A key directly in the folder as a `kv-dir` entry.
@@ -401,6 +406,29 @@ mod tests {
             ),
             ["-/a/x", "-/a/b/"]
         );
+
+        // A folder whose name is not UTF-8: its id is the folder's prefix
+        // plus the name the snapshot gives it, as the browser computes it.
+        let odd = KeyValue {
+            key: b"/a/\xff/1".to_vec(),
+            ..KeyValue::sample("", "")
+        };
+        let with_odd = Mirror::from_list([odd.clone()]);
+        assert_eq!(
+            summary(
+                &with_odd,
+                &[ChangeRef::Upserted {
+                    before: None,
+                    after: &odd
+                }]
+            ),
+            ["+/a/\u{fffd}/"]
+        );
+        let body = dir_snapshot_body(&classifier, &with_odd, &topic, "/a/", 1, false);
+        let names: Vec<String> = body
+            .map(|b| b.entries.into_iter().map(|e| e.name).collect())
+            .unwrap_or_default();
+        assert_eq!(names, ["\u{fffd}/"]);
     }
 
     #[test]
