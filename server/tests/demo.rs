@@ -16,7 +16,7 @@ use std::time::Duration;
 use common::{etcd_client, poll_json, spawn_app, start_etcd, EtcdProcess};
 use etcd_client::{Client, GetOptions};
 use server::config::{DemoConfig, EtcdConfig};
-use server::demo::{ELECTION, LOCKS};
+use server::demo::{ELECTION, LOCKS, SETTINGS_PREFIX};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -139,9 +139,16 @@ async fn the_demo_fills_every_layout_contends_and_leaves_nothing_behind() {
     let mut layouts = BTreeSet::new();
     let mut crowded_locks = BTreeSet::new();
     let mut leaders = BTreeSet::new();
+    // Configuration keys, the only ones without a lease.
+    let mut settings = BTreeSet::new();
     loop {
         let keys = all_keys(&mut client).await;
-        for kv in &keys {
+        settings.extend(
+            keys.iter()
+                .filter(|kv| kv.key.starts_with(SETTINGS_PREFIX))
+                .map(|kv| kv.key.clone()),
+        );
+        for kv in keys.iter().filter(|kv| !kv.key.starts_with(SETTINGS_PREFIX)) {
             assert_ne!(kv.lease, 0, "{} has no lease", kv.key);
             if let Some(layout) = layout_of(kv) {
                 layouts.insert(layout);
@@ -158,12 +165,12 @@ async fn the_demo_fills_every_layout_contends_and_leaves_nothing_behind() {
                 leaders.insert(leader.value().to_vec());
             }
         }
-        if layouts.len() == 9 && crowded_locks.len() == LOCKS.len() && leaders.len() >= 2 {
+        if layouts.len() == 9 && crowded_locks.len() == LOCKS.len() && leaders.len() >= 2 && settings.len() == 5 {
             break;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "layouts {layouts:?}, locks with contenders {crowded_locks:?}, leaders seen {}",
+            "layouts {layouts:?}, locks with contenders {crowded_locks:?}, leaders seen {}, settings {settings:?}",
             leaders.len()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;

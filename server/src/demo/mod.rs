@@ -10,6 +10,8 @@
 //! - [`coordination`]: contenders taking turns on three locks through etcd's
 //!   Lock API, and the candidates of one election whose leader resigns now and
 //!   then.
+//! - [`settings`]: configuration in JSON, YAML, TOML, text and binary, part
+//!   of it rewritten now and then, deleted when the demo stops.
 //! - [`session`]: a lease with its keep-alive, the record of every lease the
 //!   demo holds (so that stopping revokes them all), and backoff.
 //!
@@ -20,6 +22,7 @@ pub mod catalog;
 mod coordination;
 mod fleet;
 mod session;
+mod settings;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -35,6 +38,7 @@ use crate::etcd;
 use session::{Backoff, Leases};
 
 pub use coordination::{ELECTION, LOCKS};
+pub use settings::SETTINGS_PREFIX;
 
 /// How stopping went wrong.
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +91,7 @@ pub async fn run_until(config: DemoConfig, shutdown: impl Future<Output = ()>) -
     };
     let mut tasks = JoinSet::new();
     tasks.spawn(fleet::run(ctx.clone()));
+    tasks.spawn(settings::run(ctx.clone()));
     coordination::spawn(&ctx, &mut tasks);
 
     shutdown.await;
