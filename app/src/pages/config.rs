@@ -1002,7 +1002,10 @@ fn History(history: RwSignal<Fetch<KvHistoryBody>>) -> impl IntoView {
                     let what = if v.deleted {
                         "deleted".to_owned()
                     } else {
-                        let size = v.value.as_ref().map_or(0, String::len);
+                        let size = match &v.value_base64 {
+                            Some(encoded) => crate::text::base64_decode(encoded).map_or(0, |b| b.len()),
+                            None => v.value.as_ref().map_or(0, String::len),
+                        };
                         format!("version {}, {size} bytes", v.version)
                     };
                     view! {
