@@ -24,6 +24,7 @@ test('read-only: leases and locks show, and no control offers to revoke anything
     // The configuration centre shows keys and offers no change.
     await page.goto(`${server.url}config?key=${encodeURIComponent('/microservices/ro/1')}`);
     await expect(page.getByTestId('key-panel').getByTestId('value')).toContainText('10.8.0.1:80');
+    await expect(page.getByTestId('key-panel').getByTestId('key-kind')).toHaveText('instance');
     await expect(page.getByTestId('key-panel')).toContainText('read-only');
     await expect(page.getByTestId('key-edit')).toHaveCount(0);
     await expect(page.getByTestId('key-delete')).toHaveCount(0);

@@ -31,6 +31,7 @@ test('a key found in the live tree is edited by compare-and-swap, a concurrent e
   await tree.locator('[data-testid="tree-folder"][data-prefix="/config/shop/"]').click();
   const dbRow = tree.locator('[data-testid="tree-key"][data-key="/config/shop/db"]');
   await expect(dbRow).toContainText('db1');
+  await expect(dbRow.getByTestId('tree-kind')).toHaveText('plain');
 
   // The tree is live: keys appear and vanish as etcdctl writes them.
   etcdctl(dev.etcd, 'put', '/config/shop/new', 'fresh');
@@ -74,6 +75,8 @@ test('a key found in the live tree is edited by compare-and-swap, a concurrent e
   await expect(conflict).toContainText('Someone else changed this key while you edited it');
   await expect(conflict.locator('tr.removed').filter({ hasText: 'db-other' })).toHaveCount(1);
   await expect(conflict.locator('tr.added').filter({ hasText: 'db3' })).toHaveCount(1);
+  await expect(conflict.getByTestId('conflict-theirs')).toContainText('{"host":"db-other","port":5432}');
+  await expect(conflict.getByTestId('conflict-yours')).toContainText('{"host":"db3","port":5432}');
   expect(valueOf('/config/shop/db')).toBe('{"host":"db-other","port":5432}');
   await page.screenshot({ path: testInfo.outputPath('config-conflict.png'), fullPage: true });
   await conflict.getByTestId('conflict-keep-mine').click();

@@ -67,13 +67,14 @@ fn page_url(root: &str, key: Option<&str>) -> String {
     url
 }
 
-fn kind_label(kind: KvKind) -> Option<&'static str> {
+/// What the classifier made of a key, as the tree and the key's page say it.
+fn kind_label(kind: KvKind) -> &'static str {
     match kind {
-        KvKind::Instance => Some("instance"),
-        KvKind::Lock => Some("lock"),
-        KvKind::Election => Some("election"),
-        KvKind::Kv => None,
-        KvKind::Unknown => Some("other"),
+        KvKind::Instance => "instance",
+        KvKind::Lock => "lock",
+        KvKind::Election => "election",
+        KvKind::Kv => "plain",
+        KvKind::Unknown => "other",
     }
 }
 
@@ -530,7 +531,7 @@ fn TreeLine(
                 >
                     <span class="twisty" aria-hidden="true"></span>
                     <span class="name">{shown}</span>
-                    {kind_label(kv.kind).map(|k| view! { <span class="badge">{k}</span> })}
+                    <span class=format!("badge kind-{}", kind_label(kv.kind)) data-testid="tree-kind">{kind_label(kv.kind)}</span>
                     <span class="preview">{preview}</span>
                 </div>
             }
@@ -749,7 +750,8 @@ fn KeyPanel(id: String) -> impl IntoView {
                         Some(lease) => view! { <a href=format!("/leases?lease={lease}")><code>{lease.to_string()}</code></a> }.into_any(),
                         None => view! { <span>"none"</span> }.into_any(),
                     }}</dd>
-                    {kind_label(kv.kind).map(|k| view! { <dt>"Kind"</dt><dd>{k}</dd> })}
+                    <dt>"Kind"</dt>
+                    <dd data-testid="key-kind">{kind_label(kv.kind)}</dd>
                 </dl>
                 <ValueView value=kv.value.clone() value_base64=kv.value_base64.clone()/>
             }
@@ -851,7 +853,17 @@ fn KeyPanel(id: String) -> impl IntoView {
                 <div class="conflict" role="alert" data-testid="conflict">
                     <h3>"Conflict"</h3>
                     <p>{what}</p>
-                    <DiffView old=theirs_text new=c.mine.clone() old_label=format!("theirs (revision {theirs_rev})") new_label="yours"/>
+                    <DiffView old=theirs_text.clone() new=c.mine.clone() old_label=format!("theirs (revision {theirs_rev})") new_label="yours"/>
+                    <div class="conflict-sides">
+                        <section data-testid="conflict-theirs">
+                            <h4>{if theirs_rev == 0 { "Theirs: deleted".to_owned() } else { format!("Theirs, revision {theirs_rev}") }}</h4>
+                            <pre class="value code">{theirs_text}</pre>
+                        </section>
+                        <section data-testid="conflict-yours">
+                            <h4>"Yours"</h4>
+                            <pre class="value code">{c.mine.clone()}</pre>
+                        </section>
+                    </div>
                     <div class="actions">
                         <button type="button" class="danger" data-testid="conflict-keep-mine" disabled=move || busy.get()
                             on:click=move |_| save_mine(mine.clone(), theirs_rev)>
