@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { startDev, etcdctl, putMany, Dev } from './harness';
+import { startDev, etcdctl, putMany, kratos, Dev } from './harness';
 
 let dev: Dev;
 test.beforeAll(async () => { dev = await startDev(); });
@@ -151,4 +151,27 @@ test('a folder too large to watch is listed from etcd page by page', async ({ pa
   expect(await tree.getByTestId('tree-key').count()).toBeLessThan(100);
   await tree.locator('[data-testid="tree-key"][data-key="/wide/k00999"]').click();
   await expect(page.getByTestId('key-panel').getByTestId('value')).toContainText('v999');
+});
+
+test('a time ago is mapped to a revision through the timeline', async ({ page }) => {
+  await page.goto(`${dev.dashboard}config/travel?prefix=${encodeURIComponent('/ago/')}&from=1h`);
+  await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
+  // An hour ago is before anything the timeline holds: said in words.
+  await page.getByTestId('travel-compare').click();
+  await expect(page.getByTestId('travel-error')).toContainText('timeline');
+
+  // A registration is on the timeline; a configuration key written after it
+  // is what changed since.
+  etcdctl(dev.etcd, 'put', '/microservices/ago/1', kratos('ago', '1', '10.9.0.1:80'));
+  await expect.poll(async () => {
+    const body = await (await page.request.get(`${dev.dashboard}api/v1/events?limit=10000`)).json();
+    return body.events.some((e: { subject: string }) => e.subject === '/microservices/ago/1');
+  }).toBe(true);
+  etcdctl(dev.etcd, 'put', '/ago/setting', 'on');
+  await page.waitForTimeout(2500);
+  await page.getByTestId('travel-from').fill('2s');
+  await page.getByTestId('travel-compare').click();
+  await expect(page.getByTestId('travel-summary')).toContainText('the newest change the timeline recorded');
+  await expect(page.getByTestId('travel-summary')).toContainText('1 added, 0 removed, 0 changed');
+  await expect(page.getByTestId('travel-added')).toContainText('/ago/setting');
 });

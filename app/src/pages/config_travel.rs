@@ -56,14 +56,13 @@ fn parse_point(text: &str) -> Result<Point, String> {
     }
 }
 
-/// The revision the registry was at `seconds` ago, as the timeline knows it:
-/// that of the newest event recorded by then.
-async fn revision_ago(seconds: i64) -> Result<(Revision, String), String> {
+/// The revision the registry was at `seconds` before `now_ms`, as the
+/// timeline knows it: that of the newest event recorded by then.
+async fn revision_ago(seconds: i64, now_ms: f64) -> Result<(Revision, String), String> {
     let body = get_json::<EventsBody>(&format!("/api/v1/events?limit={EVENTS_READ}"))
         .await
         .map_err(|f| f.to_string())?;
-    let now = crate::live::Live::get().now_ms.get_untracked();
-    let target = now - seconds as f64 * 1000.0;
+    let target = now_ms - seconds as f64 * 1000.0;
     let before = body
         .events
         .iter()
@@ -115,6 +114,7 @@ enum Outcome {
 
 #[component]
 pub fn TravelPage() -> impl IntoView {
+    let live = crate::live::Live::get();
     let query = use_query_map();
     let prefix = RwSignal::new(query.read_untracked().get("prefix").unwrap_or_default());
     let from = RwSignal::new(query.read_untracked().get("from").unwrap_or_else(|| "15m".to_owned()));
@@ -124,18 +124,20 @@ pub fn TravelPage() -> impl IntoView {
     let compare = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let (prefix, from, to) = (prefix.get_untracked(), from.get_untracked(), to.get_untracked());
+        // Read here: the task below runs outside the component, without its context.
+        let now_ms = live.now_ms.get_untracked();
         outcome.set(Some(Outcome::Pending));
         spawn_local(async move {
             let result = async {
                 let (from_rev, from_note) = match parse_point(&from)? {
                     Point::Revision(r) => (r, format!("revision {r}")),
-                    Point::Ago(s) => revision_ago(s).await?,
+                    Point::Ago(s) => revision_ago(s, now_ms).await?,
                     Point::Now => return Err("Compare from a revision or a time ago, not from now.".to_owned()),
                 };
                 let to_param = match parse_point(&to)? {
                     Point::Now => String::new(),
                     Point::Revision(r) => format!("&to={r}"),
-                    Point::Ago(s) => format!("&to={}", revision_ago(s).await?.0),
+                    Point::Ago(s) => format!("&to={}", revision_ago(s, now_ms).await?.0),
                 };
                 let path = format!(
                     "/api/v1/kv-diff?prefix={}&from={from_rev}{to_param}",
