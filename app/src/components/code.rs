@@ -18,14 +18,20 @@ const CONTEXT: usize = 3;
 /// What a value shows as: its text (pretty-printed when it is JSON) and
 /// format, or a hex dump of its bytes when they are not UTF-8.
 pub fn display_text(value: &str, value_base64: Option<&str>) -> (Format, String) {
+    let (format, text, _) = shown(value, value_base64);
+    (format, text)
+}
+
+/// [`display_text`], with a binary value's length in bytes (`None`: text).
+fn shown(value: &str, value_base64: Option<&str>) -> (Format, String, Option<usize>) {
     match value_base64 {
         Some(encoded) => match base64_decode(encoded) {
-            Some(bytes) => (Format::Text, hex_dump(&bytes)),
-            None => (Format::Text, value.to_owned()),
+            Some(bytes) => (Format::Text, hex_dump(&bytes), Some(bytes.len())),
+            None => (Format::Text, value.to_owned(), Some(0)),
         },
         None => {
             let format = detect(value);
-            (format, pretty(format, value))
+            (format, pretty(format, value), None)
         }
     }
 }
@@ -33,17 +39,11 @@ pub fn display_text(value: &str, value_base64: Option<&str>) -> (Format, String)
 /// A value, highlighted per its format.
 #[component]
 pub fn ValueView(#[prop(into)] value: String, #[prop(default = None)] value_base64: Option<String>) -> impl IntoView {
-    let binary = value_base64.is_some();
-    let (format, text) = display_text(&value, value_base64.as_deref());
-    let label = if binary {
-        format!(
-            "binary, {} bytes, hex",
-            value_base64.as_deref().and_then(base64_decode).map_or(0, |b| b.len())
-        )
-    } else if value.is_empty() {
-        "empty".to_owned()
-    } else {
-        format!("{}, {} bytes", format.as_str(), value.len())
+    let (format, text, binary) = shown(&value, value_base64.as_deref());
+    let label = match binary {
+        Some(len) => format!("binary, {len} bytes, hex"),
+        None if value.is_empty() => "empty".to_owned(),
+        None => format!("{}, {} bytes", format.as_str(), value.len()),
     };
     // A very large value is shown as plain text: a span per token would be
     // hundreds of thousands of DOM nodes.

@@ -45,13 +45,16 @@ pub async fn delete_json<T: DeserializeOwned>(path: &str) -> Result<T, ApiFailur
 }
 
 pub async fn put_json<T: DeserializeOwned>(path: &str, body: &impl Serialize) -> Result<T, ApiFailure> {
-    let body = serde_json::to_string(body).map_err(|e| ApiFailure::new(format!("cannot send this: {e}")))?;
-    request("PUT", path, Some(body)).await
+    send_json("PUT", path, body).await
 }
 
 pub async fn post_json<T: DeserializeOwned>(path: &str, body: &impl Serialize) -> Result<T, ApiFailure> {
+    send_json("POST", path, body).await
+}
+
+async fn send_json<T: DeserializeOwned>(method: &str, path: &str, body: &impl Serialize) -> Result<T, ApiFailure> {
     let body = serde_json::to_string(body).map_err(|e| ApiFailure::new(format!("cannot send this: {e}")))?;
-    request("POST", path, Some(body)).await
+    request(method, path, Some(body)).await
 }
 
 #[cfg(feature = "hydrate")]

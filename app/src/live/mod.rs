@@ -185,11 +185,21 @@ impl Live {
     }
 
     /// Keeps `topic` subscribed while the calling view is mounted.
+    /// Only the first view to want a topic subscribes: the others share
+    /// what its snapshot and patches keep current.
     pub fn watch(self, topic: Topic) {
         let added = topic.clone();
-        self.wanted.update(|w| *w.entry(added).or_default() += 1);
+        let mut first = false;
+        self.wanted.update(|w| {
+            let count = w.entry(added).or_default();
+            *count += 1;
+            first = *count == 1;
+        });
         #[cfg(feature = "hydrate")]
-        socket::subscribe(std::slice::from_ref(&topic), None);
+        if first {
+            socket::subscribe(std::slice::from_ref(&topic), None);
+        }
+        let _ = first;
         on_cleanup(move || {
             let mut gone = false;
             self.wanted.try_update(|w| {

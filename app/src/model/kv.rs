@@ -71,7 +71,7 @@ pub struct KvListBody {
 
 /// Most entries a `kv-dir:<prefix>` topic (and most keys a `kv:<prefix>`
 /// topic) serves; a larger one is refused with `too_large`.
-pub const KV_DIR_MAX: usize = 10_000;
+pub const KV_TOPIC_MAX: usize = 10_000;
 
 /// One entry of a folder of the key tree (`kv-dir:<prefix>`): a key directly
 /// in the folder, or a sub-folder holding at least one key.

@@ -17,7 +17,7 @@ pub use cluster::{ClusterBody, EtcdHealth, HealthBody, Member, TaskHealth};
 pub use ids::{IdError, LeaseId, MemberId};
 pub use kv::{
     Kv, KvBody, KvChange, KvConflictBody, KvDeletedBody, KvDiffBody, KvDirBody, KvDirEntry, KvHistoryBody, KvKind,
-    KvListBody, KvPutRequest, KvVersion, KV_DIR_MAX,
+    KvListBody, KvPutRequest, KvVersion, KV_TOPIC_MAX,
 };
 pub use messages::{ClientMsg, ErrorBody, ErrorDetail, EtcdState, PatchOp, ServerMsg};
 pub use registry::{

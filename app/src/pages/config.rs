@@ -413,7 +413,7 @@ impl Tree<'_> {
             depth,
             line: Line::Note(format!(
                 "Over {} entries: not live here; its keys are listed from etcd, {PAGE} at a time.",
-                crate::model::KV_DIR_MAX
+                crate::model::KV_TOPIC_MAX
             )),
         });
         let page = self.paged.get(prefix);
@@ -606,6 +606,7 @@ fn KeyPanel(id: String) -> impl IntoView {
     // (or when it is refused), `Some(None)` once it is gone.
     let live_kv = {
         let id = id.clone();
+        let parent = parent.clone();
         Memo::new(move |_| {
             live.kv_dirs.with(|dirs| {
                 dirs.get(&parent)
@@ -614,12 +615,18 @@ fn KeyPanel(id: String) -> impl IntoView {
             })
         })
     };
-    // The key as REST had it when the page opened: the fallback when the
-    // folder cannot be watched.
+    // The key read once from REST, only when its folder cannot be watched
+    // (a binary key, or a folder the server refused).
     let fetched = RwSignal::new(Fetch::<Option<Kv>>::Pending);
     {
         let id = id.clone();
-        Effect::new(move |_| {
+        Effect::new(move |asked: Option<bool>| {
+            if asked == Some(true) {
+                return true;
+            }
+            if !binary_id && !live.kv_dir_refused.with(|refused| refused.contains_key(&parent)) {
+                return false;
+            }
             let id = id.clone();
             spawn_local(async move {
                 let result = get_json::<KvBody>(&key_path(&id)).await;
@@ -629,6 +636,7 @@ fn KeyPanel(id: String) -> impl IntoView {
                     Err(failure) => Fetch::Failed(failure.to_string()),
                 });
             });
+            true
         });
     }
     let current = Memo::new(move |_| match live_kv.get() {

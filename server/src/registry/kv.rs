@@ -15,9 +15,7 @@ use super::views::SnapshotError;
 use super::Store;
 use crate::hub::Hub;
 
-/// Most keys a `kv:<prefix>` topic serves, and most entries a
-/// `kv-dir:<prefix>` topic does; a larger one is refused.
-pub const KV_TOPIC_MAX: usize = app::model::KV_DIR_MAX;
+pub use app::model::KV_TOPIC_MAX;
 
 /// What the classifier says a key is, as `KV.kind` writes it.
 pub fn kind_of(classifier: &Classifier, kv: &KeyValue) -> KvKind {
@@ -202,9 +200,10 @@ pub(super) fn dir_patches(
             }
         }
         for (folder, created) in &grown {
-            // New when every key it holds now was created by these changes.
-            let new = mirror.under(folder).all(|kv| created.contains(kv.key.as_slice()));
-            if new && mirror.under(folder).next().is_some() {
+            // New when it holds keys now, every one created by these changes.
+            let mut now = mirror.under(folder).peekable();
+            let new = now.peek().is_some() && now.all(|kv| created.contains(kv.key.as_slice()));
+            if new {
                 let (id, entry) = folder_entry(prefix_bytes, folder);
                 match to_raw_value(&entry) {
                     Ok(value) => ops.push(PatchOp::Upsert { id, value }),
