@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use app::model::{ClientMsg, EtcdState, Instance, PatchOp, Revision, ServerMsg, Topic};
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::Response;
 use axum::Extension;
@@ -30,11 +30,16 @@ use tokio::time::Instant;
 
 use super::AppState;
 use crate::auth::{Caller, Session as SignedIn};
-use crate::hub::{Hub, Update};
+use crate::hub::{patch_text, Hub, Update};
 use crate::registry::{patch_op, Store};
 
 /// Largest client message accepted.
 const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
+/// Bytes read from a socket at a time. Clients send little; the WebSocket
+/// layer zeroes this much before every read attempt, and its 128 KiB default
+/// made that memset the largest single cost of fanning patches out to many
+/// sockets.
+const READ_CHUNK: usize = 4 * 1024;
 /// Merged ops one topic may hold for a busy client before it is resynced with
 /// a snapshot instead.
 const MAX_PENDING_OPS: usize = 10_000;
@@ -58,6 +63,7 @@ pub async fn upgrade(
     Extension(caller): Extension<Caller>,
 ) -> Response {
     ws.max_message_size(MAX_CLIENT_MESSAGE)
+        .read_buffer_size(READ_CHUNK)
         .on_upgrade(move |socket: WebSocket| {
             let (sink, stream) = socket.split();
             let mut session = Session::new(&state);
@@ -102,44 +108,70 @@ struct Continuation {
     started: bool,
 }
 
-/// Ops merged while the socket was busy.
+/// What a topic has to send since its last message: patches of updates,
+/// held by reference until the socket is free.
 struct Pending {
+    /// (update, index in its `patches`), oldest first.
+    parts: Vec<(Arc<Update>, usize)>,
+    /// Ops in `parts`, before merging.
+    ops: usize,
+    /// The position the topic reaches once they are applied: the last
+    /// part's, or after a resume the session's watermark.
     revision: Revision,
     seq: u64,
-    ops: Vec<PatchOp>,
-    /// Entity id -> index in `ops`, so a later op replaces an earlier one.
-    by_id: HashMap<String, usize>,
 }
 
 impl Pending {
-    fn new() -> Self {
-        Pending {
+    fn add(pending: &mut Option<Pending>, update: &Arc<Update>, index: usize) {
+        let ops = update.patches.get(index).map_or(0, |(_, ops)| ops.len());
+        let pending = pending.get_or_insert_with(|| Pending {
+            parts: Vec::new(),
+            ops: 0,
             revision: 0,
             seq: 0,
-            ops: Vec::new(),
-            by_id: HashMap::new(),
-        }
+        });
+        pending.parts.push((update.clone(), index));
+        pending.ops += ops;
+        pending.revision = update.revision;
+        pending.seq = update.seq;
     }
 
-    fn merge(&mut self, update: &Update, ops: &[PatchOp]) {
-        self.revision = update.revision;
-        self.seq = update.seq;
-        for op in ops {
-            self.push(op.clone());
+    /// The `patch` message: a lone update's own shared text, or the parts
+    /// merged into one patch in which an entity's later op replaces its
+    /// earlier ones, assembled from the parts' serialized ops (a burst costs a
+    /// busy client one message, and the server no serializing per client).
+    fn frame(&self, topic: &Topic) -> Option<Utf8Bytes> {
+        if let [(update, index)] = self.parts.as_slice() {
+            if update.revision == self.revision {
+                return update.encoded(*index).map(|encoded| encoded.text.clone());
+            }
         }
-    }
-
-    /// Adds one op; a later op on an entity replaces its earlier one.
-    fn push(&mut self, op: PatchOp) {
-        match op.id() {
-            Some(id) => match self.by_id.get(id) {
-                Some(&index) => self.ops[index] = op,
-                None => {
-                    self.by_id.insert(id.to_owned(), self.ops.len());
-                    self.ops.push(op);
+        let mut merged: Vec<&str> = Vec::with_capacity(self.ops);
+        let mut by_id: HashMap<&str, usize> = HashMap::with_capacity(self.ops);
+        for (update, index) in &self.parts {
+            let (Some((_, ops)), Some(encoded)) = (update.patches.get(*index), update.encoded(*index)) else {
+                continue;
+            };
+            for (op, range) in ops.iter().zip(&encoded.ops) {
+                let Some(text) = encoded.text.as_str().get(range.clone()) else {
+                    continue;
+                };
+                match op.id().map(|id| by_id.get(id).copied().ok_or(id)) {
+                    Some(Ok(at)) => merged[at] = text,
+                    Some(Err(id)) => {
+                        by_id.insert(id, merged.len());
+                        merged.push(text);
+                    }
+                    None => merged.push(text),
                 }
-            },
-            None => self.ops.push(op),
+            }
+        }
+        match patch_text(topic, self.revision, merged) {
+            Ok((text, _)) => Some(text.into()),
+            Err(error) => {
+                tracing::error!(%error, "cannot serialize a patch");
+                None
+            }
         }
     }
 }
@@ -353,14 +385,21 @@ impl Session {
             return None;
         }
         let up_to = self.received.0;
-        let mut pending = Pending::new();
-        for op in self.hub.missed(topic, since, up_to)? {
-            pending.push(op);
-        }
+        let parts = self.hub.missed(topic, since, up_to)?;
+        let ops = parts
+            .iter()
+            .map(|(update, index)| update.patches.get(*index).map_or(0, |(_, ops)| ops.len()))
+            .sum();
         // After these ops the topic is as the model was at `up_to`.
-        pending.revision = watermark;
-        pending.seq = up_to;
-        Some((up_to, pending))
+        Some((
+            up_to,
+            Pending {
+                parts,
+                ops,
+                revision: watermark,
+                seq: up_to,
+            },
+        ))
     }
 
     fn bad_message(&mut self, message: String) {
@@ -380,18 +419,17 @@ impl Session {
         });
     }
 
-    fn on_update(&mut self, update: &Update) {
+    fn on_update(&mut self, update: &Arc<Update>) {
         self.received = (update.seq, update.revision);
-        for (topic, ops) in &update.patches {
+        for (index, (topic, _)) in update.patches.iter().enumerate() {
             let Some(state) = self.topics.get_mut(topic) else {
                 continue;
             };
             if state.needs_snapshot || update.seq <= state.floor {
                 continue;
             }
-            let pending = state.pending.get_or_insert_with(Pending::new);
-            pending.merge(update, ops);
-            if pending.ops.len() > MAX_PENDING_OPS {
+            Pending::add(&mut state.pending, update, index);
+            if state.pending.as_ref().is_some_and(|p| p.ops > MAX_PENDING_OPS) {
                 state.pending = None;
                 state.needs_snapshot = true;
                 self.store.metrics().snapshot_forced();
@@ -406,7 +444,7 @@ impl Session {
             .topics
             .values()
             .filter_map(|t| t.pending.as_ref())
-            .map(|p| p.ops.len())
+            .map(|p| p.ops)
             .sum();
         let total = i64::try_from(total).unwrap_or(i64::MAX);
         self.store.metrics().pending_ops(total - self.pending_counted);
@@ -438,7 +476,7 @@ impl Session {
     /// Everything due, as frames, in revision order.
     fn drain(&mut self) -> Vec<Message> {
         // 1. Snapshots, each at its position in the update order.
-        let mut out: Vec<(Revision, u64, ServerMsg)> = Vec::new();
+        let mut out: Vec<(Revision, u64, Out)> = Vec::new();
         let mut refused = Vec::new();
         for (topic, state) in &mut self.topics {
             if !state.needs_snapshot {
@@ -462,12 +500,12 @@ impl Session {
                     out.push((
                         snapshot.revision,
                         snapshot.seq,
-                        ServerMsg::Snapshot {
+                        Out::Message(ServerMsg::Snapshot {
                             topic: topic.clone(),
                             revision: snapshot.revision,
                             data: snapshot.data,
                             more,
-                        },
+                        }),
                     ));
                 }
                 Err(error) => {
@@ -517,12 +555,12 @@ impl Session {
             out.push((
                 continuation.revision,
                 continuation.seq,
-                ServerMsg::Patch {
+                Out::Message(ServerMsg::Patch {
                     topic: topic.clone(),
                     revision: continuation.revision,
                     ops,
                     more,
-                },
+                }),
             ));
             if !more {
                 state.continuation = None;
@@ -534,16 +572,9 @@ impl Session {
                 continue;
             }
             if let Some(pending) = state.pending.take() {
-                out.push((
-                    pending.revision,
-                    pending.seq,
-                    ServerMsg::Patch {
-                        topic: topic.clone(),
-                        revision: pending.revision,
-                        ops: pending.ops,
-                        more: false,
-                    },
-                ));
+                if let Some(frame) = pending.frame(topic) {
+                    out.push((pending.revision, pending.seq, Out::Frame(frame)));
+                }
             }
         }
         out.sort_by_key(|(revision, seq, _)| (*revision, *seq));
@@ -553,38 +584,47 @@ impl Session {
         if let Some((revision, _, _)) = out.last() {
             watermark = watermark.max(*revision);
         }
-        let mut messages: Vec<ServerMsg> = out.into_iter().map(|(_, _, m)| m).collect();
+        let mut messages: Vec<Out> = out.into_iter().map(|(_, _, m)| m).collect();
         if self.status_due {
             self.status_due = false;
             self.status_sent = Some(watermark);
             let link = self.store.link();
-            messages.push(ServerMsg::Status {
+            messages.push(Out::Message(ServerMsg::Status {
                 etcd: link.state,
                 revision: watermark,
                 error: link.error.filter(|_| link.state != EtcdState::Connected),
-            });
+            }));
         }
         for _ in 0..std::mem::take(&mut self.pongs) {
-            messages.push(ServerMsg::Pong { revision: watermark });
+            messages.push(Out::Message(ServerMsg::Pong { revision: watermark }));
         }
-        messages.append(&mut self.errors);
+        messages.extend(self.errors.drain(..).map(Out::Message));
 
         self.count_pending();
-        let texts: Vec<String> = messages
-            .iter()
-            .filter_map(|message| match serde_json::to_string(message) {
-                Ok(text) => Some(text),
-                Err(error) => {
-                    tracing::error!(%error, "cannot serialize a server message");
-                    None
-                }
+        let texts: Vec<Utf8Bytes> = messages
+            .into_iter()
+            .filter_map(|message| match message {
+                Out::Frame(frame) => Some(frame),
+                Out::Message(message) => match serde_json::to_string(&message) {
+                    Ok(text) => Some(text.into()),
+                    Err(error) => {
+                        tracing::error!(%error, "cannot serialize a server message");
+                        None
+                    }
+                },
             })
             .collect();
         self.store
             .metrics()
-            .sent(texts.len(), texts.iter().map(String::len).sum());
-        texts.into_iter().map(|text| Message::Text(text.into())).collect()
+            .sent(texts.len(), texts.iter().map(|text| text.len()).sum());
+        texts.into_iter().map(Message::Text).collect()
     }
+}
+
+/// A message due on a socket: to be serialized, or already a frame.
+enum Out {
+    Message(ServerMsg),
+    Frame(Utf8Bytes),
 }
 
 impl Drop for Session {
@@ -613,4 +653,114 @@ where
         }
     }
     let _ = sink.close().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::value::RawValue;
+    use serde_json::Value;
+
+    use super::*;
+
+    fn upsert(id: &str, n: u32) -> PatchOp {
+        let value = RawValue::from_string(format!(r#"{{"name":"{id}","n":{n},"note":"a \"quoted\" é"}}"#));
+        PatchOp::Upsert {
+            id: id.to_owned(),
+            value: value.unwrap_or_else(|error| panic!("raw value: {error}")),
+        }
+    }
+
+    fn remove(id: &str) -> PatchOp {
+        PatchOp::Remove { id: id.to_owned() }
+    }
+
+    fn json(text: &str) -> Value {
+        serde_json::from_str(text).unwrap_or_else(|error| panic!("{error}: {text}"))
+    }
+
+    fn serde_patch(topic: &Topic, revision: Revision, ops: Vec<PatchOp>) -> Value {
+        let message = ServerMsg::Patch {
+            topic: topic.clone(),
+            revision,
+            ops,
+            more: false,
+        };
+        json(&serde_json::to_string(&message).unwrap_or_else(|error| panic!("{error}")))
+    }
+
+    fn pending_of(updates: &[Arc<Update>]) -> Option<Pending> {
+        let mut pending = None;
+        for update in updates {
+            Pending::add(&mut pending, update, 0);
+        }
+        pending
+    }
+
+    #[test]
+    fn a_lone_update_is_sent_as_the_message_serde_writes_and_shared() {
+        let topic = Topic::Service("a \"b\"".to_owned());
+        let ops = vec![upsert("x", 1), remove("y"), upsert("z", 2)];
+        let update = Arc::new(Update::new(
+            3,
+            41,
+            vec![(Topic::Services, vec![]), (topic.clone(), ops.clone())],
+        ));
+        let mut pending = None;
+        Pending::add(&mut pending, &update, 1);
+        let pending = pending.unwrap_or_else(|| panic!("pending"));
+        let first = pending.frame(&topic).unwrap_or_else(|| panic!("frame"));
+        assert_eq!(json(first.as_str()), serde_patch(&topic, 41, ops));
+        // A second session gets the very same bytes, not a new serialization.
+        let second = pending.frame(&topic).unwrap_or_else(|| panic!("frame"));
+        assert_eq!(first.as_str().as_ptr(), second.as_str().as_ptr());
+    }
+
+    #[test]
+    fn merged_updates_keep_each_entitys_last_op_in_its_first_place() {
+        let topic = Topic::Services;
+        let updates = [
+            Arc::new(Update::new(
+                1,
+                10,
+                vec![(topic.clone(), vec![upsert("a", 1), upsert("b", 1)])],
+            )),
+            Arc::new(Update::new(
+                2,
+                11,
+                vec![(topic.clone(), vec![remove("a"), upsert("c", 1)])],
+            )),
+            Arc::new(Update::new(3, 12, vec![(topic.clone(), vec![upsert("b", 2)])])),
+        ];
+        let pending = pending_of(&updates).unwrap_or_else(|| panic!("pending"));
+        assert_eq!((pending.revision, pending.seq, pending.ops), (12, 3, 5));
+        let frame = pending.frame(&topic).unwrap_or_else(|| panic!("frame"));
+        let expected = serde_patch(&topic, 12, vec![remove("a"), upsert("b", 2), upsert("c", 1)]);
+        assert_eq!(json(frame.as_str()), expected);
+    }
+
+    #[test]
+    fn a_resume_with_nothing_missed_is_an_empty_patch_at_the_watermark() {
+        let pending = Pending {
+            parts: Vec::new(),
+            ops: 0,
+            revision: 99,
+            seq: 7,
+        };
+        let frame = pending.frame(&Topic::Locks).unwrap_or_else(|| panic!("frame"));
+        assert_eq!(json(frame.as_str()), serde_patch(&Topic::Locks, 99, vec![]));
+    }
+
+    #[test]
+    fn a_resumed_single_update_is_sent_at_the_watermark_not_its_own_revision() {
+        let topic = Topic::Locks;
+        let update = Arc::new(Update::new(5, 20, vec![(topic.clone(), vec![upsert("l", 1)])]));
+        let pending = Pending {
+            parts: vec![(update, 0)],
+            ops: 1,
+            revision: 25,
+            seq: 6,
+        };
+        let frame = pending.frame(&topic).unwrap_or_else(|| panic!("frame"));
+        assert_eq!(json(frame.as_str()), serde_patch(&topic, 25, vec![upsert("l", 1)]));
+    }
 }

@@ -10,9 +10,11 @@
 //! while a socket is busy happens per session, see [`crate::http::ws`].
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::ops::Range;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use app::model::{EtcdState, PatchOp, Revision, Topic};
+use axum::extract::ws::Utf8Bytes;
 use tokio::sync::{broadcast, watch};
 
 /// How many updates a session may fall behind before it is resynced with
@@ -30,6 +32,81 @@ pub struct Update {
     /// The etcd revision the model reflects after this change.
     pub revision: Revision,
     pub patches: Vec<(Topic, Vec<PatchOp>)>,
+    /// Each of `patches` as a `patch` message, written by the first session
+    /// that needs it and shared by every other: with many clients on a topic
+    /// the ops are serialized once, not once per socket.
+    encoded: Box<[OnceLock<Option<Encoded>>]>,
+}
+
+/// One topic's patch of an update, serialized.
+#[derive(Debug)]
+pub struct Encoded {
+    /// The whole `patch` message.
+    pub text: Utf8Bytes,
+    /// Where each op's JSON lies in `text`, in order, so patches merged from
+    /// several updates are assembled from the pieces instead of serialized again.
+    pub ops: Vec<Range<usize>>,
+}
+
+impl Update {
+    pub fn new(seq: u64, revision: Revision, patches: Vec<(Topic, Vec<PatchOp>)>) -> Self {
+        let encoded = patches.iter().map(|_| OnceLock::new()).collect();
+        Update {
+            seq,
+            revision,
+            patches,
+            encoded,
+        }
+    }
+
+    /// `patches[index]` serialized; `None` if it cannot be (logged once).
+    pub fn encoded(&self, index: usize) -> Option<&Encoded> {
+        let (topic, ops) = self.patches.get(index)?;
+        self.encoded
+            .get(index)?
+            .get_or_init(|| match encode(topic, self.revision, ops) {
+                Ok(encoded) => Some(encoded),
+                Err(error) => {
+                    tracing::error!(%error, "cannot serialize a patch");
+                    None
+                }
+            })
+            .as_ref()
+    }
+}
+
+/// Writes a `patch` message from already serialized ops (each a JSON object),
+/// the same message `ServerMsg::Patch` serializes to. Returns the text and
+/// where each op lies in it.
+pub fn patch_text<'a>(
+    topic: &Topic,
+    revision: Revision,
+    ops: impl IntoIterator<Item = &'a str>,
+) -> serde_json::Result<(String, Vec<Range<usize>>)> {
+    let mut text = format!(
+        r#"{{"type":"patch","topic":{},"revision":{revision},"ops":["#,
+        serde_json::to_string(topic)?
+    );
+    let mut ranges = Vec::new();
+    for (n, op) in ops.into_iter().enumerate() {
+        if n > 0 {
+            text.push(',');
+        }
+        let start = text.len();
+        text.push_str(op);
+        ranges.push(start..text.len());
+    }
+    text.push_str("]}");
+    Ok((text, ranges))
+}
+
+fn encode(topic: &Topic, revision: Revision, ops: &[PatchOp]) -> serde_json::Result<Encoded> {
+    let ops = ops
+        .iter()
+        .map(serde_json::to_string)
+        .collect::<serde_json::Result<Vec<String>>>()?;
+    let (text, ops) = patch_text(topic, revision, ops.iter().map(String::as_str))?;
+    Ok(Encoded { text: text.into(), ops })
 }
 
 /// The state of the link to etcd, as health and `status` messages report it.
@@ -141,9 +218,10 @@ impl Hub {
         history.floor = Some(revision);
     }
 
-    /// The ops of `topic` published after revision `since` and no later than
-    /// update `up_to_seq`, in order; `None` when some are no longer known.
-    pub fn missed(&self, topic: &Topic, since: Revision, up_to_seq: u64) -> Option<Vec<PatchOp>> {
+    /// The patches of `topic` published after revision `since` and no later
+    /// than update `up_to_seq`, in order, each as (update, index in its
+    /// `patches`); `None` when some are no longer known.
+    pub fn missed(&self, topic: &Topic, since: Revision, up_to_seq: u64) -> Option<Vec<(Arc<Update>, usize)>> {
         let history = self.history.lock().unwrap_or_else(PoisonError::into_inner);
         if history.floor.is_none_or(|floor| since < floor) {
             return None;
@@ -152,8 +230,13 @@ impl Hub {
             .updates
             .iter()
             .filter(|u| u.revision > since && u.seq <= up_to_seq)
-            .flat_map(|u| u.patches.iter().filter(|(t, _)| t == topic))
-            .flat_map(|(_, ops)| ops.iter().cloned())
+            .flat_map(|u| {
+                u.patches
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, (t, _))| t == topic)
+                    .map(|(index, _)| (u.clone(), index))
+            })
             .collect();
         Some(missed)
     }

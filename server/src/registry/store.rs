@@ -128,11 +128,11 @@ impl Store {
             return;
         }
         model.seq += 1;
-        self.inner.hub.publish(Update {
-            seq: model.seq,
-            revision: model.revision,
-            patches: patches.into_iter().filter(|(_, ops)| !ops.is_empty()).collect(),
-        });
+        self.inner.hub.publish(Update::new(
+            model.seq,
+            model.revision,
+            patches.into_iter().filter(|(_, ops)| !ops.is_empty()).collect(),
+        ));
     }
 
     /// Replaces the whole mirror with a fresh list taken at `revision`.
