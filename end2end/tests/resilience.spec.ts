@@ -1,3 +1,4 @@
+import { gunzipSync } from 'node:zlib';
 import { test, expect } from '@playwright/test';
 import { Etcd, startServe, etcdctl, kratos, putMany } from './harness';
 
@@ -44,13 +45,17 @@ test('a socket lost while a large snapshot comes in parts is followed by a whole
     // page's next socket goes through untouched.
     let sockets = 0;
     let cutAfterFirstPart = false;
-    await page.routeWebSocket(/\/api\/v1\/ws$/, (ws) => {
+    let gzipped = false;
+    const urls: string[] = [];
+    await page.routeWebSocket(/\/api\/v1\/ws(\?.*)?$/, (ws) => {
       const first = sockets === 0;
       sockets += 1;
+      urls.push(ws.url());
       const upstream = ws.connectToServer();
       upstream.onMessage((message) => {
         ws.send(message);
-        const text = typeof message === 'string' ? message : message.toString('utf8');
+        gzipped ||= typeof message !== 'string';
+        const text = typeof message === 'string' ? message : gunzipSync(message).toString('utf8');
         if (first && text.startsWith('{"type":"snapshot"') && text.includes('"more":true')) {
           cutAfterFirstPart = true;
           upstream.close();
@@ -63,6 +68,9 @@ test('a socket lost while a large snapshot comes in parts is followed by a whole
     await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
     await expect(page.getByText('2500 instance(s)')).toBeVisible({ timeout: 20_000 });
     expect(cutAfterFirstPart).toBe(true);
+    // The page asks for large messages gzipped; the first part was one.
+    expect(urls[0]).toContain('compress=gzip');
+    expect(gzipped).toBe(true);
     expect(sockets).toBeGreaterThan(1);
     await expect(page.getByText('so far')).toHaveCount(0);
   } finally {

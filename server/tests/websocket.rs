@@ -279,3 +279,133 @@ async fn a_large_service_snapshot_comes_in_parts_before_any_later_patch() {
     .await;
     app.shutdown().await;
 }
+
+/// The next data frame, as (was it binary, its JSON); a binary frame is gzip.
+#[allow(clippy::expect_used)] // test code: a failure is the test's
+async fn next_frame(
+    socket: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+) -> (bool, serde_json::Value) {
+    use futures::StreamExt;
+    use std::io::Read;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        let message = tokio::time::timeout(LIMIT, socket.next())
+            .await
+            .expect("a message in time")
+            .expect("socket open")
+            .expect("a frame");
+        match message {
+            Message::Text(text) => return (false, serde_json::from_str(text.as_str()).expect("JSON")),
+            Message::Binary(gz) => {
+                let mut text = String::new();
+                flate2::read::GzDecoder::new(&gz[..])
+                    .read_to_string(&mut text)
+                    .expect("a binary frame is gzip");
+                return (true, serde_json::from_str(&text).expect("gzipped JSON"));
+            }
+            _ => continue,
+        }
+    }
+}
+
+#[tokio::test]
+async fn large_messages_come_gzipped_to_a_client_that_asks_and_only_to_it() {
+    use futures::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    const SERVICES: usize = 300;
+    let etcd = start_etcd().await;
+    let mut client = etcd_client(&etcd).await;
+    let app = spawn_app(&etcd).await;
+    app.wait_for_health(200, LIMIT).await;
+    let mut revision = 0;
+    for chunk in (0..SERVICES).collect::<Vec<_>>().chunks(100) {
+        let ops: Vec<etcd_client::TxnOp> = chunk
+            .iter()
+            .map(|i| {
+                let value = format!(
+                    r#"{{"name":"gz-{i:03}","id":"1","address":"10.1.0.{}","port":80}}"#,
+                    i % 250
+                );
+                etcd_client::TxnOp::put(format!("/microservices/gz-{i:03}/1"), value, None)
+            })
+            .collect();
+        let response = client.txn(etcd_client::Txn::new().and_then(ops)).await.expect("txn");
+        revision = response.header().expect("header").revision();
+    }
+    app.wait_for_revision(revision, LIMIT).await;
+    let subscribe = Message::Text(r#"{"type":"subscribe","topics":["services"]}"#.into());
+    let names = |snapshot: &serde_json::Value| {
+        snapshot["data"]["services"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|s| s["name"].as_str().is_some_and(|n| n.starts_with("gz-")))
+            .count()
+    };
+
+    let (mut gzip, _) = tokio_tungstenite::connect_async(format!("ws://{}/api/v1/ws?compress=gzip", app.addr))
+        .await
+        .expect("connects");
+    gzip.send(subscribe.clone()).await.expect("send");
+    let (binary, snapshot) = loop {
+        let (binary, message) = next_frame(&mut gzip).await;
+        if message["type"] == "snapshot" {
+            break (binary, message);
+        }
+    };
+    assert!(
+        binary,
+        "a snapshot of {SERVICES} services is over the threshold: gzipped"
+    );
+    assert_eq!(names(&snapshot), SERVICES);
+    // A small patch stays text.
+    let value = r#"{"name":"gz-late","id":"1","address":"10.2.0.1","port":80}"#;
+    client.put("/microservices/gz-late/1", value, None).await.expect("put");
+    let (binary, patch) = loop {
+        let (binary, message) = next_frame(&mut gzip).await;
+        if message["type"] == "patch" {
+            break (binary, message);
+        }
+    };
+    assert!(!binary, "{patch}");
+    assert_eq!(patch["ops"][0]["id"], "gz-late", "{patch}");
+
+    // A client that did not ask gets the same snapshot as text.
+    let (mut plain, _) = tokio_tungstenite::connect_async(format!("ws://{}/api/v1/ws", app.addr))
+        .await
+        .expect("connects");
+    plain.send(subscribe).await.expect("send");
+    let (binary, snapshot) = loop {
+        let (binary, message) = next_frame(&mut plain).await;
+        if message["type"] == "snapshot" {
+            break (binary, message);
+        }
+    };
+    assert!(!binary);
+    assert_eq!(names(&snapshot), SERVICES + 1, "gz-late too");
+
+    // A compression the server does not offer is refused, in words.
+    match tokio_tungstenite::connect_async(format!("ws://{}/api/v1/ws?compress=zstd", app.addr)).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 400);
+            let body = String::from_utf8_lossy(response.body().as_deref().unwrap_or_default()).into_owned();
+            assert!(body.contains("gzip"), "{body}");
+        }
+        other => panic!("expected a 400, got {other:?}"),
+    }
+
+    // REST bodies are gzipped for a client that accepts it.
+    let response = reqwest::Client::new()
+        .get(app.url("/api/v1/services"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(response.headers()["content-encoding"], "gzip");
+    let gz = response.bytes().await.expect("body");
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut text).expect("gzip");
+    let body: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    assert_eq!(body["services"].as_array().map_or(0, Vec::len), SERVICES + 1);
+    app.shutdown().await;
+}

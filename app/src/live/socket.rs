@@ -1,12 +1,15 @@
 //! The WebSocket itself (browser only).
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use leptos::prelude::{GetUntracked, Set, WithUntracked};
 use wasm_bindgen::closure::Closure;
-use wasm_bindgen::JsCast;
-use web_sys::{CloseEvent, MessageEvent, WebSocket};
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Blob, CloseEvent, MessageEvent, ReadableStream, ReadableWritablePair, WebSocket, WritableStream};
 
 use super::{warn, LinkState, Live};
 use crate::model::{ClientMsg, MeBody, Revision, ServerMsg, Topic};
@@ -24,9 +27,37 @@ struct Conn {
     _on_close: Closure<dyn FnMut(CloseEvent)>,
 }
 
+// The browser's `DecompressionStream` (web-sys has it only behind its
+// unstable-API flag).
+#[wasm_bindgen]
+extern "C" {
+    type DecompressionStream;
+    #[wasm_bindgen(constructor, catch)]
+    fn new(format: &str) -> Result<DecompressionStream, JsValue>;
+    #[wasm_bindgen(method, getter)]
+    fn readable(this: &DecompressionStream) -> ReadableStream;
+    #[wasm_bindgen(method, getter)]
+    fn writable(this: &DecompressionStream) -> WritableStream;
+}
+
+/// Messages waiting behind a gzipped one that is still being inflated, so
+/// that every message is applied in the order the server sent it.
+#[derive(Default)]
+struct Inbox {
+    queue: VecDeque<Incoming>,
+    /// A task is working through `queue`.
+    busy: bool,
+}
+
+enum Incoming {
+    Text(String),
+    Gzip(Blob),
+}
+
 thread_local! {
     static CONN: RefCell<Option<Conn>> = const { RefCell::new(None) };
     static LIVE: RefCell<Option<Live>> = const { RefCell::new(None) };
+    static INBOX: RefCell<Inbox> = RefCell::new(Inbox::default());
 }
 
 pub fn start(live: Live) {
@@ -43,7 +74,74 @@ fn url() -> Option<String> {
     } else {
         "ws"
     };
-    Some(format!("{scheme}://{}/api/v1/ws", location.host().ok()?))
+    // Large messages (snapshots) come gzipped where the browser can inflate them.
+    let gzip = js_sys::Reflect::has(&js_sys::global(), &JsValue::from_str("DecompressionStream")).unwrap_or(false);
+    let query = if gzip { "?compress=gzip" } else { "" };
+    Some(format!("{scheme}://{}/api/v1/ws{query}", location.host().ok()?))
+}
+
+fn receive(live: Live, event: MessageEvent) {
+    let data = event.data();
+    let incoming = match data.as_string() {
+        Some(text) => Incoming::Text(text),
+        None => match data.dyn_into::<Blob>() {
+            Ok(blob) => Incoming::Gzip(blob),
+            Err(_) => return warn("a server message neither text nor binary was ignored"),
+        },
+    };
+    let busy = INBOX.with(|inbox| inbox.borrow().busy);
+    match incoming {
+        // Nothing ahead of it: applied at once, with no task in between.
+        Incoming::Text(text) if !busy => apply_text(live, &text),
+        incoming => {
+            INBOX.with(|inbox| {
+                let mut inbox = inbox.borrow_mut();
+                inbox.queue.push_back(incoming);
+                inbox.busy = true;
+            });
+            if !busy {
+                leptos::task::spawn_local(work_through_inbox(live));
+            }
+        }
+    }
+}
+
+async fn work_through_inbox(live: Live) {
+    loop {
+        let next = INBOX.with(|inbox| {
+            let mut inbox = inbox.borrow_mut();
+            let next = inbox.queue.pop_front();
+            inbox.busy = next.is_some();
+            next
+        });
+        match next {
+            None => return,
+            Some(Incoming::Text(text)) => apply_text(live, &text),
+            Some(Incoming::Gzip(blob)) => match gunzip(&blob).await {
+                Ok(text) => apply_text(live, &text),
+                Err(error) => warn(&format!("a gzipped server message could not be read: {error:?}")),
+            },
+        }
+    }
+}
+
+/// Inflates a gzip message with the browser's own `DecompressionStream`.
+async fn gunzip(blob: &Blob) -> Result<String, JsValue> {
+    let inflate = DecompressionStream::new("gzip")?;
+    let pair = ReadableWritablePair::new(&inflate.readable(), &inflate.writable());
+    let text = blob.stream().pipe_through(&pair);
+    let response = web_sys::Response::new_with_opt_readable_stream(Some(&text))?;
+    JsFuture::from(response.text()?)
+        .await?
+        .as_string()
+        .ok_or_else(|| JsValue::from_str("not text"))
+}
+
+fn apply_text(live: Live, text: &str) {
+    match serde_json::from_str::<ServerMsg>(text) {
+        Ok(message) => live.apply(message),
+        Err(error) => warn(&format!("malformed server message ignored: {error}")),
+    }
 }
 
 fn send(message: &ClientMsg) {
@@ -106,16 +204,7 @@ fn connect(live: Live, attempt: u32) {
             subscribe(&partial, None);
         }
     });
-    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-        let Some(text) = event.data().as_string() else {
-            warn("binary message from the server ignored");
-            return;
-        };
-        match serde_json::from_str::<ServerMsg>(&text) {
-            Ok(message) => live.apply(message),
-            Err(error) => warn(&format!("malformed server message ignored: {error}")),
-        }
-    });
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| receive(live, event));
     let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |event: CloseEvent| {
         let was_open = live.link.get_untracked() == LinkState::Open;
         let next = if was_open { 1 } else { attempt + 1 };
