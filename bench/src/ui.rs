@@ -48,15 +48,28 @@ pub async fn run(report: &mut Report) -> anyhow::Result<()> {
             .unwrap_or_default()
     };
     let mut first = numbers("first_rows_ms");
+    let mut seen = numbers("seen_ms");
     let mut frames = numbers("frame_ms");
     let median = quantile(&mut first, 0.5);
     let worst = first.iter().copied().fold(0.0, f64::max);
     report.goal(
         "P5",
-        format!("first rows visible, fresh page (median / worst of {})", first.len()),
+        format!(
+            "first rows painted, fresh page, by the page's clock (median / worst of {})",
+            first.len()
+        ),
         format!("{median:.0} / {worst:.0} ms"),
         "< 500 ms",
         median < 500.0,
+    );
+    report.figure(
+        "P5",
+        "first rows seen by Playwright (its polling and round trips included)",
+        format!(
+            "{:.0} / {:.0} ms",
+            quantile(&mut seen, 0.5),
+            seen.iter().copied().fold(0.0, f64::max)
+        ),
     );
     let p95 = quantile(&mut frames, 0.95);
     let longest = frames.iter().copied().fold(0.0, f64::max);

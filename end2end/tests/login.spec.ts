@@ -35,12 +35,19 @@ test('sign in as a viewer (no revoke), sign out, sign in as an operator and revo
     const lease = grantLease(etcd.endpoint, 300);
     etcdctl(etcd.endpoint, 'put', '--lease', lease.printed, '/microservices/login/1', kratos('login', '1', '10.9.0.1:80'));
 
-    // Nobody signed in: the form stands in for the page asked for.
+    // Nobody signed in: the form stands in for the page asked for. The page
+    // opens its socket while it asks who it is; refused, it is not retried.
+    let sockets = 0;
+    page.on('websocket', () => { sockets += 1; });
     await page.goto(`${server.url}leases`);
     await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
     await expect(page.getByTestId('login-form')).toBeVisible();
     await expect(page.getByTestId('status-etcd')).toHaveAttribute('data-state', 'signed-out');
     await expect(page.getByTestId('lease-row')).toHaveCount(0);
+    // Retries would start within half a second (backoff 250-500 ms).
+    await page.waitForTimeout(1500);
+    expect(sockets).toBeLessThanOrEqual(1);
+    await expect(page.getByTestId('status-etcd')).toHaveAttribute('data-state', 'signed-out');
 
     await signIn(page, 'vera', 'wrong');
     await expect(page.getByTestId('login-error')).toHaveText('Wrong user name or password.');

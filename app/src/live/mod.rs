@@ -112,8 +112,8 @@ impl Live {
         expect_context::<Live>()
     }
 
-    /// Asks who this is, then opens the socket (unless a sign-in is needed),
-    /// and starts the clock. Browser only; nothing on the server.
+    /// Asks who this is while opening the socket, and starts the clock.
+    /// Browser only; nothing on the server.
     pub fn start(self) {
         #[cfg(feature = "hydrate")]
         {
@@ -122,11 +122,13 @@ impl Live {
             if let Err(error) = set_interval_with_handle(tick, std::time::Duration::from_secs(1)) {
                 warn(&format!("no clock: {error:?}"));
             }
+            // Both at once: the socket does not wait for the answer. Without a
+            // session the server refuses the socket too, and once `/me` has
+            // said 401 it is not tried again.
             leptos::task::spawn_local(async move {
-                if self.ask_who().await {
-                    socket::start(self);
-                }
+                self.ask_who().await;
             });
+            socket::start(self);
         }
     }
 

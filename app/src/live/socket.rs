@@ -173,6 +173,11 @@ pub fn unsubscribe(topics: &[Topic]) {
 }
 
 fn connect(live: Live, attempt: u32) {
+    if live.signed_out.get_untracked() {
+        // `/me` said 401: the login form is up, and signing in reloads the page.
+        live.link.set(LinkState::SignedOut);
+        return;
+    }
     let Some(url) = url() else {
         warn("no window location: cannot open the live connection");
         return;
@@ -243,6 +248,10 @@ fn connect(live: Live, attempt: u32) {
 
 /// Waits (capped exponential backoff with jitter), then connects again.
 fn retry(live: Live, attempt: u32) {
+    if live.signed_out.get_untracked() {
+        live.link.set(LinkState::SignedOut);
+        return;
+    }
     live.link.set(LinkState::Retrying { attempt });
     let exponent = attempt.saturating_sub(1).min(10) as i32;
     let base = (BACKOFF_FIRST_MS * 2f64.powi(exponent)).min(BACKOFF_CAP_MS);
