@@ -29,13 +29,12 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use axum::extract::{Query, State};
 use axum::response::Response;
 use axum::Extension;
+use flate2::write::GzEncoder;
+use flate2::Compression;
 use futures::{Sink, SinkExt, Stream, StreamExt};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
-
-use flate2::write::GzEncoder;
-use flate2::Compression;
 
 use super::error::ApiError;
 use super::AppState;
@@ -168,7 +167,7 @@ impl Pending {
     /// The `patch` message: a lone update's own shared text, or the parts
     /// merged into one patch in which an entity's later op replaces its
     /// earlier ones, assembled from the parts' serialized ops (a burst costs a
-    /// busy client one message, and the server no serializing per client).
+    /// busy client one message, and the server serializes nothing per client).
     fn frame(&self, topic: &Topic) -> Option<Utf8Bytes> {
         if let [(update, index)] = self.parts.as_slice() {
             if update.revision == self.revision {
@@ -633,33 +632,36 @@ impl Session {
         messages.extend(self.errors.drain(..).map(Out::Message));
 
         self.count_pending();
-        let texts: Vec<Utf8Bytes> = messages
-            .into_iter()
-            .filter_map(|message| match message {
-                Out::Frame(frame) => Some(frame),
-                Out::Message(message) => match serde_json::to_string(&message) {
-                    Ok(text) => Some(text.into()),
-                    Err(error) => {
-                        tracing::error!(%error, "cannot serialize a server message");
-                        None
-                    }
-                },
-            })
-            .collect();
+        let gzip_large = self.gzip;
         let mut bytes = 0;
-        let frames: Vec<Message> = texts
+        let frames: Vec<Message> = messages
             .into_iter()
-            .map(|text| {
-                let frame = match self.gzip && text.len() >= GZIP_FROM {
-                    true => gzip(text.as_bytes()).map_or(Message::Text(text), |gz| Message::Binary(gz.into())),
-                    false => Message::Text(text),
+            .filter_map(|message| {
+                let text: Utf8Bytes = match message {
+                    Out::Frame(frame) => frame,
+                    Out::Message(message) => match serde_json::to_string(&message) {
+                        Ok(text) => text.into(),
+                        Err(error) => {
+                            tracing::error!(%error, "cannot serialize a server message");
+                            return None;
+                        }
+                    },
                 };
-                bytes += match &frame {
-                    Message::Binary(gz) => gz.len(),
-                    Message::Text(text) => text.len(),
-                    _ => 0,
+                let gzipped = if gzip_large && text.len() >= GZIP_FROM {
+                    gzip(text.as_bytes()).ok()
+                } else {
+                    None
                 };
-                frame
+                Some(match gzipped {
+                    Some(gz) => {
+                        bytes += gz.len();
+                        Message::Binary(gz.into())
+                    }
+                    None => {
+                        bytes += text.len();
+                        Message::Text(text)
+                    }
+                })
             })
             .collect();
         self.store.metrics().sent(frames.len(), bytes);
