@@ -18,7 +18,7 @@ use std::time::Duration;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use common::{audit_lines, config, etcd_client, spawn_app, spawn_app_with, start_etcd, EtcdProcess, Etcdctl, TestApp};
-use etcd_client::{PutOptions, Txn, TxnOp};
+use etcd_client::PutOptions;
 use serde_json::{json, Value};
 
 const LIMIT: Duration = Duration::from_secs(30);
@@ -40,13 +40,7 @@ fn key_path(key: &str) -> String {
 
 /// Puts every key with `value`, a hundred to a transaction.
 async fn put_many(client: &mut etcd_client::Client, keys: &[String], value: &str) -> i64 {
-    let mut revision = 0;
-    for chunk in keys.chunks(100) {
-        let ops: Vec<TxnOp> = chunk.iter().map(|k| TxnOp::put(k.as_str(), value, None)).collect();
-        let response = client.txn(Txn::new().and_then(ops)).await.expect("txn");
-        revision = response.header().expect("header").revision();
-    }
-    revision
+    common::put_all(client, keys.iter().map(|k| (k.clone(), value.to_owned()))).await
 }
 
 async fn put(client: &mut etcd_client::Client, key: &str, value: &str) -> i64 {

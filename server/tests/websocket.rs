@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{etcd_client, spawn_app, start_etcd, Received};
+use common::{etcd_client, put_all, spawn_app, start_etcd, Received};
 use serde_json::json;
 
 const LIMIT: Duration = Duration::from_secs(30);
@@ -214,22 +214,15 @@ async fn a_large_service_snapshot_comes_in_parts_before_any_later_patch() {
     let mut client = etcd_client(&etcd).await;
     let app = spawn_app(&etcd).await;
     app.wait_for_health(200, LIMIT).await;
-    let mut revision = 0;
-    for chunk in (0..INSTANCES).collect::<Vec<_>>().chunks(100) {
-        let ops: Vec<etcd_client::TxnOp> = chunk
-            .iter()
-            .map(|i| {
-                let value = format!(
-                    r#"{{"name":"big","id":"{i}","address":"10.0.{}.{}","port":80}}"#,
-                    i / 250,
-                    i % 250
-                );
-                etcd_client::TxnOp::put(format!("/microservices/big/{i:05}"), value, None)
-            })
-            .collect();
-        let response = client.txn(etcd_client::Txn::new().and_then(ops)).await.expect("txn");
-        revision = response.header().expect("header").revision();
-    }
+    let instances = (0..INSTANCES).map(|i| {
+        let value = format!(
+            r#"{{"name":"big","id":"{i}","address":"10.0.{}.{}","port":80}}"#,
+            i / 250,
+            i % 250
+        );
+        (format!("/microservices/big/{i:05}"), value)
+    });
+    let revision = put_all(&mut client, instances).await;
     app.wait_for_revision(revision, LIMIT).await;
 
     let mut ws = app.ws().await;
@@ -317,21 +310,14 @@ async fn large_messages_come_gzipped_to_a_client_that_asks_and_only_to_it() {
     let mut client = etcd_client(&etcd).await;
     let app = spawn_app(&etcd).await;
     app.wait_for_health(200, LIMIT).await;
-    let mut revision = 0;
-    for chunk in (0..SERVICES).collect::<Vec<_>>().chunks(100) {
-        let ops: Vec<etcd_client::TxnOp> = chunk
-            .iter()
-            .map(|i| {
-                let value = format!(
-                    r#"{{"name":"gz-{i:03}","id":"1","address":"10.1.0.{}","port":80}}"#,
-                    i % 250
-                );
-                etcd_client::TxnOp::put(format!("/microservices/gz-{i:03}/1"), value, None)
-            })
-            .collect();
-        let response = client.txn(etcd_client::Txn::new().and_then(ops)).await.expect("txn");
-        revision = response.header().expect("header").revision();
-    }
+    let services = (0..SERVICES).map(|i| {
+        let value = format!(
+            r#"{{"name":"gz-{i:03}","id":"1","address":"10.1.0.{}","port":80}}"#,
+            i % 250
+        );
+        (format!("/microservices/gz-{i:03}/1"), value)
+    });
+    let revision = put_all(&mut client, services).await;
     app.wait_for_revision(revision, LIMIT).await;
     let subscribe = Message::Text(r#"{"type":"subscribe","topics":["services"]}"#.into());
     let names = |snapshot: &serde_json::Value| {

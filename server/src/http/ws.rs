@@ -150,18 +150,21 @@ struct Pending {
 }
 
 impl Pending {
-    fn add(pending: &mut Option<Pending>, update: &Arc<Update>, index: usize) {
-        let ops = update.patches.get(index).map_or(0, |(_, ops)| ops.len());
-        let pending = pending.get_or_insert_with(|| Pending {
+    fn new() -> Self {
+        Pending {
             parts: Vec::new(),
             ops: 0,
             revision: 0,
             seq: 0,
-        });
-        pending.parts.push((update.clone(), index));
-        pending.ops += ops;
-        pending.revision = update.revision;
-        pending.seq = update.seq;
+        }
+    }
+
+    /// Adds `update.patches[index]`; the topic is then at that update.
+    fn push(&mut self, update: Arc<Update>, index: usize) {
+        self.ops += update.patches.get(index).map_or(0, |(_, ops)| ops.len());
+        self.revision = update.revision;
+        self.seq = update.seq;
+        self.parts.push((update, index));
     }
 
     /// The `patch` message: a lone update's own shared text, or the parts
@@ -416,21 +419,14 @@ impl Session {
             return None;
         }
         let up_to = self.received.0;
-        let parts = self.hub.missed(topic, since, up_to)?;
-        let ops = parts
-            .iter()
-            .map(|(update, index)| update.patches.get(*index).map_or(0, |(_, ops)| ops.len()))
-            .sum();
+        let mut pending = Pending::new();
+        for (update, index) in self.hub.missed(topic, since, up_to)? {
+            pending.push(update, index);
+        }
         // After these ops the topic is as the model was at `up_to`.
-        Some((
-            up_to,
-            Pending {
-                parts,
-                ops,
-                revision: watermark,
-                seq: up_to,
-            },
-        ))
+        pending.revision = watermark;
+        pending.seq = up_to;
+        Some((up_to, pending))
     }
 
     fn bad_message(&mut self, message: String) {
@@ -459,8 +455,9 @@ impl Session {
             if state.needs_snapshot || update.seq <= state.floor {
                 continue;
             }
-            Pending::add(&mut state.pending, update, index);
-            if state.pending.as_ref().is_some_and(|p| p.ops > MAX_PENDING_OPS) {
+            let pending = state.pending.get_or_insert_with(Pending::new);
+            pending.push(update.clone(), index);
+            if pending.ops > MAX_PENDING_OPS {
                 state.pending = None;
                 state.needs_snapshot = true;
                 self.store.metrics().snapshot_forced();
@@ -743,10 +740,10 @@ mod tests {
         json(&serde_json::to_string(&message).unwrap_or_else(|error| panic!("{error}")))
     }
 
-    fn pending_of(updates: &[Arc<Update>]) -> Option<Pending> {
-        let mut pending = None;
+    fn pending_of(updates: &[Arc<Update>]) -> Pending {
+        let mut pending = Pending::new();
         for update in updates {
-            Pending::add(&mut pending, update, 0);
+            pending.push(update.clone(), 0);
         }
         pending
     }
@@ -760,9 +757,8 @@ mod tests {
             41,
             vec![(Topic::Services, vec![]), (topic.clone(), ops.clone())],
         ));
-        let mut pending = None;
-        Pending::add(&mut pending, &update, 1);
-        let pending = pending.unwrap_or_else(|| panic!("pending"));
+        let mut pending = Pending::new();
+        pending.push(update, 1);
         let first = pending.frame(&topic).unwrap_or_else(|| panic!("frame"));
         assert_eq!(json(first.as_str()), serde_patch(&topic, 41, ops));
         // A second session gets the very same bytes, not a new serialization.
@@ -786,7 +782,7 @@ mod tests {
             )),
             Arc::new(Update::new(3, 12, vec![(topic.clone(), vec![upsert("b", 2)])])),
         ];
-        let pending = pending_of(&updates).unwrap_or_else(|| panic!("pending"));
+        let pending = pending_of(&updates);
         assert_eq!((pending.revision, pending.seq, pending.ops), (12, 3, 5));
         let frame = pending.frame(&topic).unwrap_or_else(|| panic!("frame"));
         let expected = serde_patch(&topic, 12, vec![remove("a"), upsert("b", 2), upsert("c", 1)]);

@@ -30,6 +30,22 @@ pub async fn etcd_client(etcd: &EtcdProcess) -> etcd_client::Client {
         .expect("etcd client")
 }
 
+/// Puts every `(key, value)`, a hundred to a transaction (etcd's limit is
+/// 128 operations); returns the revision of the last.
+pub async fn put_all(client: &mut etcd_client::Client, entries: impl IntoIterator<Item = (String, String)>) -> i64 {
+    let entries: Vec<(String, String)> = entries.into_iter().collect();
+    let mut revision = 0;
+    for chunk in entries.chunks(100) {
+        let ops: Vec<etcd_client::TxnOp> = chunk
+            .iter()
+            .map(|(key, value)| etcd_client::TxnOp::put(key.as_str(), value.as_str(), None))
+            .collect();
+        let response = client.txn(etcd_client::Txn::new().and_then(ops)).await.expect("txn");
+        revision = response.header().expect("header").revision();
+    }
+    revision
+}
+
 /// The server, running in this test's runtime; stopped on drop.
 pub struct TestApp {
     pub addr: SocketAddr,
