@@ -56,7 +56,7 @@ end2end/node_modules/.installed: end2end/package-lock.json end2end/package.json
 # Release server binary (target/release/leasehold) and site (target/site),
 # with precompressed .br/.gz assets.
 build: setup
-	cargo leptos build --release --precompress
+	cargo leptos build --release --precompress --split
 
 run: build
 	target/release/leasehold dev

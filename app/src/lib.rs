@@ -8,13 +8,18 @@
 
 pub mod model;
 
+// The server renders each page's placeholder only (see `pages::Deferred`):
+// the pages, and what only they use, are built for the browser alone.
 #[cfg(feature = "ui")]
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 mod components;
 #[cfg(feature = "ui")]
 pub mod live;
 #[cfg(feature = "ui")]
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 mod pages;
 #[cfg(feature = "ui")]
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 mod text;
 
 #[cfg(feature = "ui")]
@@ -31,11 +36,8 @@ mod ui {
     use crate::components::status_bar::StatusBar;
     use crate::components::theme::{self, ThemeToggle};
     use crate::live::Live;
-    use crate::pages::{
-        cluster::ClusterPage, config::ConfigPage, config_travel::TravelPage, elections::ElectionsPage,
-        events::EventsPage, leases::LeasesPage, locks::LocksPage, not_found::NotFound, service::ServicePage,
-        services::ServicesPage,
-    };
+    use crate::pages::deferred::{Deferred, Part};
+    use crate::pages::not_found::NotFound;
 
     /// The HTML document the server renders around the app.
     pub fn shell(options: leptos::config::LeptosOptions) -> impl IntoView {
@@ -90,16 +92,16 @@ mod ui {
                     // and signing in reloads the page the user asked for.
                     <Show when=move || !live.signed_out.get() fallback=LoginForm>
                     <Routes fallback=NotFound>
-                        <Route path=path!("/") view=ClusterPage/>
-                        <Route path=path!("/cluster") view=ClusterPage/>
-                        <Route path=path!("/services") view=ServicesPage/>
-                        <Route path=path!("/services/:name") view=ServicePage/>
-                        <Route path=path!("/leases") view=LeasesPage/>
-                        <Route path=path!("/locks") view=LocksPage/>
-                        <Route path=path!("/elections") view=ElectionsPage/>
-                        <Route path=path!("/events") view=EventsPage/>
-                        <Route path=path!("/config") view=ConfigPage/>
-                        <Route path=path!("/config/travel") view=TravelPage/>
+                        <Route path=path!("/") view=|| view! { <Deferred part=Part::Cluster/> }/>
+                        <Route path=path!("/cluster") view=|| view! { <Deferred part=Part::Cluster/> }/>
+                        <Route path=path!("/services") view=|| view! { <Deferred part=Part::Services/> }/>
+                        <Route path=path!("/services/:name") view=|| view! { <Deferred part=Part::Service/> }/>
+                        <Route path=path!("/leases") view=|| view! { <Deferred part=Part::Leases/> }/>
+                        <Route path=path!("/locks") view=|| view! { <Deferred part=Part::Locks/> }/>
+                        <Route path=path!("/elections") view=|| view! { <Deferred part=Part::Elections/> }/>
+                        <Route path=path!("/events") view=|| view! { <Deferred part=Part::Events/> }/>
+                        <Route path=path!("/config") view=|| view! { <Deferred part=Part::Config/> }/>
+                        <Route path=path!("/config/travel") view=|| view! { <Deferred part=Part::Travel/> }/>
                     </Routes>
                     </Show>
                 </main>

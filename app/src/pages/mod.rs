@@ -1,8 +1,10 @@
-//! One page per file.
+//! One page per file. The browser fetches most pages' code the first time it
+//! shows them ([`deferred`]).
 
 pub mod cluster;
 pub mod config;
 pub mod config_travel;
+pub mod deferred;
 pub mod elections;
 pub mod events;
 pub mod leases;

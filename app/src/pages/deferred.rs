@@ -1,0 +1,187 @@
+//! Pages fetched on first use. `cargo leptos build --split` moves the code
+//! only a split function below reaches (its page, and what only that page
+//! uses) into a wasm module of its own, plus modules for what several pages
+//! share; the first call fetches them. So the first download holds the shell,
+//! the live state, the wire model and the Cluster page (the landing page),
+//! and each other page costs its own modules when it is first shown.
+//!
+//! The Cluster page, the landing page, is in the first download but is built
+//! the same way: a page built in the browser rather than hydrated costs no
+//! hydration code (about 10 KiB of brotli for this page). The Config and
+//! history pages share one module: they share most of their code, and the one
+//! is reached from the other.
+
+use leptos::prelude::*;
+
+/// A page built in the browser, its code fetched on first use but the Cluster page's.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Part {
+    Cluster,
+    Services,
+    Service,
+    Leases,
+    Locks,
+    Elections,
+    Events,
+    Config,
+    Travel,
+}
+
+/// A page's view, built where the router puts it (so with the route's context).
+type PageView = fn() -> AnyView;
+
+#[derive(Clone, Copy)]
+enum Load {
+    Pending,
+    Ready(PageView),
+    Failed,
+}
+
+/// A page whose code the browser fetches the first time it is shown. The
+/// server renders the placeholder, since hydration must find what the browser
+/// renders first, and links the page's modules for preloading; the browser
+/// then fetches them and builds the page in the placeholder's place. A module
+/// that fails to load says so, with a button to try again.
+#[component]
+pub(crate) fn Deferred(part: Part) -> impl IntoView {
+    let state = RwSignal::new(split::loaded(part).map_or(Load::Pending, Load::Ready));
+    let fetch = move || split::fetch(part, state);
+    if matches!(state.get_untracked(), Load::Pending) {
+        fetch();
+    }
+    move || match state.get() {
+        Load::Pending => view! { <p class="loading">"Loading the page…"</p> }.into_any(),
+        Load::Ready(page) => page(),
+        Load::Failed => view! {
+            <p class="error" role="alert">
+                "This page's code could not be loaded: is the server reachable? "
+                <button on:click=move |_| {
+                    state.set(Load::Pending);
+                    fetch();
+                }>"Try again"</button>
+            </p>
+        }
+        .into_any(),
+    }
+}
+
+/// The server renders placeholders only, and names the modules to preload.
+#[cfg(not(feature = "hydrate"))]
+mod split {
+    use super::{Load, PageView, Part};
+    use leptos::prelude::*;
+
+    pub(super) fn loaded(_: Part) -> Option<PageView> {
+        None
+    }
+
+    pub(super) fn fetch(part: Part, _: RwSignal<Load>) {
+        if let Some(module) = module(part) {
+            leptos::prefetch_lazy_fn_on_server(module);
+        }
+    }
+
+    /// The name of a page's module: a split function's first argument, and the
+    /// key of `__wasm_split_manifest.json` that lists the files to preload.
+    fn module(part: Part) -> Option<&'static str> {
+        match part {
+            Part::Cluster => None,
+            Part::Services => Some("services"),
+            Part::Service => Some("service"),
+            Part::Leases => Some("leases"),
+            Part::Locks => Some("locks"),
+            Part::Elections => Some("elections"),
+            Part::Events => Some("events"),
+            Part::Config | Part::Travel => Some("config"),
+        }
+    }
+}
+
+#[cfg(feature = "hydrate")]
+mod split {
+    use super::{Load, PageView, Part};
+    use leptos::prelude::*;
+    use leptos::wasm_split::{wasm_split, SplitLoaderError};
+    use std::cell::RefCell;
+
+    thread_local! {
+        /// The pages loaded so far: shown again at once, without a placeholder.
+        static LOADED: RefCell<Vec<(Part, PageView)>> = const { RefCell::new(Vec::new()) };
+    }
+
+    pub(super) fn loaded(part: Part) -> Option<PageView> {
+        LOADED.with_borrow(|loaded| loaded.iter().find(|(p, _)| *p == part).map(|(_, view)| *view))
+    }
+
+    pub(super) fn fetch(part: Part, state: RwSignal<Load>) {
+        leptos::task::spawn_local(async move {
+            let load = match load(part).await {
+                Ok(view) => {
+                    LOADED.with_borrow_mut(|loaded| loaded.push((part, view)));
+                    Load::Ready(view)
+                }
+                Err(error) => {
+                    leptos::logging::warn!("the {part:?} page: {error}");
+                    Load::Failed
+                }
+            };
+            // The page may have been left meanwhile.
+            let _ = state.try_set(load);
+        });
+    }
+
+    async fn load(part: Part) -> Result<PageView, SplitLoaderError> {
+        match part {
+            Part::Cluster => Ok(|| crate::pages::cluster::ClusterPage().into_any()),
+            Part::Services => services().await,
+            Part::Service => service().await,
+            Part::Leases => leases().await,
+            Part::Locks => locks().await,
+            Part::Elections => elections().await,
+            Part::Events => events().await,
+            Part::Config => Ok(config().await?.0),
+            Part::Travel => Ok(config().await?.1),
+        }
+    }
+
+    // The split functions. Their first arguments are the names the server's
+    // `module` gives.
+
+    #[wasm_split(services, wasm_split_path = ::leptos::wasm_split, fallible)]
+    fn services() -> Result<PageView, SplitLoaderError> {
+        Ok(|| crate::pages::services::ServicesPage().into_any())
+    }
+
+    #[wasm_split(service, wasm_split_path = ::leptos::wasm_split, fallible)]
+    fn service() -> Result<PageView, SplitLoaderError> {
+        Ok(|| crate::pages::service::ServicePage().into_any())
+    }
+
+    #[wasm_split(leases, wasm_split_path = ::leptos::wasm_split, fallible)]
+    fn leases() -> Result<PageView, SplitLoaderError> {
+        Ok(|| crate::pages::leases::LeasesPage().into_any())
+    }
+
+    #[wasm_split(locks, wasm_split_path = ::leptos::wasm_split, fallible)]
+    fn locks() -> Result<PageView, SplitLoaderError> {
+        Ok(|| crate::pages::locks::LocksPage().into_any())
+    }
+
+    #[wasm_split(elections, wasm_split_path = ::leptos::wasm_split, fallible)]
+    fn elections() -> Result<PageView, SplitLoaderError> {
+        Ok(|| crate::pages::elections::ElectionsPage().into_any())
+    }
+
+    #[wasm_split(events, wasm_split_path = ::leptos::wasm_split, fallible)]
+    fn events() -> Result<PageView, SplitLoaderError> {
+        Ok(|| crate::pages::events::EventsPage().into_any())
+    }
+
+    #[wasm_split(config, wasm_split_path = ::leptos::wasm_split, fallible)]
+    fn config() -> Result<(PageView, PageView), SplitLoaderError> {
+        Ok((
+            || crate::pages::config::ConfigPage().into_any(),
+            || crate::pages::config_travel::TravelPage().into_any(),
+        ))
+    }
+}
