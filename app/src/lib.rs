@@ -48,6 +48,10 @@ mod ui {
                     <meta charset="utf-8"/>
                     <meta name="viewport" content="width=device-width, initial-scale=1"/>
                     <link rel="icon" href="data:,"/>
+                    // Imported by leasehold.js, so hydration waits for it: asked
+                    // for first, before the preloads of the page's modules take
+                    // the browser's connections.
+                    <link rel="modulepreload" href="/pkg/__wasm_split.______________________.js"/>
                     <AutoReload options=options.clone()/>
                     <HydrationScripts options/>
                     <MetaTags/>

@@ -23,7 +23,12 @@ fn sizes(name: &str) -> anyhow::Result<(u64, u64)> {
         .with_context(|| format!("{} (run `make build` first)", wasm.display()))?
         .len();
     let brotli = std::fs::metadata(wasm.with_extension("wasm.br"))
-        .with_context(|| format!("the brotli copy of {} (`cargo leptos build --precompress`)", wasm.display()))?
+        .with_context(|| {
+            format!(
+                "the brotli copy of {} (`cargo leptos build --precompress`)",
+                wasm.display()
+            )
+        })?
         .len();
     Ok((raw, brotli))
 }
@@ -31,7 +36,13 @@ fn sizes(name: &str) -> anyhow::Result<(u64, u64)> {
 pub fn run(report: &mut Report) -> anyhow::Result<()> {
     let (raw, brotli) = sizes("leasehold")?;
     report.figure("P6", "first wasm (shell, live state, Cluster page), raw", kib(raw));
-    report.goal("P6", "first wasm, brotli", kib(brotli), "< 250 KiB", brotli < GOAL_BROTLI);
+    report.goal(
+        "P6",
+        "first wasm, brotli",
+        kib(brotli),
+        "< 250 KiB",
+        brotli < GOAL_BROTLI,
+    );
 
     let manifest_path = Path::new(PKG).join("__wasm_split_manifest.json");
     let manifest = std::fs::read_to_string(&manifest_path)
@@ -56,6 +67,10 @@ pub fn run(report: &mut Report) -> anyhow::Result<()> {
             format!("{}; {} with the first", kib(page_brotli), kib(brotli + page_brotli)),
         );
     }
-    report.figure("P6", "all wasm, raw and brotli", format!("{}; {}", kib(all.0), kib(all.1)));
+    report.figure(
+        "P6",
+        "all wasm, raw and brotli",
+        format!("{}; {}", kib(all.0), kib(all.1)),
+    );
     Ok(())
 }

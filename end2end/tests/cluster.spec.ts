@@ -39,11 +39,14 @@ test('the Cluster page shows the member live and follows etcd without a reload',
 });
 
 test('the wasm and JS are served precompressed with the matching content-encoding', async ({ request }) => {
-  for (const [encoding, expected] of [['br', 'br'], ['gzip', 'gzip']]) {
-    const response = await request.get(`${dev.dashboard}pkg/leasehold.wasm`, { headers: { 'Accept-Encoding': encoding } });
-    expect(response.status()).toBe(200);
-    expect(response.headers()['content-encoding']).toBe(expected);
-    expect(response.headers()['content-type']).toBe('application/wasm');
+  // The first module, and one a page fetches on first use.
+  for (const file of ['leasehold.wasm', 'split_services.wasm']) {
+    for (const [encoding, expected] of [['br', 'br'], ['gzip', 'gzip']]) {
+      const response = await request.get(`${dev.dashboard}pkg/${file}`, { headers: { 'Accept-Encoding': encoding } });
+      expect(response.status()).toBe(200);
+      expect(response.headers()['content-encoding']).toBe(expected);
+      expect(response.headers()['content-type']).toBe('application/wasm');
+    }
   }
 });
 

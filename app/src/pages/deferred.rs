@@ -12,6 +12,11 @@
 //! is reached from the other.
 
 use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+use crate::components::decode_segment;
+use crate::live::Live;
+use crate::model::Topic;
 
 /// A page built in the browser, its code fetched on first use but the Cluster page's.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -44,6 +49,7 @@ enum Load {
 /// that fails to load says so, with a button to try again.
 #[component]
 pub(crate) fn Deferred(part: Part) -> impl IntoView {
+    watch_early(part);
     let state = RwSignal::new(split::loaded(part).map_or(Load::Pending, Load::Ready));
     let fetch = move || split::fetch(part, state);
     if matches!(state.get_untracked(), Load::Pending) {
@@ -62,6 +68,35 @@ pub(crate) fn Deferred(part: Part) -> impl IntoView {
             </p>
         }
         .into_any(),
+    }
+}
+
+/// Subscribes the topics the page shows first, for as long as the route is
+/// shown, so that their snapshots come while its code loads rather than after.
+/// The page subscribes them again itself (a second watch costs nothing).
+fn watch_early(part: Part) {
+    let live = Live::get();
+    match part {
+        Part::Cluster => live.watch(Topic::Cluster),
+        Part::Services => live.watch(Topic::Services),
+        Part::Service => {
+            let params = use_params_map();
+            let name = Memo::new(move |_| decode_segment(&params.read().get("name").unwrap_or_default()));
+            Effect::new(move |_| live.watch(Topic::Service(name.get())));
+        }
+        Part::Leases => {
+            live.watch(Topic::Leases);
+            live.watch(Topic::Locks);
+            live.watch(Topic::Elections);
+        }
+        Part::Locks => live.watch(Topic::Locks),
+        Part::Elections => {
+            live.watch(Topic::Elections);
+            live.watch(Topic::Events);
+        }
+        Part::Events => live.watch(Topic::Events),
+        // The folder shown depends on the page's own state.
+        Part::Config | Part::Travel => {}
     }
 }
 
