@@ -25,6 +25,37 @@ mod text;
 #[cfg(feature = "ui")]
 pub use ui::{shell, App};
 
+/// Which browser code the server serves: a hash of the first wasm module,
+/// which changes with any change to any module (it names them all). A page
+/// carries the one it was served with (`<meta name="leasehold-build">`) and
+/// compares it with the server's before it fetches a page's module: modules
+/// of two builds must never be mixed, and a tab opened before an upgrade would
+/// otherwise do so. Empty when no site is built.
+#[cfg(feature = "ssr")]
+pub fn build_id(options: &leptos::config::LeptosOptions) -> &'static str {
+    use std::hash::Hasher;
+    static BUILD: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BUILD.get_or_init(|| {
+        let wasm = std::path::Path::new(&*options.site_root)
+            .join(&*options.site_pkg_dir)
+            .join(format!("{}.wasm", options.output_name));
+        match std::fs::read(wasm) {
+            Ok(bytes) => {
+                let mut hasher = std::hash::DefaultHasher::new();
+                hasher.write(&bytes);
+                format!("{:016x}", hasher.finish())
+            }
+            Err(_) => String::new(),
+        }
+    })
+}
+
+/// The browser renders no document head: `shell` is the server's.
+#[cfg(all(feature = "ui", not(feature = "ssr")))]
+pub fn build_id(_: &leptos::config::LeptosOptions) -> &'static str {
+    ""
+}
+
 #[cfg(feature = "ui")]
 mod ui {
     use leptos::prelude::*;
@@ -52,6 +83,7 @@ mod ui {
                     // for first, before the preloads of the page's modules take
                     // the browser's connections.
                     <link rel="modulepreload" href="/pkg/__wasm_split.______________________.js"/>
+                    <meta name="leasehold-build" content=crate::build_id(&options)/>
                     <AutoReload options=options.clone()/>
                     <HydrationScripts options/>
                     <MetaTags/>

@@ -79,3 +79,28 @@ test('a page whose code cannot be fetched says so, and comes when tried again', 
   await expect(page.getByRole('heading', { name: 'Leases' })).toBeVisible();
   await expect(page.getByRole('alert')).toHaveCount(0);
 });
+
+test('a tab opened before an upgrade fetches nothing of the new build and is told to reload', async ({ page }) => {
+  await page.goto(`${dev.dashboard}cluster`);
+  await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
+  const build = await page.locator('meta[name="leasehold-build"]').getAttribute('content');
+  expect(build).toMatch(/^[0-9a-f]{16}$/);
+  const health = await (await page.request.get(`${dev.dashboard}api/v1/health`)).json();
+  expect(health.build).toBe(build);
+
+  // The server answers as another build of Leasehold would.
+  await page.route('**/api/v1/health', async (route) => {
+    const response = await route.fetch();
+    await route.fulfill({ response, json: { ...(await response.json()), build: 'f'.repeat(16) } });
+  });
+  const seen = countWasm(page);
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Locks' }).click();
+  const alert = page.getByRole('alert');
+  await expect(alert).toContainText('Leasehold has been upgraded since this tab was opened');
+  expect([...seen.keys()]).toEqual([]);
+
+  await page.unroute('**/api/v1/health');
+  await alert.getByRole('button', { name: 'Reload' }).click();
+  await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
+  await expect(page.getByRole('heading', { name: 'Locks' })).toBeVisible();
+});

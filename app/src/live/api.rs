@@ -40,6 +40,21 @@ pub async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T, ApiFailure> 
     request("GET", path, None).await
 }
 
+/// The build the server serves (`build` of `GET /api/v1/health`, read also
+/// from a 503, whose body is the same; only that field, for the wasm's size).
+pub async fn server_build() -> Result<String, ApiFailure> {
+    #[derive(serde::Deserialize)]
+    struct Build {
+        #[serde(default)]
+        build: String,
+    }
+    let answer = match get_json::<Build>("/api/v1/health").await {
+        Err(failure) if failure.status == Some(503) => serde_json::from_str(&failure.body).map_err(|_| failure),
+        answer => answer,
+    };
+    answer.map(|b| b.build)
+}
+
 pub async fn delete_json<T: DeserializeOwned>(path: &str) -> Result<T, ApiFailure> {
     request("DELETE", path, None).await
 }

@@ -64,4 +64,8 @@ pub struct HealthBody {
     pub etcd: EtcdHealth,
     pub revision: Revision,
     pub tasks: Vec<TaskHealth>,
+    /// Which browser code the server serves (see `app::build_id`); empty when
+    /// it has none built.
+    #[serde(default)]
+    pub build: String,
 }

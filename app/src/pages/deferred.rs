@@ -40,6 +40,8 @@ enum Load {
     Pending,
     Ready(PageView),
     Failed,
+    /// The server now serves another build than this tab's.
+    Upgraded,
 }
 
 /// A page whose code the browser fetches the first time it is shown. The
@@ -51,10 +53,14 @@ enum Load {
 pub(crate) fn Deferred(part: Part) -> impl IntoView {
     watch_early(part);
     let state = RwSignal::new(split::loaded(part).map_or(Load::Pending, Load::Ready));
-    let fetch = move || split::fetch(part, state);
+    // The page the document was served for loads at once: its modules are of
+    // the document's build. Later, a page is first checked against the
+    // server's build (`split::fetch`).
+    let initial = Owner::current_shared_context().is_some_and(|context| context.during_hydration());
     if matches!(state.get_untracked(), Load::Pending) {
-        fetch();
+        split::fetch(part, state, !initial);
     }
+    let fetch = move || split::fetch(part, state, true);
     move || match state.get() {
         Load::Pending => view! { <p class="loading">"Loading the page…"</p> }.into_any(),
         Load::Ready(page) => page(),
@@ -65,6 +71,17 @@ pub(crate) fn Deferred(part: Part) -> impl IntoView {
                     state.set(Load::Pending);
                     fetch();
                 }>"Try again"</button>
+            </p>
+        }
+        .into_any(),
+        Load::Upgraded => view! {
+            <p class="error" role="alert">
+                "Leasehold has been upgraded since this tab was opened: reload to use the new version. "
+                <button on:click=|_| {
+                    if let Some(window) = leptos::web_sys::window() {
+                        let _ = window.location().reload();
+                    }
+                }>"Reload"</button>
             </p>
         }
         .into_any(),
@@ -110,7 +127,7 @@ mod split {
         None
     }
 
-    pub(super) fn fetch(part: Part, _: RwSignal<Load>) {
+    pub(super) fn fetch(part: Part, _: RwSignal<Load>, _: bool) {
         if let Some(module) = module(part) {
             leptos::prefetch_lazy_fn_on_server(module);
         }
@@ -148,8 +165,24 @@ mod split {
         LOADED.with_borrow(|loaded| loaded.iter().find(|(p, _)| *p == part).map(|(_, view)| *view))
     }
 
-    pub(super) fn fetch(part: Part, state: RwSignal<Load>) {
+    /// Loads `part`'s modules into `state`; with `check`, only once the server
+    /// is known to serve this tab's build.
+    pub(super) fn fetch(part: Part, state: RwSignal<Load>, check: bool) {
         leptos::task::spawn_local(async move {
+            if check && part != Part::Cluster {
+                match crate::live::api::server_build().await {
+                    Ok(build) if !build.is_empty() && build != this_build() => {
+                        let _ = state.try_set(Load::Upgraded);
+                        return;
+                    }
+                    Ok(_) => {}
+                    Err(error) => {
+                        leptos::logging::warn!("the {part:?} page: {error}");
+                        let _ = state.try_set(Load::Failed);
+                        return;
+                    }
+                }
+            }
             let load = match load(part).await {
                 Ok(view) => {
                     LOADED.with_borrow_mut(|loaded| loaded.push((part, view)));
@@ -163,6 +196,15 @@ mod split {
             // The page may have been left meanwhile.
             let _ = state.try_set(load);
         });
+    }
+
+    /// The build this tab was served with.
+    fn this_build() -> String {
+        leptos::web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.query_selector("meta[name=leasehold-build]").ok().flatten())
+            .and_then(|meta| meta.get_attribute("content"))
+            .unwrap_or_default()
     }
 
     async fn load(part: Part) -> Result<PageView, SplitLoaderError> {

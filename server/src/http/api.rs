@@ -33,6 +33,7 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<HealthBo
         },
         revision: state.store.revision(),
         tasks,
+        build: app::build_id(&state.leptos).to_owned(),
     };
     let status = if body.synced {
         StatusCode::OK
