@@ -21,6 +21,8 @@ use crate::config::{Config, DemoConfig, DevArgs};
 
 /// How long a starting etcd may take to answer.
 const ETCD_START_LIMIT: Duration = Duration::from_secs(30);
+/// How many pairs of ports `EtcdProcess::start` tries.
+const PORT_ATTEMPTS: u32 = 5;
 
 /// A single-member etcd cluster run as a child process.
 ///
@@ -70,13 +72,28 @@ impl EtcdProcess {
         let mut etcd = EtcdProcess {
             binary,
             data,
-            client_port: free_port()?,
-            peer_port: free_port()?,
+            client_port: 0,
+            peer_port: 0,
             child: None,
             tls,
         };
-        etcd.spawn().await?;
-        Ok(etcd)
+        // A port found free can be taken before etcd binds it (tests start
+        // many at once): then etcd exits at once, and new ports are tried.
+        let mut attempt = 1;
+        loop {
+            etcd.client_port = free_port()?;
+            etcd.peer_port = free_port()?;
+            match etcd.spawn().await {
+                Ok(()) => return Ok(etcd),
+                Err(error) if attempt < PORT_ATTEMPTS && format!("{error:#}").contains("address already in use") => {
+                    tracing::debug!(attempt, "etcd's ports were taken meanwhile; trying others");
+                    // Nothing is written before the listeners; in case, start afresh.
+                    let _ = std::fs::remove_dir_all(etcd.data.path().join("data"));
+                    attempt += 1;
+                }
+                Err(error) => return Err(error),
+            }
+        }
     }
 
     /// The client URL, e.g. `http://127.0.0.1:41234` (`https://` with TLS).
