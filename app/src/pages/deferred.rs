@@ -221,39 +221,26 @@ mod split {
         }
     }
 
-    // The split functions. Their first arguments are the names the server's
-    // `module` gives.
-
-    #[wasm_split(services, wasm_split_path = ::leptos::wasm_split, fallible)]
-    fn services() -> Result<PageView, SplitLoaderError> {
-        Ok(|| crate::pages::services::ServicesPage().into_any())
+    /// A split function: `$module` names the module (the server's `module`
+    /// gives the same names) and the function that loads it, which returns
+    /// `$page`'s view.
+    macro_rules! split_page {
+        ($module:ident, $page:path) => {
+            #[wasm_split($module, wasm_split_path = ::leptos::wasm_split, fallible)]
+            fn $module() -> Result<PageView, SplitLoaderError> {
+                Ok(|| $page().into_any())
+            }
+        };
     }
 
-    #[wasm_split(service, wasm_split_path = ::leptos::wasm_split, fallible)]
-    fn service() -> Result<PageView, SplitLoaderError> {
-        Ok(|| crate::pages::service::ServicePage().into_any())
-    }
+    split_page!(services, crate::pages::services::ServicesPage);
+    split_page!(service, crate::pages::service::ServicePage);
+    split_page!(leases, crate::pages::leases::LeasesPage);
+    split_page!(locks, crate::pages::locks::LocksPage);
+    split_page!(elections, crate::pages::elections::ElectionsPage);
+    split_page!(events, crate::pages::events::EventsPage);
 
-    #[wasm_split(leases, wasm_split_path = ::leptos::wasm_split, fallible)]
-    fn leases() -> Result<PageView, SplitLoaderError> {
-        Ok(|| crate::pages::leases::LeasesPage().into_any())
-    }
-
-    #[wasm_split(locks, wasm_split_path = ::leptos::wasm_split, fallible)]
-    fn locks() -> Result<PageView, SplitLoaderError> {
-        Ok(|| crate::pages::locks::LocksPage().into_any())
-    }
-
-    #[wasm_split(elections, wasm_split_path = ::leptos::wasm_split, fallible)]
-    fn elections() -> Result<PageView, SplitLoaderError> {
-        Ok(|| crate::pages::elections::ElectionsPage().into_any())
-    }
-
-    #[wasm_split(events, wasm_split_path = ::leptos::wasm_split, fallible)]
-    fn events() -> Result<PageView, SplitLoaderError> {
-        Ok(|| crate::pages::events::EventsPage().into_any())
-    }
-
+    /// The Config and history pages: one module.
     #[wasm_split(config, wasm_split_path = ::leptos::wasm_split, fallible)]
     fn config() -> Result<(PageView, PageView), SplitLoaderError> {
         Ok((
