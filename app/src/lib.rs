@@ -8,7 +8,7 @@
 
 pub mod model;
 
-// The server renders each page's placeholder only (see `pages::Deferred`):
+// The server renders each page's placeholder only (see `pages::deferred`):
 // the pages, and what only they use, are built for the browser alone.
 #[cfg(feature = "ui")]
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
@@ -25,28 +25,36 @@ mod text;
 #[cfg(feature = "ui")]
 pub use ui::{shell, App};
 
-/// Which browser code the server serves: a hash of the first wasm module,
-/// which changes with any change to any module (it names them all). A page
-/// carries the one it was served with (`<meta name="leasehold-build">`) and
-/// compares it with the server's before it fetches a page's module: modules
-/// of two builds must never be mixed, and a tab opened before an upgrade would
-/// otherwise do so. Empty when no site is built.
+/// Which browser code the server serves: a hash of its wasm modules, names
+/// and bytes. A page carries the one it was served with (`<meta
+/// name="leasehold-build">`) and compares it with the server's before it
+/// fetches a page's modules: modules of two builds must never be mixed, and a
+/// tab opened before an upgrade would otherwise do so. Read once, at the first
+/// call; empty when no site is built.
 #[cfg(feature = "ssr")]
 pub fn build_id(options: &leptos::config::LeptosOptions) -> &'static str {
     use std::hash::Hasher;
     static BUILD: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     BUILD.get_or_init(|| {
-        let wasm = std::path::Path::new(&*options.site_root)
-            .join(&*options.site_pkg_dir)
-            .join(format!("{}.wasm", options.output_name));
-        match std::fs::read(wasm) {
-            Ok(bytes) => {
-                let mut hasher = std::hash::DefaultHasher::new();
-                hasher.write(&bytes);
-                format!("{:016x}", hasher.finish())
-            }
-            Err(_) => String::new(),
+        let pkg = std::path::Path::new(&*options.site_root).join(&*options.site_pkg_dir);
+        let Ok(entries) = std::fs::read_dir(pkg) else {
+            return String::new();
+        };
+        let mut modules: Vec<std::path::PathBuf> = entries
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|path| path.extension().is_some_and(|ext| ext == "wasm"))
+            .collect();
+        if modules.is_empty() {
+            return String::new();
         }
+        modules.sort();
+        let mut hasher = std::hash::DefaultHasher::new();
+        for module in modules {
+            hasher.write(module.file_name().map(|n| n.as_encoded_bytes()).unwrap_or_default());
+            // A module that cannot be read still counts, by its name.
+            hasher.write(&std::fs::read(&module).unwrap_or_default());
+        }
+        format!("{:016x}", hasher.finish())
     })
 }
 
