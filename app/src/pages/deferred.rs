@@ -5,9 +5,9 @@
 //! the live state, the wire model and the Cluster page (the landing page),
 //! and each other page costs its own modules when it is first shown.
 //!
-//! The Cluster page, the landing page, is in the first download but is built
-//! the same way: a page built in the browser rather than hydrated costs no
-//! hydration code (about 10 KiB of brotli for this page). The Config and
+//! The Cluster page is in the first download but is built the same way: a
+//! page built in the browser rather than hydrated costs no hydration code
+//! (about 10 KiB of brotli for this page). The Config and
 //! history pages share one module: they share most of their code, and the one
 //! is reached from the other.
 
@@ -18,7 +18,8 @@ use crate::components::decode_segment;
 use crate::live::Live;
 use crate::model::Topic;
 
-/// A page built in the browser, its code fetched on first use but the Cluster page's.
+/// A page built in the browser (all but Not found); all but the Cluster page
+/// are fetched on first use.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Part {
     Cluster,
