@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::live::Live;
-use crate::model::{Member, Topic};
+use crate::model::Member;
 
 /// `20.0 KiB`, `1.5 MiB`, ...
 fn human_bytes(bytes: i64) -> String {
@@ -28,7 +28,7 @@ fn or_dash<T: ToString>(value: Option<T>) -> String {
 #[component]
 pub fn ClusterPage() -> impl IntoView {
     let live = Live::get();
-    live.watch(Topic::Cluster);
+    // Its topics are subscribed by the route (`deferred::watch_topics`).
 
     view! {
         <section class="page">

@@ -52,7 +52,7 @@ enum Load {
 /// that fails to load says so, with a button to try again.
 #[component]
 pub(crate) fn Deferred(part: Part) -> impl IntoView {
-    watch_early(part);
+    watch_topics(part);
     let state = RwSignal::new(split::loaded(part).map_or(Load::Pending, Load::Ready));
     // The page the document was served for loads at once: its modules are of
     // the document's build. Later, a page is first checked against the
@@ -89,10 +89,10 @@ pub(crate) fn Deferred(part: Part) -> impl IntoView {
     }
 }
 
-/// Subscribes the topics the page shows first, for as long as the route is
-/// shown, so that their snapshots come while its code loads rather than after.
-/// The page subscribes them again itself (a second watch costs nothing).
-fn watch_early(part: Part) {
+/// Subscribes the topics `part` shows, for as long as its route is shown:
+/// from before its code loads, so that their snapshots come meanwhile rather
+/// than after. The one place these pages' topics are named.
+fn watch_topics(part: Part) {
     let live = Live::get();
     match part {
         Part::Cluster => live.watch(Topic::Cluster),
@@ -100,6 +100,7 @@ fn watch_early(part: Part) {
         Part::Service => {
             let params = use_params_map();
             let name = Memo::new(move |_| decode_segment(&params.read().get("name").unwrap_or_default()));
+            // Follow the service named in the URL, whichever it is now.
             Effect::new(move |_| live.watch(Topic::Service(name.get())));
         }
         Part::Leases => {
@@ -113,7 +114,7 @@ fn watch_early(part: Part) {
             live.watch(Topic::Events);
         }
         Part::Events => live.watch(Topic::Events),
-        // The folder shown depends on the page's own state.
+        // The folders shown depend on the page's own state: it subscribes them.
         Part::Config | Part::Travel => {}
     }
 }

@@ -6,13 +6,12 @@ use leptos::prelude::*;
 use super::Loading;
 use crate::components::time::Elapsed;
 use crate::live::Live;
-use crate::model::{Candidate, Election, Topic};
+use crate::model::{Candidate, Election};
 
 #[component]
 pub fn ElectionsPage() -> impl IntoView {
     let live = Live::get();
-    live.watch(Topic::Elections);
-    live.watch(Topic::Events);
+    // Its topics are subscribed by the route (`deferred::watch_topics`).
     let content = move || {
         let (loaded, elections) = live
             .elections

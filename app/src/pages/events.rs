@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use super::{input_text, lowercase, Loading};
 use crate::components::time::Elapsed;
 use crate::live::Live;
-use crate::model::{Event, Topic};
+use crate::model::Event;
 
 const KINDS: [&str; 12] = [
     "instance_registered",
@@ -30,7 +30,7 @@ const SHOWN: usize = 500;
 #[component]
 pub fn EventsPage() -> impl IntoView {
     let live = Live::get();
-    live.watch(Topic::Events);
+    // Its topics are subscribed by the route (`deferred::watch_topics`).
     let kind = RwSignal::new(String::new());
     let text = RwSignal::new(String::new());
     let rows = Memo::new(move |_| {

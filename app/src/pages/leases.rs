@@ -10,14 +10,12 @@ use crate::components::encode_segment;
 use crate::components::revoke::RevokeDialog;
 use crate::components::ttl::Ttl;
 use crate::live::{Live, Stamped};
-use crate::model::{Lease, Topic};
+use crate::model::Lease;
 
 #[component]
 pub fn LeasesPage() -> impl IntoView {
     let live = Live::get();
-    live.watch(Topic::Leases);
-    live.watch(Topic::Locks);
-    live.watch(Topic::Elections);
+    // Its topics are subscribed by the route (`deferred::watch_topics`).
     let query = use_query_map();
     let filter = RwSignal::new(query.read_untracked().get("lease").unwrap_or_default());
     let revoking = RwSignal::new(None::<String>);

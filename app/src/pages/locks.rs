@@ -8,12 +8,12 @@ use crate::components::copy::CopyButton;
 use crate::components::revoke::RevokeDialog;
 use crate::components::time::Elapsed;
 use crate::live::Live;
-use crate::model::{Contender, Lock, Topic};
+use crate::model::{Contender, Lock};
 
 #[component]
 pub fn LocksPage() -> impl IntoView {
     let live = Live::get();
-    live.watch(Topic::Locks);
+    // Its topics are subscribed by the route (`deferred::watch_topics`).
     let breaking = RwSignal::new(None::<(String, String)>);
     let content = move || {
         let (loaded, locks) = live

@@ -10,7 +10,7 @@ use crate::components::copy::CopyButton;
 use crate::components::decode_segment;
 use crate::components::ttl::Ttl;
 use crate::live::{Live, Stamped};
-use crate::model::{Instance, Topic};
+use crate::model::Instance;
 
 /// Height of one row in pixels; the CSS gives rows exactly this height.
 const ROW: f64 = 34.0;
@@ -38,8 +38,7 @@ pub fn ServicePage() -> impl IntoView {
     let live = Live::get();
     let params = use_params_map();
     let name = Memo::new(move |_| decode_segment(&params.read().get("name").unwrap_or_default()));
-    // Follow the service named in the URL, whichever it is now.
-    Effect::new(move |_| live.watch(Topic::Service(name.get())));
+    // Its topics are subscribed by the route (`deferred::watch_topics`).
 
     let query = RwSignal::new(String::new());
     let scroll = RwSignal::new(0.0_f64);

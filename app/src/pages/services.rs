@@ -15,7 +15,7 @@ use super::{input_text, lowercase, Loading};
 use crate::components::encode_segment;
 use crate::live::api::{get_json, ApiFailure};
 use crate::live::Live;
-use crate::model::{ServiceSummary, ServicesBody, Topic};
+use crate::model::{ServiceSummary, ServicesBody};
 
 /// How long typing pauses before the server is asked.
 const SEARCH_DELAY: Duration = Duration::from_millis(250);
@@ -60,7 +60,7 @@ fn search_on_server(query: RwSignal<String>) -> RwSignal<Option<Found>> {
 #[component]
 pub fn ServicesPage() -> impl IntoView {
     let live = Live::get();
-    live.watch(Topic::Services);
+    // Its topics are subscribed by the route (`deferred::watch_topics`).
     let query = RwSignal::new(String::new());
     let found = search_on_server(query);
     let rows = Memo::new(move |_| {
