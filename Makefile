@@ -14,12 +14,13 @@ APT_PACKAGES := etcd-server etcd-client protobuf-compiler libprotobuf-dev chromi
 # cargo-leptos finds wasm-opt (npm `binaryen`) and wasm-bindgen on PATH.
 export PATH := $(CURDIR)/end2end/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: help setup setup-apt setup-rust setup-npm build run test test-rust test-e2e bench lint clean
+.PHONY: help setup setup-apt setup-rust setup-npm build run test test-rust test-e2e bench soak lint clean
 
 help:
 	@echo "make run    set up, build (release) and start the dashboard on a private etcd"
 	@echo "make test   set up, build once, run every Rust and end-to-end test"
 	@echo "make build  set up and build the release server and wasm"
+	@echo "make soak   the chaos test for SECONDS (3600) per shape, LEASEHOLD_CHAOS_SEED to replay one"
 	@echo "make bench  benchmarks: Leasehold next to etcd alone, one table (target/bench/report.md)"
 	@echo "make lint   rustfmt and clippy, as CI would want them"
 
@@ -83,6 +84,11 @@ test-e2e:
 bench: build
 	env $(LEPTOS_BUILD_ENV) cargo build --release -p bench
 	target/release/leasehold-bench $(ONLY)
+
+# The chaos test of `make test` (30 s per shape there), for longer.
+SECONDS ?= 3600
+soak: setup
+	env $(LEPTOS_BUILD_ENV) LEASEHOLD_CHAOS_SECONDS=$(SECONDS) cargo test --release -p server --test chaos -- --nocapture
 
 lint:
 	cargo fmt --all --check

@@ -11,6 +11,8 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::auth::{AuthMode, Users};
+use crate::http::client::IpNet;
+use crate::http::host::parse_allowed_host;
 use crate::registry::layouts::Pattern;
 
 /// Leasehold: a live dashboard for etcd as a service registry.
@@ -185,9 +187,27 @@ pub struct CommonArgs {
     #[arg(long, env = "LEASEHOLD_USERS_FILE")]
     pub users_file: Option<PathBuf>,
 
-    /// How long a sign-in lasts (e.g. 30m, 12h).
+    /// How long a sign-in lasts (e.g. 30m, 12h; at most 400 days, what
+    /// browsers keep a cookie).
     #[arg(long, env = "LEASEHOLD_SESSION_TTL", default_value = "12h", value_parser = parse_duration)]
     pub session_ttl: Duration,
+
+    /// Under --auth none, also serve this host name (repeatable; any port;
+    /// `.example.com` for every name under it). Loopback names and IP
+    /// addresses are always served; other names are refused against DNS rebinding.
+    #[arg(long = "allowed-host", value_name = "NAME", env = "LEASEHOLD_ALLOWED_HOSTS", value_delimiter = ',', value_parser = parse_allowed_host)]
+    pub allowed_hosts: Vec<String>,
+
+    /// A reverse proxy in front (repeatable; an IP or a CIDR network): from
+    /// it, the client is the rightmost address of X-Forwarded-For that is not
+    /// a trusted proxy. From anyone else the header is ignored.
+    #[arg(
+        long = "trusted-proxy",
+        value_name = "IP_OR_CIDR",
+        env = "LEASEHOLD_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<IpNet>,
 
     /// Serve HTTPS with this certificate chain (PEM, leaf first); needs --tls-key.
     #[arg(long, env = "LEASEHOLD_TLS_CERT", requires = "tls_key")]
@@ -231,7 +251,13 @@ fn parse_per_minute(s: &str) -> Result<f64, String> {
     }
 }
 
-/// Parses `500ms`, `2s`, `1m`, `12h` or a bare number of seconds.
+/// The longest duration any flag takes: 400 days, what browsers keep a
+/// cookie at most (so also `--session-ttl`'s limit). Longer ones are refused
+/// rather than overflowing a clock later.
+pub const MAX_DURATION: Duration = Duration::from_secs(400 * 24 * 3600);
+
+/// Parses `500ms`, `2s`, `1m`, `12h` or a bare number of seconds, up to
+/// [`MAX_DURATION`].
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let (number, unit) = match s.find(|c: char| !c.is_ascii_digit() && c != '.') {
@@ -251,7 +277,19 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     if !seconds.is_finite() || seconds <= 0.0 {
         return Err(format!("{s:?} must be positive"));
     }
-    Ok(Duration::from_secs_f64(seconds))
+    match Duration::try_from_secs_f64(seconds) {
+        Ok(duration) if duration <= MAX_DURATION => Ok(duration),
+        _ => Err(format!("{s:?} is too long: at most 400 days (9600h)")),
+    }
+}
+
+/// Whether `key` (a key, or the prefix of a range of keys) is inside the
+/// watched `prefixes` (none: every key is). The one rule for what the
+/// configuration routes and the `kv:` topics serve: a prefix is inside when
+/// it starts with a watched prefix, so a wider one (`/` when `/a/` is
+/// watched) is not.
+pub fn within_prefixes(prefixes: &[String], key: &[u8]) -> bool {
+    prefixes.is_empty() || prefixes.iter().any(|p| key.starts_with(p.as_bytes()))
 }
 
 /// What `run` needs, whichever command built it.
@@ -275,6 +313,19 @@ pub struct Config {
     pub session_ttl: Duration,
     /// HTTPS, from `--tls-cert` and `--tls-key`.
     pub tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    /// Host names served under `--auth none` besides loopback names and IP
+    /// addresses (lowercase; `.domain` for the names under it).
+    pub allowed_hosts: Vec<String>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+impl Config {
+    /// Whether the configuration routes serve `key` (a key or a prefix):
+    /// see [`within_prefixes`].
+    pub fn in_scope(&self, key: &[u8]) -> bool {
+        within_prefixes(&self.prefixes, key)
+    }
 }
 
 /// A secret that never prints: `Debug` and logs show `<hidden>`.
@@ -457,6 +508,8 @@ impl Config {
             auth: common.auth_mode()?,
             session_ttl: common.session_ttl,
             tls: common.https()?,
+            allowed_hosts: common.allowed_hosts.clone(),
+            trusted_proxies: common.trusted_proxies.clone(),
         })
     }
 }
@@ -534,5 +587,45 @@ mod tests {
         assert_eq!(parse_duration("12h"), Ok(Duration::from_secs(43_200)));
         assert!(parse_duration("2d").is_err());
         assert!(parse_duration("soon").is_err());
+        assert_eq!(parse_duration("9600h"), Ok(MAX_DURATION));
+        for huge in ["9601h", "99999999999999999999999h", "1e400", "18446744073709551616"] {
+            assert!(parse_duration(huge).is_err(), "{huge}");
+        }
+        assert!(Cli::try_parse_from(["leasehold", "serve", "--session-ttl", "99999999999999999999h"]).is_err());
+    }
+
+    #[test]
+    fn hosts_and_proxies_parse_from_flags_and_the_environment() {
+        let Ok(Cli {
+            command: Command::Serve(serve),
+        }) = Cli::try_parse_from([
+            "leasehold",
+            "serve",
+            "--allowed-host",
+            "Dash.Example",
+            "--allowed-host",
+            ".corp.example",
+            "--trusted-proxy",
+            "10.0.0.0/8,192.0.2.1",
+        ])
+        else {
+            panic!("serve flags")
+        };
+        assert_eq!(serve.common.allowed_hosts, ["dash.example", ".corp.example"]);
+        assert_eq!(serve.common.trusted_proxies.len(), 2);
+        assert!(Cli::try_parse_from(["leasehold", "serve", "--allowed-host", "a:80"]).is_err());
+        assert!(Cli::try_parse_from(["leasehold", "serve", "--trusted-proxy", "10.0.0.0/40"]).is_err());
+    }
+
+    #[test]
+    fn the_scope_of_prefixes() {
+        let watched = ["/a/".to_owned(), "cfg".to_owned()];
+        assert!(within_prefixes(&watched, b"/a/x"));
+        assert!(within_prefixes(&watched, b"/a/"));
+        assert!(within_prefixes(&watched, b"cfg/y"));
+        assert!(!within_prefixes(&watched, b"/a"), "wider than /a/");
+        assert!(!within_prefixes(&watched, b""), "the whole keyspace");
+        assert!(!within_prefixes(&watched, b"/b/x"));
+        assert!(within_prefixes(&[], b""), "nothing given: everything");
     }
 }

@@ -201,6 +201,58 @@ impl EtcdProcess {
         self.stop().await?;
         self.spawn().await
     }
+
+    /// Saves a snapshot of the running member to `file` with `etcdctl
+    /// snapshot save`, as an operator's backup is taken.
+    pub async fn save_snapshot(&self, file: &Path) -> anyhow::Result<()> {
+        let output = Command::new("etcdctl")
+            .env("ETCDCTL_API", "3")
+            .arg(format!("--endpoints={}", self.endpoint()))
+            .arg("snapshot")
+            .arg("save")
+            .arg(file)
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .context("cannot run etcdctl (is etcd-client installed?)")?;
+        anyhow::ensure!(
+            output.status.success(),
+            "etcdctl snapshot save failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        Ok(())
+    }
+
+    /// Stops etcd, puts the snapshot `file` back as its data with `etcdctl
+    /// snapshot restore` (the keyspace and revision of the backup), and
+    /// starts it again on the same ports.
+    pub async fn restore_snapshot(&mut self, file: &Path) -> anyhow::Result<()> {
+        self.stop().await?;
+        let data = self.data.path().join("data");
+        if data.exists() {
+            std::fs::remove_dir_all(&data).context("cannot remove etcd's data directory")?;
+        }
+        let peer = format!("http://127.0.0.1:{}", self.peer_port);
+        let output = Command::new("etcdctl")
+            .env("ETCDCTL_API", "3")
+            .arg("snapshot")
+            .arg("restore")
+            .arg(file)
+            .arg("--name=leasehold-dev")
+            .arg(format!("--data-dir={}", data.display()))
+            .arg(format!("--initial-cluster=leasehold-dev={peer}"))
+            .arg(format!("--initial-advertise-peer-urls={peer}"))
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .context("cannot run etcdctl (is etcd-client installed?)")?;
+        anyhow::ensure!(
+            output.status.success(),
+            "etcdctl snapshot restore failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        self.spawn().await
+    }
 }
 
 /// A port that was free a moment ago. etcd needs port numbers up front, so

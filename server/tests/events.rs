@@ -228,3 +228,72 @@ async fn event_queries_are_checked() {
     }
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn many_leased_instances_deleted_in_one_revision_are_deregistrations() {
+    let etcd = start_etcd().await;
+    let mut client = etcd_client(&etcd).await;
+    let app = spawn_app(&etcd).await;
+    app.wait_for_health(200, LIMIT).await;
+    // More leases than are asked about one by one: one `LeaseLeases` tells
+    // that all are alive, so no lease ended.
+    let mut ops = Vec::new();
+    for i in 0..20 {
+        let lease = client.lease_grant(60, None).await.expect("grant").id();
+        let key = format!("/microservices/bulk/{i}");
+        client
+            .put(
+                key.as_str(),
+                instance("bulk", "10.0.0.9:80"),
+                Some(PutOptions::new().with_lease(lease)),
+            )
+            .await
+            .expect("put");
+        ops.push(etcd_client::TxnOp::delete(key, None));
+    }
+    let since = client
+        .get("/", None)
+        .await
+        .expect("get")
+        .header()
+        .expect("header")
+        .revision();
+    app.wait_for_revision(since, LIMIT).await;
+    client.txn(etcd_client::Txn::new().and_then(ops)).await.expect("txn");
+    let body = events_since(&app, since, |k| {
+        k.iter().filter(|(kind, _)| kind == "instance_deregistered").count() == 20
+    })
+    .await;
+    assert!(
+        !kinds(&body).iter().any(|(kind, _)| kind.starts_with("lease_")),
+        "live leases did not end: {body}"
+    );
+
+    // And a revoke with more than one lease's keys gone at once is still told apart.
+    let ended = client.lease_grant(60, None).await.expect("grant").id();
+    for i in 0..3 {
+        client
+            .put(
+                format!("/microservices/bulk/r{i}"),
+                instance("bulk", "10.0.0.9:81"),
+                Some(PutOptions::new().with_lease(ended)),
+            )
+            .await
+            .expect("put");
+    }
+    let before = client
+        .get("/", None)
+        .await
+        .expect("get")
+        .header()
+        .expect("header")
+        .revision();
+    app.wait_for_revision(before, LIMIT).await;
+    client.lease_revoke(ended).await.expect("revoke");
+    let body = events_since(&app, before, |k| k.iter().any(|(kind, _)| kind == "lease_expired")).await;
+    assert!(
+        kinds(&body).contains(&("lease_expired".to_owned(), format!("{ended:x}"))),
+        "{body}"
+    );
+    app.shutdown().await;
+}

@@ -2,8 +2,11 @@
 //! the WebSocket answer 401 (health and login excepted); a viewer's revoke is
 //! 403, an operator's works; every attempt lands in the audit log and the
 //! timeline under the user's name; logout ends the session and its sockets;
-//! guessing is slowed; and no password, hash or session token reaches the
-//! log, from the real binary.
+//! guessing is slowed, per client (behind a trusted proxy, per forwarded
+//! client) and globally (a bounded number of password checks at once); a
+//! session TTL beyond the clock is refused or cut, never a panic; health
+//! tells a stranger no endpoint and no user name; and no password, hash or
+//! session token reaches the log, from the real binary.
 
 #![allow(
     clippy::expect_used,
@@ -428,4 +431,226 @@ async fn no_password_reaches_the_log() {
     ] {
         assert!(!log.contains(secret), "{secret:?} appears in the log");
     }
+}
+
+/// `(status, error code, Retry-After)` of a login sent as if forwarded for `client`.
+async fn login_for(app: &TestApp, client: &str, name: &str, password: &str) -> (u16, Option<String>, Option<u64>) {
+    let response = app
+        .http
+        .post(app.url("/api/v1/login"))
+        .header("x-forwarded-for", client)
+        .json(&json!({"username": name, "password": password}))
+        .send()
+        .await
+        .expect("login request");
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    let body: Value = response.json().await.expect("JSON body");
+    (status, body["error"]["code"].as_str().map(str::to_owned), retry_after)
+}
+
+/// A server with `--auth users`, an audit log in `dir`, and `trusted` as its
+/// trusted proxies; not waited for.
+async fn app_behind(endpoint: String, dir: &std::path::Path, trusted: &[&str]) -> TestApp {
+    let mut config = config(endpoint);
+    config.auth = AuthMode::Users(Arc::new(Users::load(&users_file(dir)).expect("users load")));
+    config.audit_log = Some(dir.join("audit.log"));
+    config.trusted_proxies = trusted.iter().map(|t| t.parse().expect("a network")).collect();
+    let app = spawn_app_with(config).await;
+    app.wait_for_health(200, LIMIT).await;
+    app
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_brake() {
+    let etcd = start_etcd().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let app = app_behind(etcd.endpoint(), dir.path(), &["127.0.0.0/8"]).await;
+
+    // Four wrong guesses from one client behind the proxy: it waits...
+    for attempt in 1..=4 {
+        let (status, _, _) = login_for(&app, "203.0.113.7", "otto", "guess").await;
+        assert_eq!(status, 401, "attempt {attempt}");
+    }
+    let (status, code, retry_after) = login_for(&app, "203.0.113.7", "otto", OPERATOR_PASSWORD).await;
+    assert_eq!((status, code.as_deref()), (429, Some("too_many_requests")));
+    assert!(retry_after.is_some_and(|s| s >= 1));
+    // ...the proxy's other clients do not; a spoofed hop left of the proxy's
+    // own does not help the guesser.
+    let (status, _, _) = login_for(&app, "198.51.100.1, 203.0.113.7", "otto", OPERATOR_PASSWORD).await;
+    assert_eq!(status, 429, "the rightmost untrusted hop is the client");
+    let (status, _, _) = login_for(&app, "203.0.113.8", "otto", OPERATOR_PASSWORD).await;
+    assert_eq!(status, 200, "another client signs in");
+
+    // The forwarded client is who the audit log names.
+    let response = app
+        .http
+        .delete(app.url("/api/v1/leases/1"))
+        .header("x-forwarded-for", "198.51.100.4")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status().as_u16(), 401);
+    let lines = audit_lines(&dir.path().join("audit.log"));
+    assert_eq!(
+        lines.last().map(|l| l["from"].clone()),
+        Some(json!("198.51.100.4")),
+        "{lines:?}"
+    );
+    app.shutdown().await;
+
+    // Without a trusted proxy the header is anyone's to write: ignored.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let app = app_behind(etcd.endpoint(), dir.path(), &[]).await;
+    for attempt in 1..=4 {
+        let (status, _, _) = login_for(&app, &format!("203.0.113.{attempt}"), "otto", "guess").await;
+        assert_eq!(status, 401, "attempt {attempt}");
+    }
+    let (status, _, _) = login_for(&app, "203.0.113.99", "otto", OPERATOR_PASSWORD).await;
+    assert_eq!(status, 429, "one client, whatever it says it forwards");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn password_checks_are_bounded_whatever_the_number_of_clients() {
+    use futures::StreamExt;
+
+    const CLIENTS: u32 = 40;
+    let etcd = start_etcd().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let app = app_behind(etcd.endpoint(), dir.path(), &["127.0.0.1"]).await;
+
+    // Each from its own address, so no per-client brake applies: only the
+    // global bound on password checks running at once.
+    let answers: Vec<(u16, Option<String>, Option<u64>)> = futures::stream::iter(0..CLIENTS)
+        .map(|i| {
+            let app = &app;
+            async move { login_for(app, &format!("10.{}.{}.1", i / 250, i % 250), "otto", "guess").await }
+        })
+        .buffer_unordered(CLIENTS as usize)
+        .collect()
+        .await;
+    let busy: Vec<&(u16, Option<String>, Option<u64>)> = answers.iter().filter(|a| a.0 == 503).collect();
+    assert!(
+        answers.iter().all(|a| a.0 == 401 || a.0 == 503),
+        "only wrong passwords and busy answers: {answers:?}"
+    );
+    assert!(!busy.is_empty(), "{CLIENTS} checks at once were all run: {answers:?}");
+    for answer in &busy {
+        assert_eq!(answer.1.as_deref(), Some("busy"));
+        assert!(answer.2.is_some_and(|s| s >= 1), "Retry-After: {answer:?}");
+    }
+    // Every check has ended: a right password is checked again, and a client
+    // told "busy" was not counted as a guesser.
+    let (status, _, _) = login_for(&app, "10.200.0.1", "otto", OPERATOR_PASSWORD).await;
+    assert_eq!(status, 200);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_session_ttl_beyond_the_clock_is_refused_at_start_or_cut_never_a_panic() {
+    let binary = env!("CARGO_BIN_EXE_leasehold");
+    let output = tokio::process::Command::new(binary)
+        .args(["serve", "--session-ttl", "99999999999999999999h"])
+        .output()
+        .await
+        .expect("leasehold runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "a usage error, not a panic: {stderr}");
+    assert!(stderr.contains("at most 400 days"), "{stderr}");
+
+    // Given directly, it is cut to what a cookie can hold.
+    let etcd = start_etcd().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = config(etcd.endpoint());
+    config.auth = AuthMode::Users(Arc::new(Users::load(&users_file(dir.path())).expect("users load")));
+    config.session_ttl = Duration::MAX;
+    let app = spawn_app_with(config).await;
+    app.wait_for_health(200, LIMIT).await;
+    let response = app
+        .http
+        .post(app.url("/api/v1/login"))
+        .json(&json!({"username": "otto", "password": OPERATOR_PASSWORD}))
+        .send()
+        .await
+        .expect("login request");
+    assert_eq!(response.status().as_u16(), 200);
+    let cookie = response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .expect("a cookie")
+        .to_owned();
+    assert!(cookie.contains("Max-Age=34560000"), "400 days: {cookie}");
+    let session = cookie.split(';').next().expect("name=value").to_owned();
+    let (status, _) = send(&app, reqwest::Method::GET, "/api/v1/me", Some(&session)).await;
+    assert_eq!(status, 200, "the session lives");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn health_names_endpoints_and_users_only_to_the_signed_in() {
+    let etcd = start_etcd().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = config(etcd.endpoint());
+    config.auth = AuthMode::Users(Arc::new(Users::load(&users_file(dir.path())).expect("users load")));
+    // This etcd has no auth: the login to it fails, and says as whom.
+    config.etcd.user = Some(server::config::EtcdUser {
+        name: "leasehold-etcd-user".to_owned(),
+        password: server::config::Secret::new(ETCD_PASSWORD.to_owned()),
+    });
+    let app = spawn_app_with(config).await;
+    let (status, _, session) = {
+        let deadline = tokio::time::Instant::now() + LIMIT;
+        loop {
+            let answer = login(&app, "vera", VIEWER_PASSWORD).await;
+            if answer.0 == 200 || tokio::time::Instant::now() >= deadline {
+                break answer;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    assert_eq!(status, 200);
+    let session = session.expect("a session");
+
+    // Signed in: every detail, once the etcd login has failed.
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    let full = loop {
+        let (_, body) = send(&app, reqwest::Method::GET, "/api/v1/health", Some(&session)).await;
+        if body.to_string().contains("leasehold-etcd-user") {
+            break body;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the etcd login never failed: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(full["etcd"]["endpoints"], json!([etcd.endpoint()]), "{full}");
+
+    // Without a session: the same state, no endpoint, no name.
+    let (_, anonymous) = send(&app, reqwest::Method::GET, "/api/v1/health", None).await;
+    let text = anonymous.to_string();
+    let address = etcd.endpoint().trim_start_matches("http://").to_owned();
+    assert!(!text.contains("leasehold-etcd-user"), "{text}");
+    assert!(!text.contains(&address), "{text}");
+    assert_eq!(anonymous["etcd"]["endpoints"], json!([]), "{text}");
+    let failed: Vec<&Value> = anonymous["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .filter(|t| t["error"].is_string())
+        .collect();
+    assert!(!failed.is_empty(), "a failure still shows as one: {text}");
+    assert!(
+        failed
+            .iter()
+            .all(|t| t["error"].as_str().is_some_and(|e| e.contains("sign in"))),
+        "{text}"
+    );
+    app.shutdown().await;
 }

@@ -1,5 +1,11 @@
 //! The WebSocket protocol against a real etcd: snapshots, patches, status,
-//! and what malformed input gets.
+//! what malformed input gets, and the limits a socket is held to (topics,
+//! frames, unread errors, a stuck client's pending patches).
+
+#![allow(
+    clippy::expect_used,
+    reason = "test helpers panic with a message when the setup fails"
+)]
 
 mod common;
 
@@ -393,5 +399,219 @@ async fn large_messages_come_gzipped_to_a_client_that_asks_and_only_to_it() {
     std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut text).expect("gzip");
     let body: serde_json::Value = serde_json::from_str(&text).expect("JSON");
     assert_eq!(body["services"].as_array().map_or(0, Vec::len), SERVICES + 1);
+    app.shutdown().await;
+}
+
+/// A client whose socket buffers little of what the server sends, so that
+/// not reading soon leaves the server's writer waiting.
+async fn slow_reader(app: &common::TestApp) -> common::WsClient<tokio::net::TcpStream> {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(8 * 1024).expect("receive buffer");
+    let stream = socket.connect(app.addr).await.expect("connects");
+    let (stream, _) = tokio_tungstenite::client_async(format!("ws://{}/api/v1/ws", app.addr), stream)
+        .await
+        .expect("websocket handshake");
+    common::WsClient { stream }
+}
+
+/// `leasehold_snapshots_forced_total` from `/metrics`.
+async fn snapshots_forced(app: &common::TestApp) -> u64 {
+    let text = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("text");
+    text.lines()
+        .find_map(|line| line.strip_prefix("leasehold_snapshots_forced_total "))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("the counter is there")
+}
+
+#[tokio::test]
+async fn a_socket_holds_at_most_64_topics_and_32_kv_topics_and_refuses_more_by_name() {
+    let etcd = start_etcd().await;
+    let app = spawn_app(&etcd).await;
+    app.wait_for_health(200, LIMIT).await;
+    let mut ws = app.ws().await;
+    let services: Vec<String> = (0..64).map(|i| format!("service:s{i}")).collect();
+    ws.send_json(json!({"type": "subscribe", "topics": services})).await;
+    for _ in 0..64 {
+        ws.wait_for(LIMIT, |m| m["type"] == "snapshot").await;
+    }
+    // Subscribing again to one already held takes no room.
+    ws.send_json(json!({"type": "subscribe", "topics": ["service:s0", "service:one-more"]}))
+        .await;
+    let error = ws.wait_for(LIMIT, |m| m["type"] == "error").await;
+    assert_eq!(
+        (&error["code"], &error["topic"]),
+        (&json!("too_many_topics"), &json!("service:one-more")),
+        "{error}"
+    );
+    assert!(error["message"].as_str().is_some_and(|m| m.contains("64")), "{error}");
+
+    // kv: and kv-dir: topics have a smaller share of their own.
+    let dropped: Vec<String> = (0..40).map(|i| format!("service:s{i}")).collect();
+    ws.send_json(json!({"type": "unsubscribe", "topics": dropped})).await;
+    let folders: Vec<String> = (0..32).map(|i| format!("kv-dir:/f{i}/")).collect();
+    ws.send_json(json!({"type": "subscribe", "topics": folders})).await;
+    for _ in 0..32 {
+        ws.wait_for(LIMIT, |m| m["type"] == "snapshot").await;
+    }
+    ws.send_json(json!({"type": "subscribe", "topics": ["kv:/f0/", "service:fits"]}))
+        .await;
+    // The snapshot of the topic that fits, and the error of the one that does not.
+    let (mut error, mut snapshot) = (None, None);
+    while error.is_none() || snapshot.is_none() {
+        let message = ws
+            .wait_for(LIMIT, |m| m["type"] == "error" || m["type"] == "snapshot")
+            .await;
+        if message["type"] == "error" {
+            error = Some(message);
+        } else {
+            snapshot = Some(message);
+        }
+    }
+    let (error, snapshot) = (error.unwrap_or_default(), snapshot.unwrap_or_default());
+    assert_eq!(
+        (&error["code"], &error["topic"]),
+        (&json!("too_many_topics"), &json!("kv:/f0/")),
+        "{error}"
+    );
+    assert_eq!(snapshot["topic"], "service:fits", "{snapshot}");
+    // Refusals do not close the socket.
+    ws.send_json(json!({"type": "ping"})).await;
+    ws.wait_for(LIMIT, |m| m["type"] == "pong").await;
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_client_that_piles_up_errors_without_reading_is_closed_with_1008() {
+    let etcd = start_etcd().await;
+    let mut client = etcd_client(&etcd).await;
+    let mut config = common::config(etcd.endpoint());
+    config.prefixes = vec!["/fill/".to_owned()];
+    let app = common::spawn_app_with(config).await;
+    app.wait_for_health(200, LIMIT).await;
+    // A snapshot of about 12 MiB: more than the sockets between us hold
+    // (Linux lets a send buffer grow to 4 MiB), less than the 16 MiB frame
+    // the test's client reads.
+    let value = "v".repeat(4096);
+    let revision = put_all(&mut client, (0..3000).map(|i| (format!("/fill/{i:05}"), value.clone()))).await;
+    app.wait_for_revision(revision, LIMIT).await;
+
+    let mut ws = slow_reader(&app).await;
+    ws.send_json(json!({"type": "subscribe", "topics": ["kv:/fill/"]}))
+        .await;
+    // Outside the prefixes served: each is answered with an error, and none is read.
+    for i in 0..200 {
+        ws.send_json(json!({"type": "subscribe", "topics": [format!("kv:/elsewhere/{i}/")]}))
+            .await;
+    }
+    let mut errors = 0;
+    loop {
+        match ws.next(LIMIT).await {
+            Received::Closed(code) => {
+                assert_eq!(code, Some(1008), "after {errors} errors");
+                break;
+            }
+            Received::Json(message) => {
+                if message["type"] == "error" {
+                    assert_eq!(message["code"], "not_served", "{message}");
+                    errors += 1;
+                }
+            }
+        }
+    }
+    assert!(errors < 200, "the errors were not all held: {errors}");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_frame_larger_than_a_client_message_is_refused_from_its_header() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let etcd = start_etcd().await;
+    let app = spawn_app(&etcd).await;
+    app.wait_for_health(200, LIMIT).await;
+    let mut tcp = tokio::net::TcpStream::connect(app.addr).await.expect("connects");
+    let handshake = format!(
+        "GET /api/v1/ws HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        app.addr
+    );
+    tcp.write_all(handshake.as_bytes()).await.expect("handshake");
+    let mut answer = Vec::new();
+    while !answer.ends_with(b"\r\n\r\n") {
+        let byte = tokio::time::timeout(LIMIT, tcp.read_u8())
+            .await
+            .expect("an answer in time")
+            .expect("the answer");
+        answer.push(byte);
+    }
+    assert!(
+        answer.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    // A masked text frame announcing 1 MiB, of which only a little follows:
+    // the server refuses it at once rather than wait for the rest.
+    let mut frame = vec![0x81, 0x80 | 127];
+    frame.extend_from_slice(&(1u64 << 20).to_be_bytes());
+    frame.extend_from_slice(&[1, 2, 3, 4]);
+    frame.extend_from_slice(&[0; 1024]);
+    tcp.write_all(&frame).await.expect("frame");
+    // The server's first messages come, then the end of the connection.
+    let mut rest = [0u8; 4096];
+    loop {
+        match tokio::time::timeout(LIMIT, tcp.read(&mut rest)).await {
+            Err(_) => panic!("the connection stayed open, waiting for the rest of the frame"),
+            Ok(Ok(0) | Err(_)) => break,
+            Ok(Ok(_)) => {}
+        }
+    }
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_stuck_client_holds_no_more_than_its_bytes_of_patches_and_gets_a_snapshot() {
+    let etcd = start_etcd().await;
+    let mut client = etcd_client(&etcd).await;
+    let app = spawn_app(&etcd).await;
+    app.wait_for_health(200, LIMIT).await;
+    client.put("/big/k", "small", None).await.expect("put");
+    let mut ws = slow_reader(&app).await;
+    ws.send_json(json!({"type": "subscribe", "topics": ["kv:/big/"]})).await;
+    ws.wait_for(LIMIT, |m| m["type"] == "snapshot").await;
+    let forced = snapshots_forced(&app).await;
+
+    // While the client reads nothing: 40 MiB of changes to one key, far
+    // fewer ops than the count limit, far more bytes than the byte limit.
+    for i in 0..30u8 {
+        let value = vec![b'a' + i % 26; 1_400 * 1024];
+        client.put("/big/k", value, None).await.expect("put");
+    }
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    while snapshots_forced(&app).await <= forced {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the stuck client's patches were never replaced by a snapshot"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Reading again, the client gets a fresh snapshot of the topic.
+    let snapshot = ws
+        .wait_for(LIMIT, |m| m["type"] == "snapshot" && m["topic"] == "kv:/big/")
+        .await;
+    let last_value = char::from(b'a' + 29 % 26).to_string().repeat(1_400 * 1024);
+    let latest = |m: &serde_json::Value| m["data"]["items"][0]["value"] == last_value.as_str();
+    if !latest(&snapshot) {
+        ws.wait_for(LIMIT, |m| {
+            m["type"] == "patch" && m["ops"][0]["value"]["value"] == last_value.as_str()
+        })
+        .await;
+    }
     app.shutdown().await;
 }

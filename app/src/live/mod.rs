@@ -50,7 +50,8 @@ pub struct Live {
     pub etcd: RwSignal<Option<EtcdState>>,
     /// Why the server's link to etcd is down, in etcd's words, while it is.
     pub etcd_error: RwSignal<Option<String>>,
-    /// The newest revision any message carried; never goes backwards.
+    /// The newest revision any message carried; goes back only when a
+    /// status says so (etcd went back in time).
     pub revision: RwSignal<Revision>,
     /// Milliseconds since the epoch, ticking each second in the browser (0 on
     /// the server): what TTL countdowns and "waiting N s" are computed from.
@@ -398,7 +399,10 @@ impl Live {
                 }
             }
             ServerMsg::Status { etcd, revision, error } => {
-                self.see_revision(revision);
+                // The status is the server's own revision, sent after
+                // everything before it: it may go back (etcd restored from a
+                // backup, and the server listed it again).
+                self.revision.set(revision);
                 self.etcd.set(Some(etcd));
                 self.etcd_error.set(error);
             }
@@ -417,12 +421,13 @@ impl Live {
     }
 }
 
-/// A folder entry's id, as the server's patches name it: a sub-folder's
-/// whole prefix, or the key's id (`base64:` for a key that is not UTF-8).
+/// A folder entry's id, as the server's patches name it: the id of a
+/// sub-folder's whole prefix, or the key's id (`base64:` for a key that is
+/// not UTF-8, or whose text begins with `base64:`).
 pub fn dir_entry_id(prefix: &str, entry: &KvDirEntry) -> String {
     match &entry.kv {
         Some(kv) => kv.id(),
-        None => format!("{prefix}{}", entry.name),
+        None => crate::model::text_id(&format!("{prefix}{}", entry.name)),
     }
 }
 

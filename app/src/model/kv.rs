@@ -41,11 +41,12 @@ pub struct Kv {
 }
 
 impl Kv {
-    /// The key's id: the key itself, or `base64:<bytes>` when it is not UTF-8.
+    /// The key's id ([`key_id`](super::key_id)): the key itself, or
+    /// `base64:<bytes>` when it is not UTF-8 or its text begins with `base64:`.
     pub fn id(&self) -> String {
         match &self.key_base64 {
-            Some(bytes) => format!("base64:{bytes}"),
-            None => self.key.clone(),
+            Some(bytes) => format!("{}{bytes}", super::BINARY_ID_MARKER),
+            None => super::text_id(&self.key),
         }
     }
 
@@ -128,8 +129,15 @@ pub struct KvHistoryBody {
     pub revision: Revision,
     /// Newest first.
     pub versions: Vec<KvVersion>,
-    /// False when etcd's compaction removed versions of the key that existed.
+    /// True only when no version can be missing: etcd has compacted nothing,
+    /// or the oldest version listed is the key's creation. False when a
+    /// compaction cut versions off, when nothing of the key is left after
+    /// one (it may have existed), and when `truncated`.
     pub complete: bool,
+    /// The server stopped reading at its bounds (10,000 versions, 16 MiB of
+    /// values): older versions may exist. Absent when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
 }
 
 /// The body of `PUT /api/v1/kv/{key}`: exactly one of `value` and

@@ -14,7 +14,7 @@ mod topic;
 
 pub use access::{LoginBody, MeBody, Role};
 pub use cluster::{ClusterBody, EtcdHealth, HealthBody, Member, TaskHealth};
-pub use ids::{IdError, LeaseId, MemberId};
+pub use ids::{key_id, key_of_id, key_text_of_id, text_id, IdError, LeaseId, MemberId, BINARY_ID_MARKER};
 pub use kv::{
     Kv, KvBody, KvChange, KvConflictBody, KvDeletedBody, KvDiffBody, KvDirBody, KvDirEntry, KvHistoryBody, KvKind,
     KvListBody, KvPutRequest, KvVersion, KV_TOPIC_MAX,

@@ -54,7 +54,8 @@ impl fmt::Display for Layout {
 /// One registered instance of a service.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Instance {
-    /// The key text, or `base64:` and the key's base64 when it is not UTF-8.
+    /// The key's id ([`key_id`](super::key_id)): its text, or `base64:` and
+    /// the key's base64 when it is not UTF-8 or begins with `base64:`.
     pub id: String,
     pub service: String,
     pub layout: Layout,

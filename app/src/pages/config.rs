@@ -18,7 +18,8 @@ use crate::components::encode_segment;
 use crate::live::api::{delete_json, get_json, put_json, ApiFailure};
 use crate::live::Live;
 use crate::model::{
-    Kv, KvBody, KvConflictBody, KvDeletedBody, KvHistoryBody, KvKind, KvPutRequest, KvVersion, Revision, Topic,
+    key_text_of_id, text_id, Kv, KvBody, KvConflictBody, KvDeletedBody, KvHistoryBody, KvKind, KvPutRequest, KvVersion,
+    Revision, Topic,
 };
 
 /// Height of one tree row in pixels; the CSS gives rows exactly this height.
@@ -34,6 +35,16 @@ const PREVIEW: usize = 60;
 /// a key without one).
 fn parent_of(key: &str) -> &str {
     key.rfind('/').and_then(|i| key.get(..=i)).unwrap_or("")
+}
+
+/// The folder of the key an id names: the id is the key's text, or base64
+/// (a key that is not UTF-8, whose folder is not in the tree: the root, or a
+/// text key beginning with `base64:`, whose folder is taken from its text).
+fn folder_of_id(id: &str) -> String {
+    match key_text_of_id(id) {
+        Some(text) => parent_of(&text).to_owned(),
+        None => parent_of(id).to_owned(),
+    }
 }
 
 /// The folders from `root` down to `folder` (which ends with `/`), for
@@ -131,7 +142,7 @@ pub fn ConfigPage() -> impl IntoView {
             .collect();
         folders.insert(root.clone());
         if let Some(key) = selected.get_untracked() {
-            folders.extend(folders_down_to(&root, parent_of(&key)));
+            folders.extend(folders_down_to(&root, &folder_of_id(&key)));
         }
         open.set(folders);
     });
@@ -293,7 +304,7 @@ pub fn ConfigPage() -> impl IntoView {
                 <FolderWatch prefix/>
             </For>
             {move || creating.get().then(|| view! {
-                <NewKey folder=selected.get().map(|k| parent_of(&k).to_owned()).unwrap_or_else(|| root.get()) on_close=Callback::new(move |()| creating.set(false)) select/>
+                <NewKey folder=selected.get().map(|k| folder_of_id(&k)).unwrap_or_else(|| root.get()) on_close=Callback::new(move |()| creating.set(false)) select/>
             })}
             <div class="config-panes">
                 <div class="tree" role="tree" aria-label="Keys" on:scroll=on_scroll data-testid="tree">
@@ -384,19 +395,22 @@ impl Tree<'_> {
                     }
                 }
                 None => {
-                    let is_open = self.open.contains(id);
+                    // The sub-folder's prefix; its id is that prefix's id
+                    // (base64 when the prefix begins with `base64:`).
+                    let sub = format!("{prefix}{}", entry.name);
+                    let is_open = self.open.contains(&sub);
                     let at = out.len();
                     out.push(TreeRow {
                         id: id.clone(),
                         depth,
                         line: Line::Folder {
-                            prefix: id.clone(),
+                            prefix: sub.clone(),
                             name: entry.name.clone(),
                             open: is_open,
                         },
                     });
-                    let inside = is_open && self.walk(id, depth + 1, out);
-                    if !self.q.is_empty() && !inside && !lowercase(id).contains(self.q) {
+                    let inside = is_open && self.walk(&sub, depth + 1, out);
+                    if !self.q.is_empty() && !inside && !lowercase(&sub).contains(self.q) {
                         out.truncate(at);
                     }
                 }
@@ -597,8 +611,9 @@ async fn put_value(id: &str, text: String, expect: Revision) -> Result<KvBody, A
 #[component]
 fn KeyPanel(id: String) -> impl IntoView {
     let live = Live::get();
-    let binary_id = id.starts_with("base64:");
-    let parent = parent_of(&id).to_owned();
+    // A key that is not UTF-8 is not in the tree's (text) folders.
+    let binary_id = key_text_of_id(&id).is_none();
+    let parent = folder_of_id(&id);
     if !binary_id {
         live.watch(Topic::KvDir(parent.clone()));
     }
@@ -1039,7 +1054,11 @@ fn History(history: RwSignal<Fetch<KvHistoryBody>>) -> impl IntoView {
                 })
                 .collect_view();
             view! {
-                {(!body.complete).then(|| view! { <p class="muted">"Older versions were removed by etcd's compaction."</p> })}
+                {match (body.truncated, body.complete) {
+                    (true, _) => Some(view! { <p class="muted">"Only the newest versions are shown: older ones may exist."</p> }.into_any()),
+                    (false, false) => Some(view! { <p class="muted">"Older versions may have been removed by etcd's compaction."</p> }.into_any()),
+                    (false, true) => None,
+                }}
                 <table class="grid history" data-testid="history">
                     <thead><tr><th scope="col">"From"</th><th scope="col">"To"</th><th scope="col" class="num">"Revision"</th><th scope="col">"Version"</th></tr></thead>
                     <tbody>{rows}</tbody>
@@ -1088,11 +1107,13 @@ fn NewKey(folder: String, on_close: Callback<()>, select: Callback<String>) -> i
         }
         busy.set(true);
         let text = value.get_untracked();
+        // The key typed is text; its id is the text unless it begins with `base64:`.
+        let id = text_id(&name);
         spawn_local(async move {
-            match put_value(&name, text, 0).await {
+            match put_value(&id, text, 0).await {
                 Ok(_) => {
                     on_close.run(());
-                    select.run(name);
+                    select.run(id);
                 }
                 Err(f) => failure.set(Some(match conflict_of(&f) {
                     Some(_) => format!("{name} exists already: open it in the tree to edit it."),
@@ -1137,5 +1158,10 @@ mod tests {
         );
         assert_eq!(folders_down_to("/x/", "/config/app/"), ["/x/"]);
         assert_eq!(page_url("/a/", Some("/a/b")), "/config?root=%2Fa%2F&key=%2Fa%2Fb");
+        // A text key beginning with `base64:` has a base64 id and a folder all the same.
+        let id = text_id("base64:x/y");
+        assert_ne!(id, "base64:x/y");
+        assert_eq!(folder_of_id(&id), "base64:x/");
+        assert_eq!(folder_of_id("/config/app/db"), "/config/app/");
     }
 }

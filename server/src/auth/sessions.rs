@@ -33,11 +33,15 @@ pub struct Sessions {
     ttl: Duration,
 }
 
+/// The longest session: what browsers keep a cookie at most (400 days).
+/// `--session-ttl` refuses longer ones; a longer one given here is cut to it.
+pub const MAX_TTL: Duration = crate::config::MAX_DURATION;
+
 impl Sessions {
     pub fn new(ttl: Duration) -> Self {
         Sessions {
             by_token: Arc::new(Mutex::new(HashMap::new())),
-            ttl,
+            ttl: ttl.min(MAX_TTL),
         }
     }
 
@@ -46,24 +50,28 @@ impl Sessions {
     }
 
     /// Starts a session; the token (256 random bits) goes into the cookie.
-    pub fn create(&self, user: String, role: Role) -> (String, Session) {
+    /// Fails only when the clock cannot count that far ahead.
+    pub fn create(&self, user: String, role: Role) -> Result<(String, Session), String> {
         self.create_at(user, role, Instant::now())
     }
 
-    fn create_at(&self, user: String, role: Role, now: Instant) -> (String, Session) {
+    fn create_at(&self, user: String, role: Role, now: Instant) -> Result<(String, Session), String> {
+        let expires = now
+            .checked_add(self.ttl)
+            .ok_or_else(|| format!("a session of {:?} ends beyond what the clock counts", self.ttl))?;
         let mut bytes = [0u8; 32];
         rand::rng().fill_bytes(&mut bytes);
         let token = URL_SAFE_NO_PAD.encode(bytes);
         let session = Session {
             user,
             role,
-            expires: now + self.ttl,
+            expires,
             ended: CancellationToken::new(),
         };
         let mut sessions = self.by_token.lock().unwrap_or_else(PoisonError::into_inner);
         sessions.retain(|_, s| s.expires > now);
         sessions.insert(token.clone(), session.clone());
-        (token, session)
+        Ok((token, session))
     }
 
     /// The live session of `token`, if any.
@@ -205,7 +213,9 @@ mod tests {
     fn sessions_end_on_logout_and_expiry() {
         let sessions = Sessions::new(Duration::from_secs(60));
         let now = Instant::now();
-        let (token, session) = sessions.create_at("ada".to_owned(), Role::Viewer, now);
+        let Ok((token, session)) = sessions.create_at("ada".to_owned(), Role::Viewer, now) else {
+            panic!("a session")
+        };
         assert_eq!(token.len(), 43);
         assert!(sessions.get(&token).is_some());
         assert!(sessions.get("forged").is_none());
@@ -213,11 +223,20 @@ mod tests {
         assert!(session.ended.is_cancelled());
         assert!(sessions.get(&token).is_none());
 
-        let (token, _) = sessions.create_at("ada".to_owned(), Role::Viewer, now);
+        let Ok((token, _)) = sessions.create_at("ada".to_owned(), Role::Viewer, now) else {
+            panic!("a session")
+        };
         assert!(sessions.get_at(&token, now + Duration::from_secs(59)).is_some());
         assert!(
             sessions.get_at(&token, now + Duration::from_secs(61)).is_none(),
             "expired"
         );
+    }
+
+    #[test]
+    fn a_huge_ttl_is_cut_and_never_overflows() {
+        let sessions = Sessions::new(Duration::MAX);
+        assert_eq!(sessions.ttl(), MAX_TTL);
+        assert!(sessions.create("ada".to_owned(), Role::Viewer).is_ok());
     }
 }

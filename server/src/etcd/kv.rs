@@ -124,7 +124,7 @@ impl Actions {
                         revision: response.header().map_or(0, |h| h.revision()),
                         more: response.more(),
                         items: response.take_kvs().iter().map(convert_kv).collect(),
-                    })
+                    });
                 }
                 Err(error) if answer_too_large(&error) && limit > 1 => limit /= 2,
                 Err(error) => return Err(KvError::from_etcd(error, revision)),

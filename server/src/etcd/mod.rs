@@ -21,7 +21,7 @@ use crate::tasks::Supervisor;
 pub use actions::{ActionError, Actions, LeaseNow, Revoked};
 pub use cluster::ClusterPoller;
 pub use diff::{Diff, DIFF_MAX};
-pub use history::{History, Version, HISTORY_MAX};
+pub use history::{History, Version, HISTORY_MAX, HISTORY_MAX_BYTES};
 pub use kv::{KvError, Page, Removal, Swap};
 pub use leases::LeaseSampler;
 pub use watcher::Watcher;
@@ -40,9 +40,22 @@ pub enum Error {
     WatchHung(Duration),
     #[error("etcd's revision went back from {ours} to {theirs}: a different or restored cluster")]
     RevisionWentBack { ours: i64, theirs: i64 },
+    #[error("etcd's cluster id changed from {ours:x} to {theirs:x}: another cluster behind the same endpoints")]
+    ClusterChanged { ours: u64, theirs: u64 },
+    #[error(
+        "etcd's raft term went back from {ours} to {theirs}: a member restored from a backup, or one that was cut off"
+    )]
+    TermWentBack { ours: u64, theirs: u64 },
 }
 
 impl Error {
+    /// An answer over the gRPC decode limit: asking again the same way
+    /// fails the same way.
+    pub fn is_too_large(&self) -> bool {
+        matches!(self, Error::Client(etcd_client::Error::GRpcStatus(status))
+            if status.code() == tonic::Code::OutOfRange && status.message().contains("message length too large"))
+    }
+
     /// A short text for health and logs, free of internals a user cannot act on.
     pub fn summary(&self) -> String {
         let text = match self {
@@ -125,6 +138,11 @@ pub fn blocking_call_options(config: &EtcdConfig) -> ConnectOptions {
         // With a user: a token etcd forgot (it restarted, or the token's TTL
         // ran out) is renewed with the same credentials on the next call.
         .with_auto_token_refresh(true)
+        // A member cut off from the others keeps serving watches from its
+        // own, stale store; with this etcd closes them ("no leader") and
+        // the watcher moves to another endpoint, instead of showing the
+        // past as current. Reads are linearizable (etcd-client's default).
+        .with_require_leader(true)
         .with_connect_timeout(config.connect_timeout)
         .with_keep_alive(config.keepalive_interval, config.keepalive_timeout)
         .with_keep_alive_while_idle(true)

@@ -5,13 +5,26 @@
 //! ```text
 //!   Listing --(paginated range pinned at revision R)--> Watching { R }
 //!   Watching { R } --(stream lost)--> Backoff --> Watching { last applied }   (resume)
-//!   Watching { R } --(compacted, or etcd went back in time)--> Listing         (relist + diff)
+//!   Watching { R } --(compacted, etcd went back in time, answer too large)--> Listing   (relist + diff)
 //!   Listing --(error)--> Backoff --> Listing
 //! ```
 //!
-//! Whole revisions are applied atomically. A stream that sends nothing, not
-//! even an answer to a progress request, is taken for hung and replaced; the
-//! gRPC keepalive catches a dead connection underneath it.
+//! Whole revisions are applied atomically. Several `--prefix` are watched as
+//! one range, from the smallest prefix to the end of the largest, and the
+//! events between them are dropped here: etcd catches up each watch of a
+//! stream on its own, so separate watches would deliver one prefix's
+//! revisions after another's later ones, and a transaction spanning two
+//! prefixes in two halves. The list reads each prefix on its own, pinned at
+//! one revision.
+//!
+//! Answers are bounded by bytes as well as keys: a list page asks for as
+//! many keys as fit [`PAGE_BYTES`] at the sizes seen so far, and a page or a
+//! watch answer over the gRPC limit is retried smaller (the list) or
+//! replaced by a relist (the watch), never retried as it was.
+//!
+//! A stream that sends nothing, not even an answer to a progress request, is
+//! taken for hung and replaced; the gRPC keepalive catches a dead connection
+//! underneath it.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -22,10 +35,26 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::{with_timeout, Error};
-use crate::registry::{KeyValue, KvEvent, LeaseEnd, Mirror, Store};
+use crate::registry::{KeyValue, KvEvent, LeaseEnd, Mirror, Store, WentBack};
 
-/// Keys per page of the initial list.
-const PAGE_SIZE: i64 = 1000;
+/// Most keys per page of a list.
+const PAGE_KEYS: i64 = 1000;
+/// Keys asked for in a list's first page, before any value size is known:
+/// etcd builds a whole answer in its memory before sending it, so a first
+/// page of 1,000 values of 1.5 MiB would cost it 1.5 GiB.
+const FIRST_PAGE_KEYS: i64 = 100;
+/// Bytes (keys and values) a list page aims at; the next page's key count
+/// follows from the sizes seen so far.
+const PAGE_BYTES: usize = 4 << 20;
+/// The largest answer decoded from etcd (list page or watch response).
+/// etcd-client's default is 4 MiB, which three 1.4 MiB values exceed; etcd
+/// sends a revision in one watch response however large it is (a
+/// transaction of up to `--max-request-bytes`, or a `del --prefix` of a
+/// million keys), and catches up a lagging watch up to 1,000 revisions in one.
+const MAX_ANSWER: usize = 256 << 20;
+/// Leases emptied in one revision above which one `LeaseLeases` call tells
+/// which ended, instead of one `TimeToLive` each.
+const LEASE_CHECKS_EACH: usize = 8;
 /// Limit for one page of the list.
 const PAGE_TIMEOUT: Duration = Duration::from_secs(15);
 /// Limit for the watch to be created.
@@ -67,8 +96,18 @@ enum WatchEnd {
 pub struct Watcher {
     client: Client,
     store: Store,
-    /// Key ranges `[start, end)` watched; the whole keyspace by default.
-    ranges: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The watched key ranges, sorted and without overlaps.
+    ranges: Ranges,
+    /// Keys asked for in the next list page, following the sizes seen.
+    page_keys: i64,
+    /// The cluster the mirror was listed from, once known; another id
+    /// behind the same endpoints means another keyspace.
+    cluster_id: Option<u64>,
+    /// The highest raft term etcd's answers carried. A cluster's term never
+    /// goes back; a lower one is a member restored from a backup (whose
+    /// revision may already have passed ours), or one that campaigned alone:
+    /// either way a relist, never a resume, is exact.
+    raft_term: u64,
     /// Consecutive failures, for the backoff.
     failures: u32,
     /// The first list is done; later ones are relists.
@@ -78,24 +117,24 @@ pub struct Watcher {
     hint: Option<&'static str>,
 }
 
+/// What a finished list read.
+struct Listed {
+    revision: Revision,
+    cluster_id: u64,
+    raft_term: u64,
+    mirror: Mirror,
+}
+
 impl Watcher {
     /// `prefixes` empty means the whole keyspace.
     pub fn new(client: Client, store: Store, prefixes: Vec<Vec<u8>>) -> Self {
-        let ranges = if prefixes.is_empty() {
-            vec![(vec![0], vec![0])]
-        } else {
-            prefixes
-                .into_iter()
-                .map(|p| {
-                    let end = prefix_end(&p);
-                    (p, end)
-                })
-                .collect()
-        };
         Watcher {
             client,
             store,
-            ranges,
+            ranges: Ranges::of(prefixes),
+            page_keys: FIRST_PAGE_KEYS,
+            cluster_id: None,
+            raft_term: 0,
             failures: 0,
             listed: false,
             hint: None,
@@ -120,13 +159,17 @@ impl Watcher {
     async fn step(&mut self, state: State, stop: &CancellationToken) -> State {
         match state {
             State::Listing => match self.list().await {
-                Ok((revision, mirror)) => {
-                    tracing::info!(revision, keys = mirror.len(), "listed");
+                Ok(listed) => {
+                    let revision = listed.revision;
+                    tracing::info!(revision, keys = listed.mirror.len(), "listed");
                     if self.listed {
                         self.store.metrics().relisted();
                     }
+                    let went_back = self.went_back(&listed);
                     self.listed = true;
-                    self.store.replace_mirror(revision, mirror);
+                    self.cluster_id = Some(listed.cluster_id);
+                    self.raft_term = listed.raft_term;
+                    self.store.replace_mirror(revision, listed.mirror, went_back);
                     self.store.metrics().applied(self.store.revision());
                     State::Watching { revision }
                 }
@@ -139,9 +182,21 @@ impl Watcher {
                     self.store.set_link(EtcdState::Resyncing, None);
                     State::Listing
                 }
-                Err(error @ Error::RevisionWentBack { .. }) => {
+                Err(
+                    error
+                    @ (Error::RevisionWentBack { .. } | Error::ClusterChanged { .. } | Error::TermWentBack { .. }),
+                ) => {
                     tracing::warn!(%error, "listing again");
                     self.store.set_link(EtcdState::Resyncing, Some(error.summary()));
+                    State::Listing
+                }
+                Err(error) if error.is_too_large() => {
+                    // Resuming would ask for the same answer again; a list
+                    // is paged by bytes, and the watch then starts after it.
+                    self.store.metrics().etcd_error();
+                    let summary = format!("{}; listing again instead of resuming", error.summary());
+                    tracing::warn!(error = %summary, "watch answer too large");
+                    self.store.set_link(EtcdState::Resyncing, Some(summary));
                     State::Listing
                 }
                 Err(error) => {
@@ -180,59 +235,89 @@ impl Watcher {
         State::Backoff { then: Box::new(then) }
     }
 
+    /// Whether `listed` is from before what the mirror showed: etcd restored
+    /// from a backup, or another cluster behind the same endpoints.
+    fn went_back(&self, listed: &Listed) -> Option<WentBack> {
+        if !self.listed {
+            return None;
+        }
+        let from = self.store.revision();
+        let cluster_changed = self.cluster_id.is_some_and(|id| id != listed.cluster_id);
+        (listed.revision < from || cluster_changed).then(|| WentBack {
+            from,
+            to: listed.revision,
+            cluster_id: cluster_changed.then_some(listed.cluster_id),
+        })
+    }
+
     /// A paginated range over every watched range, pinned at the revision of
     /// the first page.
-    async fn list(&mut self) -> Result<(Revision, Mirror), Error> {
+    async fn list(&mut self) -> Result<Listed, Error> {
+        let mut kv = self.client.kv_client().max_decoding_message_size(MAX_ANSWER);
         let mut revision: Revision = 0;
+        let mut cluster_id = 0;
+        let mut raft_term = 0;
         let mut items = Vec::new();
-        for (start, end) in &self.ranges {
-            let mut key = start.clone();
+        for range in self.ranges.iter() {
+            let mut key = range.start.clone();
             loop {
-                let mut options = GetOptions::new().with_range(end.clone()).with_limit(PAGE_SIZE);
+                let mut options = GetOptions::new()
+                    .with_range(range.etcd_end())
+                    .with_limit(self.page_keys);
                 if revision > 0 {
                     options = options.with_revision(revision);
                 }
-                let mut response = with_timeout(PAGE_TIMEOUT, self.client.get(key.clone(), Some(options))).await?;
+                let mut response = match with_timeout(PAGE_TIMEOUT, kv.get(key.clone(), Some(options))).await {
+                    Ok(response) => response,
+                    Err(error) if error.is_too_large() && self.page_keys > 1 => {
+                        self.page_keys = (self.page_keys / 4).max(1);
+                        tracing::info!(
+                            keys = self.page_keys,
+                            "list page over the answer limit; asking for fewer keys"
+                        );
+                        continue;
+                    }
+                    Err(error) => return Err(error),
+                };
                 if revision == 0 {
-                    revision = response.header().map_or(0, |h| h.revision());
+                    let header = response.header();
+                    revision = header.map_or(0, |h| h.revision());
+                    cluster_id = header.map_or(0, |h| h.cluster_id());
+                    raft_term = header.map_or(0, |h| h.raft_term());
                 }
                 let more = response.more();
                 let page = response.take_kvs();
                 let Some(last) = page.last() else { break };
                 key = last.key().to_vec();
                 key.push(0);
+                let bytes: usize = page.iter().map(|kv| kv.key().len() + kv.value().len()).sum();
+                self.page_keys = next_page_keys(page.len(), bytes);
                 items.extend(page.iter().map(convert_kv));
                 if !more {
                     break;
                 }
             }
         }
-        Ok((revision, Mirror::from_list(items)))
+        Ok(Listed {
+            revision,
+            cluster_id,
+            raft_term,
+            mirror: Mirror::from_list(items),
+        })
     }
 
     /// Watches from `revision + 1` until the stream fails or `stop`.
     async fn watch(&mut self, revision: Revision, stop: &CancellationToken) -> Result<WatchEnd, Error> {
-        let mut ranges = self.ranges.iter();
-        let Some((first_key, first_end)) = ranges.next() else {
-            return Ok(WatchEnd::Stopped);
-        };
+        let covering = self.ranges.covering();
         // No `prev_kv`: the mirror already has every previous value, and
         // asking etcd for it costs etcd a backend read per event (it halved
         // etcd's put rate under load in `make bench`).
-        let options = |end: &Vec<u8>| {
-            WatchOptions::new()
-                .with_range(end.clone())
-                .with_start_revision(revision + 1)
-                .with_progress_notify()
-        };
-        let mut stream = with_timeout(
-            WATCH_CREATE_TIMEOUT,
-            self.client.watch(first_key.clone(), Some(options(first_end))),
-        )
-        .await?;
-        for (key, end) in ranges {
-            stream.watch(key.clone(), Some(options(end))).await?;
-        }
+        let options = WatchOptions::new()
+            .with_range(covering.etcd_end())
+            .with_start_revision(revision + 1)
+            .with_progress_notify();
+        let mut client = self.client.watch_client().max_decoding_message_size(MAX_ANSWER);
+        let mut stream = with_timeout(WATCH_CREATE_TIMEOUT, client.watch(covering.start, Some(options))).await?;
 
         let mut applied = revision;
         let mut last_heard = Instant::now();
@@ -245,14 +330,28 @@ impl Watcher {
                     let response = message?.ok_or(Error::WatchEnded)?;
                     if let Some(header) = response.header() {
                         self.store.metrics().etcd_at(header.revision(), applied);
+                        if !response.created() {
+                            // Within one watch, on one member: terms only grow.
+                            self.raft_term = self.raft_term.max(header.raft_term());
+                        }
                     }
                     last_heard = Instant::now();
                     progress_requested = false;
                     if response.created() {
-                        let theirs = response.header().map_or(0, |h| h.revision());
+                        let header = response.header();
+                        let theirs = header.map_or(0, |h| h.revision());
                         if theirs < revision {
                             return Err(Error::RevisionWentBack { ours: revision, theirs });
                         }
+                        let cluster_id = header.map_or(0, |h| h.cluster_id());
+                        if let Some(ours) = self.cluster_id.filter(|ours| *ours != cluster_id) {
+                            return Err(Error::ClusterChanged { ours, theirs: cluster_id });
+                        }
+                        let raft_term = header.map_or(0, |h| h.raft_term());
+                        if raft_term < self.raft_term {
+                            return Err(Error::TermWentBack { ours: self.raft_term, theirs: raft_term });
+                        }
+                        self.raft_term = raft_term;
                         self.failures = 0;
                         self.store.set_link(EtcdState::Connected, None);
                         tracing::info!(from = revision + 1, "watching");
@@ -285,6 +384,9 @@ impl Watcher {
         let mut batches: Vec<(Revision, Vec<KvEvent>)> = Vec::new();
         for event in response.events() {
             let Some(kv) = event.kv() else { continue };
+            if !self.ranges.contains(kv.key()) {
+                continue;
+            }
             let revision = kv.mod_revision();
             let converted = match event.event_type() {
                 EventType::Put => KvEvent::Put(convert_kv(kv)),
@@ -301,10 +403,23 @@ impl Watcher {
             self.store.apply_revision(revision, batch, &ended);
             applied = applied.max(revision);
         }
+        // Events between the watched prefixes, dropped above, still say the
+        // mirror is current up to them.
+        let seen = response
+            .events()
+            .iter()
+            .filter_map(|e| e.kv())
+            .map(|kv| kv.mod_revision())
+            .max();
+        if let Some(seen) = seen.filter(|seen| *seen > applied) {
+            self.store.advance(seen);
+            applied = seen;
+        }
         // A progress notification (no events) means etcd has sent everything
         // up to its header's revision. The `created` answer is not one: its
         // header is etcd's revision when the watch was made, and the events
-        // from our start revision up to it are still on their way.
+        // from our start revision up to it are still on their way. Nor is a
+        // response whose events all fell between the watched prefixes.
         if response.events().is_empty() && !response.created() {
             if let Some(header) = response.header() {
                 if header.revision() > applied {
@@ -321,18 +436,138 @@ impl Watcher {
     /// deletes a lease's keys in one revision when it expires or is revoked,
     /// and `TimeToLive` then says -1. A lease still alive had its keys
     /// deleted one by one, which is deregistration, not expiry.
+    ///
+    /// The watch waits for this, so it costs at most one round trip: a few
+    /// leases are asked about together, more (a `del --prefix` over
+    /// thousands of instances) with one `LeaseLeases`.
     async fn ended_leases(&mut self, batch: &[KvEvent]) -> BTreeMap<i64, LeaseEnd> {
+        let emptied = self.store.leases_emptied_by(batch);
         let mut ended = BTreeMap::new();
-        for lease in self.store.leases_emptied_by(batch) {
-            match with_timeout(LEASE_CHECK_TIMEOUT, self.client.lease_time_to_live(lease, None)).await {
-                Ok(answer) if answer.ttl() < 0 => {
-                    ended.insert(lease, self.store.lease_end(lease));
+        if emptied.is_empty() {
+            return ended;
+        }
+        let alive: Result<Vec<bool>, Error> = if emptied.len() > LEASE_CHECKS_EACH {
+            with_timeout(LEASE_CHECK_TIMEOUT, self.client.leases())
+                .await
+                .map(|answer| {
+                    let live: std::collections::BTreeSet<i64> = answer.leases().iter().map(|l| l.id()).collect();
+                    emptied.iter().map(|lease| live.contains(lease)).collect()
+                })
+        } else {
+            let checks = emptied.iter().map(|lease| {
+                let mut client = self.client.clone();
+                let lease = *lease;
+                async move {
+                    with_timeout(LEASE_CHECK_TIMEOUT, client.lease_time_to_live(lease, None))
+                        .await
+                        .map(|answer| answer.ttl() >= 0)
                 }
-                Ok(_) => {}
-                Err(error) => tracing::debug!(lease, error = %error.summary(), "cannot tell how a lease ended"),
+            });
+            futures::future::join_all(checks).await.into_iter().collect()
+        };
+        match alive {
+            Ok(alive) => {
+                for (lease, alive) in emptied.into_iter().zip(alive) {
+                    if !alive {
+                        ended.insert(lease, self.store.lease_end(lease));
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::debug!(leases = emptied.len(), error = %error.summary(), "cannot tell how leases ended")
             }
         }
         ended
+    }
+}
+
+/// Keys for the next list page: as many as fit [`PAGE_BYTES`] at the mean
+/// size of the page just read, between 1 and [`PAGE_KEYS`].
+fn next_page_keys(keys: usize, bytes: usize) -> i64 {
+    let mean = (bytes / keys.max(1)).max(1);
+    i64::try_from(PAGE_BYTES / mean)
+        .unwrap_or(PAGE_KEYS)
+        .clamp(1, PAGE_KEYS)
+}
+
+/// One watched range: `[start, end)`, or to the end of the keyspace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct KeyRange {
+    start: Vec<u8>,
+    /// `None`: to the end of the keyspace.
+    end: Option<Vec<u8>>,
+}
+
+impl KeyRange {
+    fn of_prefix(prefix: Vec<u8>) -> Self {
+        let end = prefix_end(&prefix);
+        KeyRange {
+            start: prefix,
+            end: (end != [0]).then_some(end),
+        }
+    }
+
+    /// The range end as etcd writes it: `\0` for "to the end".
+    fn etcd_end(&self) -> Vec<u8> {
+        self.end.clone().unwrap_or_else(|| vec![0])
+    }
+
+    fn contains(&self, key: &[u8]) -> bool {
+        key >= self.start.as_slice() && self.end.as_deref().is_none_or(|end| key < end)
+    }
+}
+
+/// The watched ranges, sorted by start, overlapping ones merged (`--prefix
+/// /a` and `--prefix /a/b` are one range).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Ranges(Vec<KeyRange>);
+
+impl Ranges {
+    fn of(prefixes: Vec<Vec<u8>>) -> Self {
+        if prefixes.is_empty() || prefixes.iter().any(Vec::is_empty) {
+            return Ranges(vec![KeyRange {
+                start: vec![0],
+                end: None,
+            }]);
+        }
+        let mut ranges: Vec<KeyRange> = prefixes.into_iter().map(KeyRange::of_prefix).collect();
+        ranges.sort_by(|a, b| a.start.cmp(&b.start));
+        let mut merged: Vec<KeyRange> = Vec::with_capacity(ranges.len());
+        for range in ranges {
+            match merged.last_mut() {
+                Some(last) if last.end.as_ref().is_none_or(|end| range.start <= *end) => {
+                    last.end = match (last.end.take(), range.end) {
+                        (Some(a), Some(b)) => Some(a.max(b)),
+                        _ => None,
+                    };
+                }
+                _ => merged.push(range),
+            }
+        }
+        Ranges(merged)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &KeyRange> {
+        self.0.iter()
+    }
+
+    /// One range over all of them: from the first start to the last end.
+    fn covering(&self) -> KeyRange {
+        KeyRange {
+            start: self.0.first().map(|r| r.start.clone()).unwrap_or_else(|| vec![0]),
+            end: self.0.last().and_then(|r| r.end.clone()),
+        }
+    }
+
+    fn contains(&self, key: &[u8]) -> bool {
+        match self.0.as_slice() {
+            [only] => only.contains(key),
+            ranges => {
+                // The last range starting at or before `key`.
+                let after = ranges.partition_point(|r| r.start.as_slice() <= key);
+                after > 0 && ranges[after - 1].contains(key)
+            }
+        }
     }
 }
 
@@ -378,6 +613,40 @@ mod tests {
         assert_eq!(prefix_end(&[b'a', 0xff]), b"b".to_vec());
         assert_eq!(prefix_end(&[0xff, 0xff]), vec![0]);
         assert_eq!(prefix_end(b""), vec![0]);
+    }
+
+    #[test]
+    fn ranges_are_merged_sorted_and_filter_keys() {
+        let ranges = Ranges::of(vec![b"/b/".to_vec(), b"/a/x/".to_vec(), b"/a/".to_vec()]);
+        assert_eq!(
+            ranges.0,
+            vec![
+                KeyRange::of_prefix(b"/a/".to_vec()),
+                KeyRange::of_prefix(b"/b/".to_vec())
+            ]
+        );
+        assert!(ranges.contains(b"/a/x/1"));
+        assert!(ranges.contains(b"/b/"));
+        assert!(!ranges.contains(b"/a"));
+        assert!(!ranges.contains(b"/az"));
+        assert!(!ranges.contains(b"/c/"));
+        assert_eq!(ranges.covering().start, b"/a/".to_vec());
+        assert_eq!(ranges.covering().end, Some(b"/b0".to_vec()));
+
+        let all = Ranges::of(Vec::new());
+        assert!(all.contains(b"anything") && all.contains(&[0xff, 0xff]));
+        assert_eq!(all.covering().etcd_end(), vec![0]);
+        let to_end = Ranges::of(vec![vec![0xff], b"/a".to_vec()]);
+        assert!(to_end.contains(&[0xff, 1]) && to_end.contains(b"/ab") && !to_end.contains(b"/b"));
+        assert_eq!(to_end.covering().end, None);
+    }
+
+    #[test]
+    fn pages_follow_value_sizes() {
+        assert_eq!(next_page_keys(100, 100 * 64), PAGE_KEYS);
+        assert_eq!(next_page_keys(100, 100 * (1 << 20)), 4);
+        assert_eq!(next_page_keys(3, 3 * (6 << 20)), 1);
+        assert_eq!(next_page_keys(0, 0), PAGE_KEYS);
     }
 
     #[test]

@@ -5,31 +5,48 @@ use app::model::{
     RevokedBody, Role, ServiceBody, ServicesBody,
 };
 
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::extract::{Path, Query};
-use axum::http::{StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::{Extension, Json};
 use serde::Deserialize;
 
 use super::audit::Entry;
+use super::client::Client;
 use super::error::ApiError;
-use super::tls::ClientAddr;
 use super::AppState;
-use crate::auth::Caller;
+use crate::auth::{AuthMode, Caller};
 use crate::etcd::ActionError;
 
-/// `GET /api/v1/health`: 200 when synced, 503 otherwise.
-pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<HealthBody>) {
+/// What health says of an error to a caller without a session.
+const UNDISCLOSED: &str = "failing; sign in for the details (they are also in the server's log)";
+
+/// `GET /api/v1/health`: 200 when synced, 503 otherwise. Under `--auth
+/// users`, a caller without a session learns the state but not the
+/// details: no endpoints, and a generic text for every error (they name
+/// etcd's addresses and users).
+pub async fn health(State(state): State<AppState>, headers: HeaderMap) -> (StatusCode, Json<HealthBody>) {
     let link = state.store.link();
-    let tasks = state.tasks.health();
+    let mut tasks = state.tasks.health();
     let healthy = link.synced && state.tasks.all_running();
+    let disclose = matches!(state.config.auth, AuthMode::None) || super::auth::signed_in(&state, &headers);
+    let (endpoints, link_error) = if disclose {
+        (state.config.etcd.endpoints.clone(), link.error)
+    } else {
+        for task in &mut tasks {
+            if task.error.is_some() {
+                task.error = Some(UNDISCLOSED.to_owned());
+            }
+        }
+        (Vec::new(), link.error.map(|_| UNDISCLOSED.to_owned()))
+    };
     let body = HealthBody {
         status: if healthy { "ok" } else { "degraded" }.to_owned(),
         synced: link.synced,
         etcd: EtcdHealth {
             connected: link.synced,
-            endpoints: state.config.etcd.endpoints.clone(),
-            error: link.error,
+            endpoints,
+            error: link_error,
         },
         revision: state.store.revision(),
         tasks,
@@ -116,7 +133,7 @@ pub async fn lease(State(state): State<AppState>, Path(id): Path<String>) -> Res
 /// Every destructive route under `--read-only`.
 pub async fn read_only(
     State(state): State<AppState>,
-    ConnectInfo(ClientAddr(from)): ConnectInfo<ClientAddr>,
+    Extension(Client(from)): Extension<Client>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> ApiError {
@@ -130,7 +147,7 @@ pub async fn read_only(
 /// leave the model when the watch reports their deletion.
 pub async fn revoke_lease(
     State(state): State<AppState>,
-    ConnectInfo(ClientAddr(from)): ConnectInfo<ClientAddr>,
+    Extension(Client(from)): Extension<Client>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<RevokedBody>, ApiError> {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use app::model::{LoginBody, MeBody, Role};
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::http::Method;
 use axum::middleware::Next;
@@ -15,7 +15,7 @@ use axum::{Extension, Json};
 use serde::Deserialize;
 
 use super::audit::Entry;
-use super::tls::ClientAddr;
+use super::client::Client;
 use super::{ApiError, AppState};
 use crate::auth::{AuthMode, Caller};
 
@@ -46,7 +46,7 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
                 let why =
                     "sign in first: this Leasehold needs a login, and this request has no live session".to_owned();
                 if !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
-                    let from = request.extensions().get::<ConnectInfo<ClientAddr>>().map(|c| c.0 .0);
+                    let from = request.extensions().get::<Client>().map(|c| c.0);
                     let action = format!("{} {}", request.method(), request.uri().path());
                     state
                         .audit
@@ -59,6 +59,15 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
     request.extensions_mut().insert(caller);
     next.run(request).await
 }
+
+/// Whether the request comes with a live session (always false under
+/// `--auth none`, which has none).
+pub fn signed_in(state: &AppState, headers: &HeaderMap) -> bool {
+    session_token(headers).is_some_and(|token| state.sessions.get(token).is_some())
+}
+
+/// How long a login that finds every password check taken is told to wait.
+const BUSY_WAIT: Duration = Duration::from_secs(1);
 
 /// The session token from the request's cookies.
 fn session_token(headers: &HeaderMap) -> Option<&str> {
@@ -92,10 +101,12 @@ pub struct LoginRequest {
 
 /// `POST /api/v1/login`: 200 with the user and a session cookie; 401 for a
 /// wrong name or password (the same answer for both); 429 while the client
-/// must wait after too many attempts.
+/// must wait after too many attempts; 503 `busy` while the server already
+/// checks [`super::MAX_HASHING`] passwords (an attempt it did not check
+/// does not count against the client).
 pub async fn login(
     State(state): State<AppState>,
-    ConnectInfo(ClientAddr(from)): ConnectInfo<ClientAddr>,
+    Extension(Client(from)): Extension<Client>,
     body: Result<Json<LoginRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let AuthMode::Users(users) = &state.config.auth else {
@@ -109,26 +120,39 @@ pub async fn login(
             rejection.body_text()
         ))
     })?;
-    if let Err(wait) = state.throttle.begin(from.ip()) {
-        tracing::warn!(from = %from.ip(), wait_s = wait.as_secs(), "login refused: too many attempts");
+    // Held by the check itself: a client that gives up does not free it
+    // before argon2 is done.
+    let Ok(permit) = state.hashing.clone().try_acquire_owned() else {
+        tracing::warn!(%from, "login refused: every password check is taken");
+        return Err(ApiError::Busy(BUSY_WAIT));
+    };
+    if let Err(wait) = state.throttle.begin(from) {
+        tracing::warn!(%from, wait_s = wait.as_secs(), "login refused: too many attempts");
         return Err(ApiError::TooManyRequests(wait));
     }
     let known = users.contains(&login.username);
     let name = login.username.clone();
     let checker = users.clone();
-    let role = tokio::task::spawn_blocking(move || checker.verify(&name, &login.password))
-        .await
-        .map_err(|e| ApiError::Internal(format!("checking a password: {e}")))?;
+    let role = tokio::task::spawn_blocking(move || {
+        let role = checker.verify(&name, &login.password);
+        drop(permit);
+        role
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("checking a password: {e}")))?;
     let Some(role) = role else {
         // The name only when it is a user's: a password typed into the name
         // field must not reach the log.
         let user = if known { login.username.as_str() } else { "(unknown)" };
-        tracing::warn!(%user, from = %from.ip(), "login failed");
+        tracing::warn!(%user, %from, "login failed");
         return Err(ApiError::Unauthenticated("wrong user name or password".to_owned()));
     };
-    state.throttle.succeeded(from.ip());
-    let (token, _) = state.sessions.create(login.username.clone(), role);
-    tracing::info!(user = %login.username, ?role, from = %from.ip(), "signed in");
+    state.throttle.succeeded(from);
+    let (token, _) = state
+        .sessions
+        .create(login.username.clone(), role)
+        .map_err(ApiError::Internal)?;
+    tracing::info!(user = %login.username, ?role, %from, "signed in");
     let cookie = cookie(&token, state.sessions.ttl(), state.config.tls.is_some())?;
     let body = LoginBody {
         user: login.username,

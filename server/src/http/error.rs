@@ -19,6 +19,12 @@ pub enum ApiError {
     Unauthenticated(String),
     #[error("{0}")]
     Forbidden(String),
+    /// A key or prefix outside the `--prefix`es this Leasehold watches.
+    #[error("{0}")]
+    OutOfScope(String),
+    /// A `Host` not served under `--auth none` (DNS rebinding).
+    #[error("{0}")]
+    HostNotAllowed(String),
     /// A compare-and-swap lost: the key is no longer as the caller saw it.
     /// `current` is the key now (`None`: it does not exist).
     #[error("{message}")]
@@ -28,6 +34,9 @@ pub enum ApiError {
     Compacted(String),
     #[error("too many login attempts: try again in {} s", .0.as_secs().max(1))]
     TooManyRequests(std::time::Duration),
+    /// Every password check the server runs at once is taken.
+    #[error("the server is busy checking other sign-ins: try again in {} s", .0.as_secs().max(1))]
+    Busy(std::time::Duration),
     #[error("etcd is unavailable: {0}")]
     EtcdUnavailable(String),
     #[error("internal error: {0}")]
@@ -41,9 +50,12 @@ impl ApiError {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::OutOfScope(_) => (StatusCode::FORBIDDEN, "out_of_scope"),
+            ApiError::HostNotAllowed(_) => (StatusCode::FORBIDDEN, "host_not_allowed"),
             ApiError::Conflict { .. } => (StatusCode::CONFLICT, "conflict"),
             ApiError::Compacted(_) => (StatusCode::GONE, "compacted"),
             ApiError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
+            ApiError::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
             ApiError::EtcdUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "etcd_unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -74,7 +86,7 @@ impl IntoResponse for ApiError {
             }
             _ => (status, Json(ErrorBody { error })).into_response(),
         };
-        if let ApiError::TooManyRequests(wait) = self {
+        if let ApiError::TooManyRequests(wait) | ApiError::Busy(wait) = self {
             let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             response
                 .headers_mut()

@@ -7,8 +7,16 @@
 //! destructive actions like a lease revoke: operator only, audited, and
 //! routed to a refusal under `--read-only`.
 //!
-//! `{key}` is one path segment: the key percent-encoded (any byte may be
-//! escaped), or its entity id `base64:<base64>` for a key that is not UTF-8.
+//! `{key}` is one path segment: the key's id percent-encoded (the key
+//! itself, any byte of which may be escaped, or `base64:<base64>` for a key
+//! that is not UTF-8 or whose text begins with `base64:`).
+//!
+//! With `--prefix`, these routes serve only keys under the watched
+//! prefixes, by the rule the `kv:` topics follow
+//! ([`crate::config::within_prefixes`]): a key or a listed or diffed prefix
+//! outside them is 403 `out_of_scope` (a write audited), and so is a prefix
+//! wider than them (`/` when `/a/` is watched): it is refused, not narrowed,
+//! so that an answer never looks whole while it is not.
 
 use std::collections::HashMap;
 
@@ -16,15 +24,15 @@ use app::model::{
     KvBody, KvChange, KvDeletedBody, KvDiffBody, KvHistoryBody, KvListBody, KvPutRequest, KvVersion, Revision, Role,
 };
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{Query, State};
 use axum::http::Uri;
 use axum::{Extension, Json};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
 use super::audit::Entry;
+use super::client::Client;
 use super::error::ApiError;
-use super::tls::ClientAddr;
 use super::AppState;
 use crate::auth::Caller;
 use crate::etcd::{KvError, Removal, Swap};
@@ -50,7 +58,7 @@ impl From<KvError> for ApiError {
 }
 
 /// Decodes `%XX` escapes into bytes (a path segment: `+` is a plus).
-fn percent_decode_bytes(text: &str) -> Result<Vec<u8>, String> {
+pub(super) fn percent_decode_bytes(text: &str) -> Result<Vec<u8>, String> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -71,21 +79,25 @@ fn percent_decode_bytes(text: &str) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-/// The key of a path segment: its percent-decoded bytes, or the bytes of a
-/// `base64:` id that are not UTF-8 (a UTF-8 key is its own id).
+/// The key of a path segment: the key its percent-decoded text is the id of
+/// ([`crate::registry::key_of_id`]: the text itself, or the bytes of
+/// `base64:…`), or the decoded bytes themselves when they are not UTF-8.
 fn key_of_segment(segment: &str) -> Result<Vec<u8>, ApiError> {
     let bytes = percent_decode_bytes(segment).map_err(ApiError::BadRequest)?;
     if bytes.is_empty() {
         return Err(ApiError::BadRequest("the key must not be empty".to_owned()));
     }
-    if let Some(encoded) = std::str::from_utf8(&bytes).ok().and_then(|t| t.strip_prefix("base64:")) {
-        if let Ok(decoded) = STANDARD.decode(encoded) {
-            if !decoded.is_empty() && std::str::from_utf8(&decoded).is_err() {
-                return Ok(decoded);
-            }
-        }
+    match std::str::from_utf8(&bytes) {
+        Ok(id) => crate::registry::key_of_id(id)
+            .filter(|key| !key.is_empty())
+            .ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "{id:?} is no key's id: after \"base64:\" comes the key's bytes in standard base64, \
+                 for a key that is not UTF-8 or whose text begins with \"base64:\" (any other key is its own id)"
+                ))
+            }),
+        Err(_) => Ok(bytes),
     }
-    Ok(bytes)
 }
 
 /// The key named by the path segment `from_end` segments before the last
@@ -98,6 +110,20 @@ fn key_in_path(uri: &Uri, from_end: usize) -> Result<Vec<u8>, ApiError> {
         .nth(from_end)
         .ok_or_else(|| ApiError::BadRequest("no key in the path".to_owned()))?;
     key_of_segment(segment)
+}
+
+/// `Ok` when the configuration routes serve `key` (a key, or a prefix when
+/// `prefix` is true), else 403 `out_of_scope`.
+fn in_scope(state: &AppState, key: &[u8], prefix: bool) -> Result<(), ApiError> {
+    if state.config.in_scope(key) {
+        return Ok(());
+    }
+    let what = if prefix { "the prefix" } else { "the key" };
+    Err(ApiError::OutOfScope(format!(
+        "{what} {:?} is outside what this Leasehold watches (--prefix {}): ask for keys under those prefixes",
+        super::audit::clip(&key_id(key)),
+        state.config.prefixes.join(", --prefix ")
+    )))
 }
 
 /// A query parameter that must be a whole number >= `min`, if given.
@@ -133,6 +159,7 @@ pub async fn list(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<KvListBody>, ApiError> {
     let prefix = query.get("prefix").map(String::as_str).unwrap_or_default();
+    in_scope(&state, prefix.as_bytes(), true)?;
     let limit = match number(&query, "limit", 1)? {
         None => DEFAULT_LIMIT,
         Some(limit) => usize::try_from(limit)
@@ -164,6 +191,7 @@ pub async fn get(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<KvBody>, ApiError> {
     let key = key_in_path(&uri, 0)?;
+    in_scope(&state, &key, false)?;
     let at = number(&query, "rev", 1)?;
     let (now, kv) = state.actions.get_key(&key, at.unwrap_or(0)).await?;
     if at.is_none() && kv.is_none() {
@@ -179,6 +207,7 @@ pub async fn get(
 /// `GET /api/v1/kv/{key}/history`: newest first.
 pub async fn history(State(state): State<AppState>, uri: Uri) -> Result<Json<KvHistoryBody>, ApiError> {
     let key = key_in_path(&uri, 1)?;
+    in_scope(&state, &key, false)?;
     let history = state.actions.key_history(&key).await?;
     let versions = history
         .versions
@@ -202,6 +231,7 @@ pub async fn history(State(state): State<AppState>, uri: Uri) -> Result<Json<KvH
         revision: history.revision,
         versions,
         complete: history.complete,
+        truncated: history.truncated,
     }))
 }
 
@@ -211,6 +241,7 @@ pub async fn diff(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<KvDiffBody>, ApiError> {
     let prefix = query.get("prefix").map(String::as_str).unwrap_or_default();
+    in_scope(&state, prefix.as_bytes(), true)?;
     let from = number(&query, "from", 1)?.ok_or_else(|| ApiError::BadRequest("from=REV is required".to_owned()))?;
     let to = number(&query, "to", 1)?;
     if to.is_some_and(|to| to < from) {
@@ -245,7 +276,7 @@ pub async fn diff(
 struct Writer<'a> {
     state: &'a AppState,
     caller: &'a Caller,
-    from: std::net::SocketAddr,
+    from: std::net::IpAddr,
     action: &'static str,
     key: String,
 }
@@ -301,7 +332,7 @@ impl Writer<'_> {
 fn write_target<'a>(
     state: &'a AppState,
     caller: &'a Caller,
-    from: std::net::SocketAddr,
+    from: std::net::IpAddr,
     action: &'static str,
     uri: &Uri,
 ) -> (Writer<'a>, Result<Vec<u8>, ApiError>) {
@@ -323,7 +354,7 @@ fn write_target<'a>(
 /// `PUT /api/v1/kv/{key}`: a compare-and-swap on `expect_mod_revision`.
 pub async fn put(
     State(state): State<AppState>,
-    ConnectInfo(ClientAddr(from)): ConnectInfo<ClientAddr>,
+    Extension(Client(from)): Extension<Client>,
     Extension(caller): Extension<Caller>,
     uri: Uri,
     body: Result<Json<KvPutRequest>, JsonRejection>,
@@ -331,6 +362,7 @@ pub async fn put(
     let (writer, key) = write_target(&state, &caller, from, "put_key", &uri);
     writer.check_role()?;
     let key = key.map_err(|e| writer.refuse(e))?;
+    in_scope(&state, &key, false).map_err(|e| writer.refuse(e))?;
     let Json(body) = body.map_err(|rejection| {
         writer.refuse(ApiError::BadRequest(format!(
             "the body must be JSON {{\"value\" or \"value_base64\", \"expect_mod_revision\"}}: {}",
@@ -370,7 +402,7 @@ pub async fn put(
 /// `DELETE /api/v1/kv/{key}?expect_mod_revision=N`: a compare-and-delete.
 pub async fn delete(
     State(state): State<AppState>,
-    ConnectInfo(ClientAddr(from)): ConnectInfo<ClientAddr>,
+    Extension(Client(from)): Extension<Client>,
     Extension(caller): Extension<Caller>,
     uri: Uri,
     Query(query): Query<HashMap<String, String>>,
@@ -378,6 +410,7 @@ pub async fn delete(
     let (writer, key) = write_target(&state, &caller, from, "delete_key", &uri);
     writer.check_role()?;
     let key = key.map_err(|e| writer.refuse(e))?;
+    in_scope(&state, &key, false).map_err(|e| writer.refuse(e))?;
     let expect = number(&query, "expect_mod_revision", 0)
         .and_then(|e| {
             e.ok_or_else(|| {
@@ -402,7 +435,7 @@ pub async fn delete(
 /// `PUT` and `DELETE` of a key under `--read-only`: refused and audited.
 pub async fn read_only(
     State(state): State<AppState>,
-    ConnectInfo(ClientAddr(from)): ConnectInfo<ClientAddr>,
+    Extension(Client(from)): Extension<Client>,
     Extension(caller): Extension<Caller>,
     method: axum::http::Method,
     uri: Uri,
@@ -430,8 +463,14 @@ mod tests {
         assert_eq!(key("/kv/a+b", 0).ok(), Some(b"a+b".to_vec()));
         assert_eq!(key("/kv/%FF%00", 0).ok(), Some(vec![0xff, 0]));
         assert_eq!(key("/kv/base64:%2FwA%3D", 0).ok(), Some(vec![0xff, 0]));
-        // A UTF-8 key is its own id, even when it looks like base64.
-        assert_eq!(key("/kv/base64:YQ==", 0).ok(), Some(b"base64:YQ==".to_vec()));
+        // A text key beginning with `base64:` is named by its base64 id;
+        // the base64 of a key that is its own id names nothing.
+        assert_eq!(
+            key("/kv/base64:YmFzZTY0OllRPT0%3D", 0).ok(),
+            Some(b"base64:YQ==".to_vec())
+        );
+        assert!(key("/kv/base64:YQ==", 0).is_err());
+        assert!(key("/kv/base64:not%20base64", 0).is_err());
         assert!(key("/kv/%zz", 0).is_err());
         assert!(key("/kv/", 0).is_err());
     }

@@ -1,10 +1,14 @@
 //! HTTP: REST routes, the WebSocket endpoint, static assets and the Leptos app.
 
 mod api;
+mod assets;
 pub mod audit;
 mod auth;
+pub mod client;
 mod error;
+pub mod host;
 mod kv;
+mod refusals;
 mod security;
 pub mod tls;
 pub mod ws;
@@ -16,6 +20,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
@@ -44,9 +49,16 @@ pub struct AppState {
     pub audit: audit::Audit,
     /// Signed-in sessions (`--auth users`).
     pub sessions: Sessions,
-    /// The brake on password guessing.
+    /// The brake on password guessing, per client.
     pub throttle: Throttle,
+    /// The bound on password checks running at once, whoever asks: each is
+    /// an argon2 run of 19 MiB on a blocking thread. A login that finds
+    /// none free is answered 503 at once, never queued.
+    pub hashing: Arc<Semaphore>,
 }
+
+/// Password checks run at once at most ([`AppState::hashing`]): 76 MiB.
+pub const MAX_HASHING: usize = 4;
 
 impl AppState {
     pub fn new(
@@ -65,9 +77,11 @@ impl AppState {
             .env(leptos::config::Env::PROD)
             .build();
         let sessions = Sessions::new(config.session_ttl);
+        audit.spawn_summaries(&tasks);
         AppState {
             sessions,
             throttle: Throttle::default(),
+            hashing: Arc::new(Semaphore::new(MAX_HASHING)),
             config,
             store,
             hub,
@@ -117,9 +131,14 @@ pub fn router(state: AppState) -> Router {
         .layer(CompressionLayer::new());
 
     // wasm, JS and CSS, with the `.br`/`.gz` files cargo-leptos precompressed
-    // served under the matching content-encoding.
+    // served under the matching content-encoding, revalidated on every use.
     let pkg_dir = std::path::Path::new(&*state.leptos.site_root).join(&*state.leptos.site_pkg_dir);
-    let assets = ServeDir::new(pkg_dir).precompressed_br().precompressed_gzip();
+    let assets = Router::new()
+        .fallback_service(ServeDir::new(&pkg_dir).precompressed_br().precompressed_gzip())
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(pkg_dir),
+            assets::revalidate,
+        ));
 
     let leptos_options = state.leptos.clone();
     let routes = generate_route_list(app::App);
@@ -131,10 +150,14 @@ pub fn router(state: AppState) -> Router {
         .nest_service("/pkg", assets)
         .leptos_routes(&state, routes, move || app::shell(leptos_options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+        // Outermost last: the client is known to every layer after it, and
+        // no handler runs for a host that is not served.
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             security::same_origin,
         ))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), host::check))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), client::identify))
         .layer(axum::middleware::from_fn(security::headers))
         .with_state(state)
 }

@@ -12,7 +12,7 @@
 //!   script) and carries no ambient credentials worth forging, so it passes.
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::http::Method;
 use axum::middleware::Next;
@@ -21,8 +21,8 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
-use super::audit::Entry;
-use super::tls::ClientAddr;
+use super::audit::{clip, Entry};
+use super::client::Client;
 use super::{ApiError, AppState};
 
 /// Pages larger than this are sent with a CSP that allows no inline script.
@@ -126,11 +126,13 @@ pub async fn same_origin(State(state): State<AppState>, request: Request, next: 
     }
     if let Err(why) = check_origin(request.headers()) {
         let (method, path) = (request.method().clone(), request.uri().path().to_owned());
-        tracing::warn!(%method, %path, %why, "cross-origin request refused");
-        if !safe {
+        if safe {
+            tracing::warn!(%method, path = %clip(&path), %why, "cross-origin WebSocket refused");
+        } else {
             // Before authentication: a cross-site request carries no
-            // SameSite=Strict cookie, so it is nobody's.
-            let from = request.extensions().get::<ConnectInfo<ClientAddr>>().map(|c| c.0 .0);
+            // SameSite=Strict cookie, so it is nobody's. Logged with the
+            // audit entry, which is held back in a flood.
+            let from = request.extensions().get::<Client>().map(|c| c.0);
             state.audit.record(&Entry::new(
                 format!("{method} {path}"),
                 "anonymous",
@@ -151,7 +153,8 @@ fn check_origin(headers: &HeaderMap) -> Result<(), String> {
         let origin_host = origin.split_once("://").map(|(_, rest)| rest).unwrap_or_default();
         if origin == "null" || origin_host.is_empty() || !origin_host.eq_ignore_ascii_case(host) {
             return Err(format!(
-                "this request came from the page of another site ({origin}); only Leasehold's own pages may change anything"
+                "this request came from the page of another site ({}); only Leasehold's own pages may change anything",
+                clip(origin)
             ));
         }
         return Ok(());

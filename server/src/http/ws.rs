@@ -9,6 +9,16 @@
 //! A client that falls too far behind gets fresh snapshots instead of an
 //! ever-growing backlog (DESIGN.md rules 6 and 7).
 //!
+//! Everything a client can make the server hold is bounded, by a limit
+//! below with its reason: the topics of a socket ([`MAX_TOPICS`],
+//! [`MAX_KV_TOPICS`]), its pending patches ([`MAX_PENDING_OPS`] per topic,
+//! [`MAX_PENDING_BYTES`] in all; past them a topic gets a fresh snapshot
+//! instead), the snapshots taken for one batch ([`SNAPSHOT_BATCH_BYTES`]),
+//! its answers (one pong however many pings, at most
+//! [`replies::MAX_QUEUED_ERRORS`] errors), and what it may send
+//! ([`MAX_CLIENT_MESSAGE`], also the largest frame read). A socket that
+//! floods is closed with 1008 and a reason.
+//!
 //! A client that opened the socket with `?compress=gzip` gets every message
 //! of [`GZIP_FROM`] bytes or more as a binary frame of gzipped JSON: a
 //! registry's snapshots shrink about tenfold, while the small patches of
@@ -18,6 +28,9 @@
 //! backwards. Snapshots are taken under the store's lock together with their
 //! position (`seq`) in the stream of updates; updates at or before a topic's
 //! snapshot are dropped for that topic, and each batch is ordered by revision.
+
+mod pending;
+mod replies;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -39,11 +52,25 @@ use tokio::time::Instant;
 use super::error::ApiError;
 use super::AppState;
 use crate::auth::{Caller, Session as SignedIn};
-use crate::hub::{patch_text, Hub, Update};
+use crate::hub::{Hub, Update};
 use crate::registry::{patch_op, Store};
+use pending::Pending;
+use replies::{Flooded, Refusal, Replies};
 
-/// Largest client message accepted.
-const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
+/// Largest client message accepted, and largest frame: a client sends
+/// `subscribe`, `unsubscribe` and `ping`, and a subscription to every topic
+/// a socket may hold fits with room to spare. A frame is refused from its
+/// header, before its payload is read (tungstenite's default of 16 MiB would
+/// have the server buffer that much of a frame it then refuses).
+pub const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
+/// Topics one socket may subscribe to at once. A page needs a dozen; each
+/// topic is state per socket and an entry in what the lease sampler and the
+/// patch builders go through.
+pub const MAX_TOPICS: usize = 64;
+/// Of those, `kv:<prefix>` and `kv-dir:<prefix>` topics: each prefix some
+/// socket watches is matched against every key changed in every revision,
+/// and the configuration tree needs one per open folder.
+pub const MAX_KV_TOPICS: usize = 32;
 /// Bytes read from a socket at a time. Clients send little; the WebSocket
 /// layer zeroes this much before every read attempt, and its 128 KiB default
 /// made that memset the largest single cost of fanning patches out to many
@@ -57,7 +84,21 @@ const GZIP_FROM: usize = 8 * 1024;
 const GZIP_LEVEL: Compression = Compression::fast();
 /// Merged ops one topic may hold for a busy client before it is resynced with
 /// a snapshot instead.
-const MAX_PENDING_OPS: usize = 10_000;
+pub const MAX_PENDING_OPS: usize = 10_000;
+/// Bytes of patches (about their JSON) a busy client's topics may hold in
+/// all; past this the topic holding the most is resynced with a snapshot.
+/// The ops are shared with every other client, but a stuck socket would keep
+/// them alive: ten thousand ops of 1.5 MiB values would be 15 GB.
+pub const MAX_PENDING_BYTES: usize = 4 << 20;
+/// Snapshots taken for one batch stop once they reach this many bytes; the
+/// other topics' snapshots wait for the next batch. At most two batches are
+/// in flight per socket, and a socket may hold 32 `kv:` topics of up to
+/// 64 MiB each.
+pub const SNAPSHOT_BATCH_BYTES: usize = 8 << 20;
+/// How long a closing socket gets to take its close frame and last batch;
+/// after that its writer is stopped, so that a client that never reads does
+/// not keep a task and a socket for ever.
+const CLOSE_GRACE: Duration = Duration::from_secs(10);
 /// Upserts per message when the rest of a large snapshot follows its first part.
 const SNAPSHOT_PART_OPS: usize = 1000;
 /// Malformed client messages tolerated per window before the socket is closed.
@@ -90,6 +131,7 @@ pub async fn upgrade(
     };
     Ok(ws
         .max_message_size(MAX_CLIENT_MESSAGE)
+        .max_frame_size(MAX_CLIENT_MESSAGE)
         .read_buffer_size(READ_CHUNK)
         .on_upgrade(move |socket: WebSocket| {
             let (sink, stream) = socket.split();
@@ -136,77 +178,6 @@ struct Continuation {
     started: bool,
 }
 
-/// What a topic has to send since its last message: patches of updates,
-/// held by reference until the socket is free.
-struct Pending {
-    /// (update, index in its `patches`), oldest first.
-    parts: Vec<(Arc<Update>, usize)>,
-    /// Ops in `parts`, before merging.
-    ops: usize,
-    /// The position the topic reaches once they are applied: the last
-    /// part's, or after a resume the session's watermark.
-    revision: Revision,
-    seq: u64,
-}
-
-impl Pending {
-    fn new() -> Self {
-        Pending {
-            parts: Vec::new(),
-            ops: 0,
-            revision: 0,
-            seq: 0,
-        }
-    }
-
-    /// Adds `update.patches[index]`; the topic is then at that update.
-    fn push(&mut self, update: Arc<Update>, index: usize) {
-        self.ops += update.patches.get(index).map_or(0, |(_, ops)| ops.len());
-        self.revision = update.revision;
-        self.seq = update.seq;
-        self.parts.push((update, index));
-    }
-
-    /// The `patch` message: a lone update's own shared text, or the parts
-    /// merged into one patch in which an entity's later op replaces its
-    /// earlier ones, assembled from the parts' serialized ops (a burst costs a
-    /// busy client one message, and the server serializes nothing per client).
-    fn frame(&self, topic: &Topic) -> Option<Utf8Bytes> {
-        if let [(update, index)] = self.parts.as_slice() {
-            if update.revision == self.revision {
-                return update.encoded(*index).map(|encoded| encoded.text.clone());
-            }
-        }
-        let mut merged: Vec<&str> = Vec::with_capacity(self.ops);
-        let mut by_id: HashMap<&str, usize> = HashMap::with_capacity(self.ops);
-        for (update, index) in &self.parts {
-            let (Some((_, ops)), Some(encoded)) = (update.patches.get(*index), update.encoded(*index)) else {
-                continue;
-            };
-            for (op, range) in ops.iter().zip(&encoded.ops) {
-                let Some(text) = encoded.text.as_str().get(range.clone()) else {
-                    continue;
-                };
-                match op.id().map(|id| by_id.get(id).copied().ok_or(id)) {
-                    Some(Ok(at)) => merged[at] = text,
-                    Some(Err(id)) => {
-                        by_id.insert(id, merged.len());
-                        merged.push(text);
-                    }
-                    None => merged.push(text),
-                }
-            }
-        }
-        match patch_text(topic, self.revision, merged) {
-            Ok((text, _)) => Some(text.into()),
-            Err(error) => {
-                tracing::error!(%error, "cannot serialize a patch");
-                None
-            }
-        }
-    }
-}
-
 pub struct Session {
     store: Store,
     hub: Hub,
@@ -219,8 +190,8 @@ pub struct Session {
     /// Revision of the last status sent, and whether one is due.
     status_sent: Option<Revision>,
     status_due: bool,
-    pongs: usize,
-    errors: Vec<ServerMsg>,
+    /// Pongs and errors due.
+    replies: Replies,
     bad_messages: u32,
     bad_window: Instant,
     close: Option<(u16, &'static str)>,
@@ -252,8 +223,7 @@ impl Session {
             received: (0, 0),
             status_sent: None,
             status_due: true,
-            pongs: 0,
-            errors: Vec::new(),
+            replies: Replies::default(),
             bad_messages: 0,
             bad_window: Instant::now(),
             close: None,
@@ -327,23 +297,36 @@ impl Session {
                     code,
                     reason: reason.into(),
                 };
+                tracing::debug!(code, reason, "closing a websocket");
                 // Best effort, and bounded: the client may be gone or not reading.
                 let close = tx.send(vec![Message::Close(Some(frame))]);
-                let _ = tokio::time::timeout(Duration::from_secs(5), close).await;
+                let _ = tokio::time::timeout(CLOSE_GRACE, close).await;
                 break;
             }
         }
         drop(tx);
-        if !writer_done {
-            // Let the writer flush what it has (a close frame, a last batch).
-            let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+        // Let the writer flush what it has (a close frame, a last batch), and
+        // read what the client still sends until its own close: dropping a
+        // socket with unread input resets the connection, and a reset throws
+        // away what the client has not read yet (the close frame among it).
+        // Not for ever: a client that does not read never lets the writer end.
+        let finish = async {
+            if !writer_done {
+                let _ = (&mut writer).await;
+            }
+        };
+        let drain = async { while let Some(Ok(_)) = stream.next().await {} };
+        if tokio::time::timeout(CLOSE_GRACE, futures::future::join(finish, drain))
+            .await
+            .is_err()
+        {
+            writer.abort();
         }
     }
 
     fn has_work(&self) -> bool {
         self.status_due
-            || self.pongs > 0
-            || !self.errors.is_empty()
+            || !self.replies.is_empty()
             || self
                 .topics
                 .values()
@@ -362,18 +345,22 @@ impl Session {
         match serde_json::from_str::<ClientMsg>(text.as_str()) {
             Ok(ClientMsg::Subscribe { topics, since }) => {
                 for topic in topics {
+                    if self.close.is_some() {
+                        break;
+                    }
                     if let Topic::Kv(prefix) | Topic::KvDir(prefix) = &topic {
-                        if !self.mirrored.is_empty() && !self.mirrored.iter().any(|m| prefix.starts_with(m.as_str())) {
-                            self.errors.push(ServerMsg::Error {
-                                code: "not_served".to_owned(),
-                                message: format!(
-                                    "{topic}: this Leasehold mirrors only keys under {:?}; subscribe to a prefix inside them",
-                                    self.mirrored
-                                ),
-                                topic: Some(topic.clone()),
-                            });
+                        if !crate::config::within_prefixes(&self.mirrored, prefix.as_bytes()) {
+                            let message = format!(
+                                "{topic}: this Leasehold mirrors only keys under {:?}; subscribe to a prefix inside them",
+                                self.mirrored
+                            );
+                            self.refuse(Refusal::NotServed, message, Some(topic));
                             continue;
                         }
+                    }
+                    if let Some(message) = self.over_topic_limits(&topic) {
+                        self.refuse(Refusal::TooManyTopics, message, Some(topic));
+                        continue;
                     }
                     let resumed = since.and_then(|since| self.resume(&topic, since));
                     if !self.topics.contains_key(&topic) {
@@ -392,6 +379,8 @@ impl Session {
                         }
                     }
                 }
+                // A resume may bring more than a busy socket may hold.
+                self.bound_pending_bytes();
             }
             Ok(ClientMsg::Unsubscribe { topics }) => {
                 for topic in topics {
@@ -400,7 +389,7 @@ impl Session {
                     }
                 }
             }
-            Ok(ClientMsg::Ping) => self.pongs += 1,
+            Ok(ClientMsg::Ping) => self.replies.ping(),
             Err(error) => self.bad_message(format!("malformed message: {error}")),
         }
     }
@@ -429,6 +418,34 @@ impl Session {
         Some((up_to, pending))
     }
 
+    /// Why subscribing to `topic` (not yet subscribed) would go over this
+    /// socket's limits, if it would.
+    fn over_topic_limits(&self, topic: &Topic) -> Option<String> {
+        if self.topics.contains_key(topic) {
+            return None;
+        }
+        if self.topics.len() >= MAX_TOPICS {
+            return Some(format!(
+                "{topic}: a socket holds at most {MAX_TOPICS} topics; unsubscribe from one first"
+            ));
+        }
+        let is_kv = |t: &Topic| matches!(t, Topic::Kv(_) | Topic::KvDir(_));
+        if is_kv(topic) && self.topics.keys().filter(|t| is_kv(t)).count() >= MAX_KV_TOPICS {
+            return Some(format!(
+                "{topic}: a socket holds at most {MAX_KV_TOPICS} kv: and kv-dir: topics; unsubscribe from one first (close a folder)"
+            ));
+        }
+        None
+    }
+
+    /// Answers a request with an error; closes the socket when errors pile
+    /// up unread.
+    fn refuse(&mut self, why: Refusal, message: String, topic: Option<Topic>) {
+        if self.replies.refuse(why, message, topic) == Err(Flooded) && self.close.is_none() {
+            self.close = Some((CLOSE_POLICY, "too many unread errors: read the socket"));
+        }
+    }
+
     fn bad_message(&mut self, message: String) {
         if self.bad_window.elapsed() > BAD_MESSAGE_WINDOW {
             self.bad_window = Instant::now();
@@ -439,11 +456,7 @@ impl Session {
             self.close = Some((CLOSE_POLICY, "too many malformed messages"));
             return;
         }
-        self.errors.push(ServerMsg::Error {
-            code: "bad_request".to_owned(),
-            message,
-            topic: None,
-        });
+        self.refuse(Refusal::BadRequest, message, None);
     }
 
     fn on_update(&mut self, update: &Arc<Update>) {
@@ -463,7 +476,24 @@ impl Session {
                 self.store.metrics().snapshot_forced();
             }
         }
+        self.bound_pending_bytes();
         self.count_pending();
+    }
+
+    /// Keeps the bytes of pending patches within [`MAX_PENDING_BYTES`]: the
+    /// topics holding the most are resynced with a snapshot instead.
+    fn bound_pending_bytes(&mut self) {
+        let bytes = |state: &TopicState| state.pending.as_ref().map_or(0, |p| p.bytes);
+        let mut total: usize = self.topics.values().map(bytes).sum();
+        while total > MAX_PENDING_BYTES {
+            let Some(state) = self.topics.values_mut().max_by_key(|state| bytes(state)) else {
+                break;
+            };
+            total -= bytes(state);
+            state.pending = None;
+            state.needs_snapshot = true;
+            self.store.metrics().snapshot_forced();
+        }
     }
 
     /// Keeps the pending-ops gauge equal to what this session holds.
@@ -506,8 +536,11 @@ impl Session {
         // 1. Snapshots, each at its position in the update order.
         let mut out: Vec<(Revision, u64, Out)> = Vec::new();
         let mut refused = Vec::new();
+        let mut errors = Vec::new();
+        let mut snapshot_bytes = 0;
         for (topic, state) in &mut self.topics {
-            if !state.needs_snapshot {
+            // Past the batch's share, the others wait for the next batch.
+            if !state.needs_snapshot || snapshot_bytes >= SNAPSHOT_BATCH_BYTES {
                 continue;
             }
             state.needs_snapshot = false;
@@ -515,6 +548,7 @@ impl Session {
             state.continuation = None;
             match self.store.snapshot(topic) {
                 Ok(snapshot) => {
+                    snapshot_bytes += snapshot.data.get().len();
                     state.floor = snapshot.seq;
                     let more = !snapshot.rest.is_empty();
                     if more {
@@ -538,7 +572,7 @@ impl Session {
                 }
                 Err(error) => {
                     refused.push(topic.clone());
-                    self.errors.push(ServerMsg::Error {
+                    errors.push(ServerMsg::Error {
                         code: error.code().to_owned(),
                         message: error.to_string(),
                         topic: Some(topic.clone()),
@@ -605,9 +639,12 @@ impl Session {
                 }
             }
         }
-        out.sort_by_key(|(revision, seq, _)| (*revision, *seq));
+        // In the order the model went through them. Revisions follow that
+        // order too, except once etcd went back in time: then the relist's
+        // update has a higher `seq` and a lower revision than those before it.
+        out.sort_by_key(|(revision, seq, _)| (*seq, *revision));
 
-        // 5. Status and pongs last, at a revision no earlier than anything above.
+        // 5. Status, pong and errors last, at a revision no earlier than anything above.
         let mut watermark = self.watermark();
         if let Some((revision, _, _)) = out.last() {
             watermark = watermark.max(*revision);
@@ -623,10 +660,8 @@ impl Session {
                 error: link.error.filter(|_| link.state != EtcdState::Connected),
             }));
         }
-        for _ in 0..std::mem::take(&mut self.pongs) {
-            messages.push(Out::Message(ServerMsg::Pong { revision: watermark }));
-        }
-        messages.extend(self.errors.drain(..).map(Out::Message));
+        messages.extend(self.replies.take(watermark).into_iter().map(Out::Message));
+        messages.extend(errors.into_iter().map(Out::Message));
 
         self.count_pending();
         let gzip_large = self.gzip;
@@ -705,113 +740,4 @@ where
         }
     }
     let _ = sink.close().await;
-}
-
-#[cfg(test)]
-mod tests {
-    use serde_json::value::RawValue;
-    use serde_json::Value;
-
-    use super::*;
-
-    fn upsert(id: &str, n: u32) -> PatchOp {
-        let value = RawValue::from_string(format!(r#"{{"name":"{id}","n":{n},"note":"a \"quoted\" é"}}"#));
-        PatchOp::Upsert {
-            id: id.to_owned(),
-            value: value.unwrap_or_else(|error| panic!("raw value: {error}")),
-        }
-    }
-
-    fn remove(id: &str) -> PatchOp {
-        PatchOp::Remove { id: id.to_owned() }
-    }
-
-    fn json(text: &str) -> Value {
-        serde_json::from_str(text).unwrap_or_else(|error| panic!("{error}: {text}"))
-    }
-
-    fn serde_patch(topic: &Topic, revision: Revision, ops: Vec<PatchOp>) -> Value {
-        let message = ServerMsg::Patch {
-            topic: topic.clone(),
-            revision,
-            ops,
-            more: false,
-        };
-        json(&serde_json::to_string(&message).unwrap_or_else(|error| panic!("{error}")))
-    }
-
-    fn pending_of(updates: &[Arc<Update>]) -> Pending {
-        let mut pending = Pending::new();
-        for update in updates {
-            pending.push(update.clone(), 0);
-        }
-        pending
-    }
-
-    #[test]
-    fn a_lone_update_is_sent_as_the_message_serde_writes_and_shared() {
-        let topic = Topic::Service("a \"b\"".to_owned());
-        let ops = vec![upsert("x", 1), remove("y"), upsert("z", 2)];
-        let update = Arc::new(Update::new(
-            3,
-            41,
-            vec![(Topic::Services, vec![]), (topic.clone(), ops.clone())],
-        ));
-        let mut pending = Pending::new();
-        pending.push(update, 1);
-        let first = pending.frame(&topic).unwrap_or_else(|| panic!("frame"));
-        assert_eq!(json(first.as_str()), serde_patch(&topic, 41, ops));
-        // A second session gets the very same bytes, not a new serialization.
-        let second = pending.frame(&topic).unwrap_or_else(|| panic!("frame"));
-        assert_eq!(first.as_str().as_ptr(), second.as_str().as_ptr());
-    }
-
-    #[test]
-    fn merged_updates_keep_each_entitys_last_op_in_its_first_place() {
-        let topic = Topic::Services;
-        let updates = [
-            Arc::new(Update::new(
-                1,
-                10,
-                vec![(topic.clone(), vec![upsert("a", 1), upsert("b", 1)])],
-            )),
-            Arc::new(Update::new(
-                2,
-                11,
-                vec![(topic.clone(), vec![remove("a"), upsert("c", 1)])],
-            )),
-            Arc::new(Update::new(3, 12, vec![(topic.clone(), vec![upsert("b", 2)])])),
-        ];
-        let pending = pending_of(&updates);
-        assert_eq!((pending.revision, pending.seq, pending.ops), (12, 3, 5));
-        let frame = pending.frame(&topic).unwrap_or_else(|| panic!("frame"));
-        let expected = serde_patch(&topic, 12, vec![remove("a"), upsert("b", 2), upsert("c", 1)]);
-        assert_eq!(json(frame.as_str()), expected);
-    }
-
-    #[test]
-    fn a_resume_with_nothing_missed_is_an_empty_patch_at_the_watermark() {
-        let pending = Pending {
-            parts: Vec::new(),
-            ops: 0,
-            revision: 99,
-            seq: 7,
-        };
-        let frame = pending.frame(&Topic::Locks).unwrap_or_else(|| panic!("frame"));
-        assert_eq!(json(frame.as_str()), serde_patch(&Topic::Locks, 99, vec![]));
-    }
-
-    #[test]
-    fn a_resumed_single_update_is_sent_at_the_watermark_not_its_own_revision() {
-        let topic = Topic::Locks;
-        let update = Arc::new(Update::new(5, 20, vec![(topic.clone(), vec![upsert("l", 1)])]));
-        let pending = Pending {
-            parts: vec![(update, 0)],
-            ops: 1,
-            revision: 25,
-            seq: 6,
-        };
-        let frame = pending.frame(&topic).unwrap_or_else(|| panic!("frame"));
-        assert_eq!(json(frame.as_str()), serde_patch(&topic, 25, vec![upsert("l", 1)]));
-    }
 }

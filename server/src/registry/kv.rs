@@ -10,12 +10,17 @@ use serde_json::value::to_raw_value;
 
 use super::classify::{Classifier, Kind};
 use super::mirror::{ChangeRef, KeyValue, Mirror};
-use super::text::{key_id, text_and_base64};
+use super::text::{key_id, text_and_base64, text_id};
 use super::views::SnapshotError;
 use super::Store;
 use crate::hub::Hub;
 
 pub use app::model::KV_TOPIC_MAX;
+
+/// The most bytes (keys and values) a `kv:<prefix>` snapshot carries: ten
+/// thousand keys of configuration could otherwise be gigabytes in one
+/// message, built in the server's memory and again in the browser's.
+pub const KV_TOPIC_BYTES_MAX: usize = 64 << 20;
 
 /// What the classifier says a key is, as `KV.kind` writes it.
 pub fn kind_of(classifier: &Classifier, kv: &KeyValue) -> KvKind {
@@ -64,6 +69,10 @@ pub(super) fn snapshot_body(
     if under.len() > KV_TOPIC_MAX {
         return Err(SnapshotError::TooLarge(topic.clone(), KV_TOPIC_MAX));
     }
+    let bytes: usize = under.iter().map(|kv| kv.key.len() + kv.value.len()).sum();
+    if bytes > KV_TOPIC_BYTES_MAX {
+        return Err(SnapshotError::TooManyBytes(topic.clone(), KV_TOPIC_BYTES_MAX));
+    }
     Ok(KvListBody {
         revision,
         items: under.into_iter().map(|kv| to_kv(classifier, kv)).collect(),
@@ -95,12 +104,13 @@ fn past_folder(folder: &[u8]) -> Vec<u8> {
 
 /// A sub-folder as a `kv-dir` entry, with its id (its whole prefix).
 ///
-/// The id is the folder's prefix as text, what a client gets by appending
-/// the entry's `name` to the folder's own prefix (which is text): bytes that
-/// are not UTF-8 show as U+FFFD in both.
+/// The id is the id of the folder's prefix as text ([`text_id`]), what a
+/// client gets by appending the entry's `name` to the folder's own prefix
+/// (which is text): bytes that are not UTF-8 show as U+FFFD in both, and a
+/// prefix beginning with `base64:` is written in base64, as a key's id is.
 fn folder_entry(prefix: &[u8], folder: &[u8]) -> (String, KvDirEntry) {
     let name = String::from_utf8_lossy(folder.get(prefix.len()..).unwrap_or_default()).into_owned();
-    let id = format!("{}{name}", String::from_utf8_lossy(prefix));
+    let id = text_id(&format!("{}{name}", String::from_utf8_lossy(prefix)));
     (id, KvDirEntry { name, kv: None })
 }
 

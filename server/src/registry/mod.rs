@@ -25,6 +25,6 @@ pub use index::{op as patch_op, LeaseHoldings};
 pub use kv::{kind_of, to_kv, KV_TOPIC_MAX};
 pub use leases::Sample;
 pub use mirror::{KeyValue, KvEvent, Mirror};
-pub use store::{now_rfc3339, Store};
-pub use text::{key_id, text_and_base64};
+pub use store::{now_rfc3339, Store, WentBack};
+pub use text::{key_id, key_of_id, text_and_base64};
 pub use views::{Snapshot, SnapshotError};

@@ -138,8 +138,10 @@ impl Store {
     /// Replaces the whole mirror with a fresh list taken at `revision`.
     ///
     /// Used after the first list and after every relist (compaction, lost
-    /// stream); the diff against the old mirror is what clients receive.
-    pub fn replace_mirror(&self, revision: Revision, next: Mirror) {
+    /// stream, etcd gone back in time); the diff against the old mirror is
+    /// what clients receive. The model's revision becomes the list's, also
+    /// when that is lower (`went_back`): the mirror is etcd at that revision.
+    pub fn replace_mirror(&self, revision: Revision, next: Mirror, went_back: Option<WentBack>) {
         let mut guard = self.write();
         let model = &mut *guard;
         let was_loaded = model.loaded;
@@ -162,12 +164,19 @@ impl Store {
         drop(changes);
         model.mirror = next;
         model.loaded = true;
-        model.revision = model.revision.max(revision);
+        model.revision = revision;
         // A relist's differences are what happened while the watch was lost.
-        let events = match &now {
+        let mut events = match &now {
             Some(at) => model.index.events(&touched, &BTreeMap::new(), model.revision, at),
             None => Vec::new(),
         };
+        if let Some(went_back) = went_back {
+            tracing::warn!(from = went_back.from, to = went_back.to, cluster_id = ?went_back.cluster_id, "etcd went back in time");
+            // What the hub kept from before is another history: every client
+            // that saw any of it takes a snapshot instead of resuming.
+            self.inner.hub.start_history(went_back.from.max(revision) + 1);
+            events.insert(0, went_back_event(went_back, revision, now.clone().unwrap_or_default()));
+        }
         patches.extend(model.index.patches(touched));
         if !was_loaded {
             for topic in self.inner.hub.watched_topics() {
@@ -186,12 +195,11 @@ impl Store {
     /// Applies every event of one etcd revision, atomically.
     pub fn apply_revision(&self, revision: Revision, events: Vec<KvEvent>, ended: &BTreeMap<i64, LeaseEnd>) {
         let mut model = self.write();
-        if revision < model.revision {
-            // Older than what the model reflects: already applied. The same
-            // revision may come twice, once per watched prefix a transaction
-            // touched, and both halves must be applied.
-            return;
-        }
+        // The watcher's one watch delivers each revision once, in order. One
+        // below the model's can still come after a progress notification
+        // that overtook it (etcd 3.4 before 3.4.24 answers a progress request
+        // before a catching-up watch has sent everything): it is applied, not
+        // dropped, and the model keeps the higher revision.
         let now = now_rfc3339();
         let mut touched = Touched::default();
         let mut changes = Vec::with_capacity(events.len());
@@ -201,7 +209,7 @@ impl Store {
                 changes.push(change);
             }
         }
-        model.revision = revision;
+        model.revision = model.revision.max(revision);
         let events = match &now {
             Some(at) => model.index.events(&touched, ended, revision, at),
             None => Vec::new(),
@@ -339,6 +347,39 @@ impl Store {
             );
         }
         self.publish(&mut model, vec![(Topic::Cluster, ops)]);
+    }
+}
+
+/// etcd's revision went back, or its cluster changed, between two lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WentBack {
+    /// The revision the mirror showed.
+    pub from: Revision,
+    /// The revision of the new list.
+    pub to: Revision,
+    /// The new cluster's id, when it is another cluster.
+    pub cluster_id: Option<u64>,
+}
+
+/// The timeline's record of etcd going back in time.
+fn went_back_event(went_back: WentBack, revision: Revision, at: String) -> app::model::Event {
+    let cluster_id = went_back.cluster_id.map(|id| format!("{id:x}"));
+    let why = if cluster_id.is_some() {
+        "another cluster answers at the same endpoints"
+    } else {
+        "etcd was restored from a backup, or another cluster answers at the same endpoints"
+    };
+    app::model::Event {
+        revision,
+        at,
+        kind: "etcd_went_back".to_owned(),
+        subject: "etcd".to_owned(),
+        detail: serde_json::json!({
+            "from_revision": went_back.from,
+            "to_revision": went_back.to,
+            "cluster_id": cluster_id,
+            "message": format!("etcd's revision went back from {} to {}: {why}; the registry was listed again", went_back.from, went_back.to),
+        }),
     }
 }
 

@@ -15,13 +15,16 @@ pub fn text_and_base64(bytes: &[u8]) -> (String, Option<String>) {
     }
 }
 
-/// The entity id of a key: its text, or `base64:` and its base64.
-pub fn key_id(key: &[u8]) -> String {
-    match std::str::from_utf8(key) {
-        Ok(text) => text.to_owned(),
-        Err(_) => format!("base64:{}", STANDARD.encode(key)),
-    }
-}
+/// The entity id of a key: its text, or `base64:` and its base64 when it is
+/// not UTF-8 or its text begins with `base64:` (API.md's ids, made
+/// unambiguous). The wire model's function, so that the browser, which
+/// computes the ids of a folder's entries itself, always agrees.
+pub use app::model::key_id;
+/// The key an id (or a `{key}` path segment) names; `None` for `base64:…`
+/// that is no key's id.
+pub use app::model::key_of_id;
+/// The id of a key given as text: a folder's prefix.
+pub use app::model::text_id;
 
 /// `host:port` from an endpoint such as `grpc://10.0.0.1:9000?isSecure=false`,
 /// `http://[::1]:80/path` or a bare `10.0.0.1:9000`; `None` without a port.
@@ -100,6 +103,22 @@ mod tests {
         assert_eq!(text, "\u{fffd}a");
         assert_eq!(b64.as_deref(), Some("/2E="));
         assert_eq!(key_id(&[0xff]), "base64:/w==");
+    }
+
+    #[test]
+    fn a_text_key_named_like_a_binary_keys_id_gets_an_id_of_its_own() {
+        let binary = [0xff];
+        let text = b"base64:/w==";
+        assert_ne!(key_id(&binary), key_id(text));
+        assert_eq!(key_id(text), format!("base64:{}", STANDARD.encode(text)));
+        assert_eq!(key_of_id(&key_id(text)).as_deref(), Some(text.as_slice()));
+        assert_eq!(key_of_id(&key_id(&binary)).as_deref(), Some(binary.as_slice()));
+        // The base64 crate and the wire model write the same base64.
+        for key in [&b""[..], b"a", b"ab", b"abc", &[0, 0xff, 0x80, 0x7f], b"base64:"] {
+            let id = key_id(&[key, &[0xfe]].concat());
+            assert_eq!(id, format!("base64:{}", STANDARD.encode([key, &[0xfe]].concat())));
+        }
+        assert_eq!(text_id("/a/"), "/a/");
     }
 
     #[test]

@@ -37,6 +37,8 @@ pub enum SnapshotError {
     NotServed(Topic),
     #[error("the {0} topic holds more than {1} keys: subscribe to a longer prefix")]
     TooLarge(Topic, usize),
+    #[error("the {0} topic's values are over {mib} MiB: subscribe to a longer prefix", mib = .1 >> 20)]
+    TooManyBytes(Topic, usize),
     #[error("cannot serialize the {0} topic: {1}")]
     Serialize(Topic, serde_json::Error),
 }
@@ -46,7 +48,7 @@ impl SnapshotError {
     pub fn code(&self) -> &'static str {
         match self {
             SnapshotError::NotServed(_) => "not_served",
-            SnapshotError::TooLarge(..) => "too_large",
+            SnapshotError::TooLarge(..) | SnapshotError::TooManyBytes(..) => "too_large",
             SnapshotError::Serialize(..) => "internal",
         }
     }

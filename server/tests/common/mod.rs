@@ -18,6 +18,8 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub use server::dev::EtcdProcess;
 
+pub mod cluster;
+
 /// Starts a fresh single-member etcd (Debian's `etcd`, or `$LEASEHOLD_ETCD_BIN`).
 pub async fn start_etcd() -> EtcdProcess {
     let binary = std::env::var("LEASEHOLD_ETCD_BIN").unwrap_or_else(|_| "etcd".to_owned());
@@ -70,6 +72,8 @@ pub fn config(endpoint: String) -> Config {
         auth: server::auth::AuthMode::None,
         session_ttl: Duration::from_secs(3600),
         tls: None,
+        allowed_hosts: Vec::new(),
+        trusted_proxies: Vec::new(),
     }
 }
 
@@ -213,7 +217,7 @@ impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> WsClient<S> {
                 .unwrap_or_else(|_| panic!("nothing received within {limit:?}"));
             match message {
                 Some(Ok(Message::Text(text))) => {
-                    return Received::Json(serde_json::from_str(text.as_str()).expect("JSON message"))
+                    return Received::Json(serde_json::from_str(text.as_str()).expect("JSON message"));
                 }
                 Some(Ok(Message::Close(frame))) => return Received::Closed(frame.map(|f| u16::from(f.code))),
                 Some(Ok(_)) => continue,

@@ -1,0 +1,177 @@
+//! A 3-member etcd cluster under writes: the member Leasehold uses and then
+//! the leader are killed, and a member is frozen; the server moves to the
+//! other endpoints and its model stays exact, and it never shows a frozen
+//! member's past as current.
+
+#![allow(
+    clippy::expect_used,
+    reason = "test helpers panic with a message when the setup fails"
+)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::cluster::EtcdCluster;
+use common::{spawn_app_with, TestApp};
+use serde_json::{json, Value};
+
+/// Generous: elections take about a second, reconnects a few more.
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// Writes `/fo/<n>` to the cluster until stopped; failures (a member gone)
+/// are retried on the next key.
+fn writer(endpoints: Vec<String>, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<usize> {
+    tokio::spawn(async move {
+        let Ok(mut client) = etcd_client::Client::connect(endpoints, None).await else {
+            return 0;
+        };
+        let mut written = 0;
+        let mut n = 0u64;
+        while !stop.load(Ordering::Relaxed) {
+            n += 1;
+            let put = client.put(format!("/fo/{}", n % 500), format!("v{n}"), None);
+            if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_secs(2), put).await {
+                written += 1;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        written
+    })
+}
+
+async fn etcd_now(cluster: &EtcdCluster) -> (i64, BTreeMap<String, (i64, String)>) {
+    let mut client = cluster.client().await;
+    let answer = client
+        .get("/fo/", Some(etcd_client::GetOptions::new().with_prefix()))
+        .await
+        .expect("get");
+    let revision = answer.header().expect("header").revision();
+    let keys = answer
+        .kvs()
+        .iter()
+        .map(|kv| {
+            (
+                String::from_utf8_lossy(kv.key()).into_owned(),
+                (kv.mod_revision(), String::from_utf8_lossy(kv.value()).into_owned()),
+            )
+        })
+        .collect();
+    (revision, keys)
+}
+
+async fn mirrored(app: &TestApp) -> (i64, BTreeMap<String, (i64, String)>) {
+    let mut ws = app.ws().await;
+    ws.send_json(json!({"type": "subscribe", "topics": ["kv:/fo/"]})).await;
+    let snapshot = ws.wait_for(LIMIT, |m| m["type"] == "snapshot").await;
+    let keys = snapshot["data"]["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|kv: &Value| {
+            (
+                kv["key"].as_str().unwrap_or_default().to_owned(),
+                (
+                    kv["mod_revision"].as_i64().unwrap_or(0),
+                    kv["value"].as_str().unwrap_or_default().to_owned(),
+                ),
+            )
+        })
+        .collect();
+    (snapshot["revision"].as_i64().unwrap_or(0), keys)
+}
+
+/// Writes stopped: the server reaches etcd's revision and shows exactly its keys.
+async fn assert_exact(app: &TestApp, cluster: &EtcdCluster) {
+    let (revision, truth) = etcd_now(cluster).await;
+    app.wait_for_revision(revision, LIMIT).await;
+    app.wait_for_health(200, LIMIT).await;
+    let (shown_at, shown) = mirrored(app).await;
+    assert_eq!(shown_at, revision, "the model is at etcd's revision");
+    assert_eq!(shown, truth);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_member_in_use_and_then_the_leader_under_writes_keeps_the_model_exact() {
+    let mut cluster = EtcdCluster::start(3).await;
+    let mut config = common::config(cluster.endpoint(0));
+    config.etcd = server::config::EtcdConfig::new(cluster.endpoints());
+    config.etcd.request_timeout = Duration::from_secs(3);
+    config.etcd.keepalive_interval = Duration::from_secs(1);
+    config.etcd.keepalive_timeout = Duration::from_secs(2);
+    config.prefixes = vec!["/fo/".to_owned()];
+    let app = spawn_app_with(config).await;
+    app.wait_for_health(200, LIMIT).await;
+
+    for round in 0..2 {
+        let stop = Arc::new(AtomicBool::new(false));
+        let writes = writer(cluster.endpoints(), stop.clone());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        // First the member listed first (the one a fresh client starts
+        // with), then whichever leads.
+        let victim = if round == 0 { 0 } else { cluster.wait_for_leader().await };
+        cluster.kill(victim).await;
+        let killed = tokio::time::Instant::now();
+        // Writes go on against the two that are left.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let (revision, _) = etcd_now(&cluster).await;
+        app.wait_for_revision(revision, LIMIT).await;
+        eprintln!(
+            "round {round}: member {victim} killed; the server had revision {revision} {:?} later",
+            killed.elapsed()
+        );
+        stop.store(true, Ordering::Relaxed);
+        let written = writes.await.expect("writer");
+        assert!(written > 0, "writes went on");
+        assert_exact(&app, &cluster).await;
+        cluster.restart(victim).await;
+    }
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_member_is_left_and_never_shown_as_current() {
+    let cluster = EtcdCluster::start(3).await;
+    // The server knows only the member that will freeze, then all of them.
+    for endpoints in [vec![cluster.endpoint(1)], cluster.endpoints()] {
+        let only_one = endpoints.len() == 1;
+        let mut config = common::config(cluster.endpoint(1));
+        config.etcd = server::config::EtcdConfig::new(endpoints);
+        config.etcd.request_timeout = Duration::from_secs(3);
+        config.etcd.keepalive_interval = Duration::from_secs(1);
+        config.etcd.keepalive_timeout = Duration::from_secs(2);
+        config.prefixes = vec!["/fo/".to_owned()];
+        let app = spawn_app_with(config).await;
+        app.wait_for_health(200, LIMIT).await;
+
+        cluster.freeze(1);
+        let mut client = etcd_client::Client::connect([cluster.endpoint(0), cluster.endpoint(2)], None)
+            .await
+            .expect("client");
+        // The frozen member may have led: the others elect a new leader first.
+        let deadline = tokio::time::Instant::now() + LIMIT;
+        let written = loop {
+            let put = client.put("/fo/while-frozen", "1", None);
+            if let Ok(Ok(answer)) = tokio::time::timeout(Duration::from_secs(3), put).await {
+                break answer.header().expect("header").revision();
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the two others never took a write"
+            );
+        };
+        if only_one {
+            // Nothing else to ask: the server must say it is not current.
+            let health = app.wait_for_health(503, LIMIT).await;
+            assert!(health["revision"].as_i64().unwrap_or(0) < written, "{health}");
+        } else {
+            app.wait_for_revision(written, LIMIT).await;
+        }
+        cluster.thaw(1);
+        assert_exact(&app, &cluster).await;
+        app.shutdown().await;
+    }
+}
