@@ -9,7 +9,8 @@ CARGO_LEPTOS_VERSION := 0.3.10
 # Must equal the `wasm-bindgen` pin in Cargo.toml.
 WASM_BINDGEN_VERSION := 0.2.130
 # libprotobuf-dev holds the well-known types (descriptor.proto) etcd-client's build imports.
-APT_PACKAGES := etcd-server etcd-client protobuf-compiler libprotobuf-dev chromium
+# iproute2: `ip netns` for the test that partitions an etcd member.
+APT_PACKAGES := etcd-server etcd-client protobuf-compiler libprotobuf-dev chromium iproute2
 
 # cargo-leptos finds wasm-opt (npm `binaryen`) and wasm-bindgen on PATH.
 export PATH := $(CURDIR)/end2end/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)

@@ -205,22 +205,14 @@ impl EtcdProcess {
     /// Saves a snapshot of the running member to `file` with `etcdctl
     /// snapshot save`, as an operator's backup is taken.
     pub async fn save_snapshot(&self, file: &Path) -> anyhow::Result<()> {
-        let output = Command::new("etcdctl")
-            .env("ETCDCTL_API", "3")
-            .arg(format!("--endpoints={}", self.endpoint()))
-            .arg("snapshot")
-            .arg("save")
-            .arg(file)
-            .stdin(Stdio::null())
-            .output()
-            .await
-            .context("cannot run etcdctl (is etcd-client installed?)")?;
-        anyhow::ensure!(
-            output.status.success(),
-            "etcdctl snapshot save failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        Ok(())
+        let endpoints = format!("--endpoints={}", self.endpoint());
+        etcdctl(&[
+            endpoints.as_ref(),
+            "snapshot".as_ref(),
+            "save".as_ref(),
+            file.as_os_str(),
+        ])
+        .await
     }
 
     /// Stops etcd, puts the snapshot `file` back as its data with `etcdctl
@@ -233,26 +225,43 @@ impl EtcdProcess {
             std::fs::remove_dir_all(&data).context("cannot remove etcd's data directory")?;
         }
         let peer = format!("http://127.0.0.1:{}", self.peer_port);
-        let output = Command::new("etcdctl")
-            .env("ETCDCTL_API", "3")
-            .arg("snapshot")
-            .arg("restore")
-            .arg(file)
-            .arg("--name=leasehold-dev")
-            .arg(format!("--data-dir={}", data.display()))
-            .arg(format!("--initial-cluster=leasehold-dev={peer}"))
-            .arg(format!("--initial-advertise-peer-urls={peer}"))
-            .stdin(Stdio::null())
-            .output()
-            .await
-            .context("cannot run etcdctl (is etcd-client installed?)")?;
-        anyhow::ensure!(
-            output.status.success(),
-            "etcdctl snapshot restore failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let data_dir = format!("--data-dir={}", data.display());
+        let cluster = format!("--initial-cluster=leasehold-dev={peer}");
+        let advertise = format!("--initial-advertise-peer-urls={peer}");
+        etcdctl(&[
+            "snapshot".as_ref(),
+            "restore".as_ref(),
+            file.as_os_str(),
+            "--name=leasehold-dev".as_ref(),
+            data_dir.as_ref(),
+            cluster.as_ref(),
+            advertise.as_ref(),
+        ])
+        .await?;
         self.spawn().await
     }
+}
+
+/// Runs `etcdctl` (API v3) with `args`; its error output when it fails.
+async fn etcdctl(args: &[&std::ffi::OsStr]) -> anyhow::Result<()> {
+    let output = Command::new("etcdctl")
+        .env("ETCDCTL_API", "3")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .context("cannot run etcdctl (is etcd-client installed?)")?;
+    anyhow::ensure!(
+        output.status.success(),
+        "etcdctl {} failed: {}",
+        args.iter()
+            .take(2)
+            .map(|a| a.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join(" "),
+        String::from_utf8_lossy(&output.stderr).trim()
+    );
+    Ok(())
 }
 
 /// A port that was free a moment ago. etcd needs port numbers up front, so

@@ -251,13 +251,7 @@ async fn many_leased_instances_deleted_in_one_revision_are_deregistrations() {
             .expect("put");
         ops.push(etcd_client::TxnOp::delete(key, None));
     }
-    let since = client
-        .get("/", None)
-        .await
-        .expect("get")
-        .header()
-        .expect("header")
-        .revision();
+    let since = common::etcd_revision(&mut client).await;
     app.wait_for_revision(since, LIMIT).await;
     client.txn(etcd_client::Txn::new().and_then(ops)).await.expect("txn");
     let body = events_since(&app, since, |k| {
@@ -281,13 +275,7 @@ async fn many_leased_instances_deleted_in_one_revision_are_deregistrations() {
             .await
             .expect("put");
     }
-    let before = client
-        .get("/", None)
-        .await
-        .expect("get")
-        .header()
-        .expect("header")
-        .revision();
+    let before = common::etcd_revision(&mut client).await;
     app.wait_for_revision(before, LIMIT).await;
     client.lease_revoke(ended).await.expect("revoke");
     let body = events_since(&app, before, |k| k.iter().any(|(kind, _)| kind == "lease_expired")).await;

@@ -12,21 +12,10 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::{etcd_client, put_all, spawn_app_with, start_etcd, Proxy, ProxyMode, TestApp};
+use common::{etcd_client, etcd_revision, put_all, spawn_app_with, start_etcd, Proxy, ProxyMode, TestApp};
 use serde_json::{json, Value};
 
 const LIMIT: Duration = Duration::from_secs(60);
-
-/// etcd's revision now.
-async fn etcd_revision(client: &mut etcd_client::Client) -> i64 {
-    client
-        .get("/", None)
-        .await
-        .expect("get")
-        .header()
-        .expect("header")
-        .revision()
-}
 
 /// The keys the server mirrors under `prefix`, from a `kv:<prefix>`
 /// snapshot: key to (mod revision, value length).

@@ -1,6 +1,12 @@
 //! A 3-member (or n-member) etcd cluster of child processes on free loopback
 //! ports, each with its own temporary data directory; members can be killed,
 //! restarted, frozen (SIGSTOP) and thawed.
+//!
+//! [`EtcdCluster::start_partitionable`] puts the last member in a network
+//! namespace of its own (`ip netns`, as root), joined to the others by one
+//! veth pair for peer traffic and to clients by another: cutting the first
+//! partitions it from the cluster while it keeps answering clients, from
+//! its own store.
 
 use std::net::{Ipv4Addr, TcpListener as StdListener};
 use std::process::Stdio;
@@ -15,14 +21,90 @@ const START_LIMIT: Duration = Duration::from_secs(60);
 pub struct EtcdCluster {
     binary: String,
     members: Vec<Member>,
+    /// The namespace of the last member, with `start_partitionable`.
+    netns: Option<Netns>,
 }
 
 struct Member {
     name: String,
+    /// Where it listens for clients and for peers.
+    client_host: String,
+    peer_host: String,
     client_port: u16,
     peer_port: u16,
     data: tempfile::TempDir,
     child: Option<Child>,
+    /// Run inside this network namespace.
+    netns: Option<String>,
+}
+
+/// A network namespace joined to this one by two veth pairs: `peer_*` for
+/// raft traffic (10.77.N.0/24), the other for clients (10.78.N.0/24).
+struct Netns {
+    name: String,
+    /// The namespace's end of the peer pair.
+    peer_link: String,
+    subnet: u8,
+}
+
+fn ip(args: &[&str]) {
+    let status = std::process::Command::new("ip")
+        .args(args)
+        .status()
+        .expect("ip runs (is iproute2 installed?)");
+    assert!(status.success(), "ip {} failed (the test needs root)", args.join(" "));
+}
+
+impl Netns {
+    fn create() -> Netns {
+        static COUNT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = (std::process::id() % 10_000) * 10 + n % 10;
+        let subnet = u8::try_from(id % 200 + 20).unwrap_or(20);
+        let name = format!("lh{id}");
+        let netns = Netns {
+            peer_link: format!("lh{id}pn"),
+            name,
+            subnet,
+        };
+        let ns = netns.name.as_str();
+        ip(&["netns", "add", ns]);
+        ip(&["netns", "exec", ns, "ip", "link", "set", "lo", "up"]);
+        for (kind, net) in [("p", 77), ("c", 78)] {
+            let (outer, inner) = (format!("lh{id}{kind}r"), format!("lh{id}{kind}n"));
+            ip(&["link", "add", &outer, "type", "veth", "peer", "name", &inner]);
+            ip(&["link", "set", &inner, "netns", ns]);
+            ip(&["addr", "add", &format!("10.{net}.{subnet}.1/24"), "dev", &outer]);
+            ip(&["link", "set", &outer, "up"]);
+            ip(&[
+                "netns",
+                "exec",
+                ns,
+                "ip",
+                "addr",
+                "add",
+                &format!("10.{net}.{subnet}.2/24"),
+                "dev",
+                &inner,
+            ]);
+            ip(&["netns", "exec", ns, "ip", "link", "set", &inner, "up"]);
+        }
+        netns
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        // A veth pair goes with its namespace, but only once the last
+        // process in it is gone: the root ends are deleted here, at once.
+        let id = self.name.trim_start_matches("lh");
+        for link in [format!("lh{id}pr"), format!("lh{id}cr")] {
+            let _ = std::process::Command::new("ip").args(["link", "del", &link]).status();
+        }
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
 }
 
 fn free_port() -> u16 {
@@ -32,36 +114,69 @@ fn free_port() -> u16 {
 
 impl Member {
     fn client_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.client_port)
+        format!("http://{}:{}", self.client_host, self.client_port)
     }
 
     fn peer_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.peer_port)
+        format!("http://{}:{}", self.peer_host, self.peer_port)
     }
 }
 
 impl EtcdCluster {
     /// Starts `size` members and waits until they have a leader.
     pub async fn start(size: usize) -> EtcdCluster {
+        Self::start_with(size, None).await
+    }
+
+    /// Like [`EtcdCluster::start`], the last member in a network namespace
+    /// of its own that [`EtcdCluster::partition`] cuts off from the others.
+    pub async fn start_partitionable(size: usize) -> EtcdCluster {
+        Self::start_with(size, Some(Netns::create())).await
+    }
+
+    async fn start_with(size: usize, netns: Option<Netns>) -> EtcdCluster {
         let binary = std::env::var("LEASEHOLD_ETCD_BIN").unwrap_or_else(|_| "etcd".to_owned());
         let members = (0..size)
-            .map(|i| Member {
-                name: format!("m{i}"),
-                client_port: free_port(),
-                peer_port: free_port(),
-                data: tempfile::Builder::new()
-                    .prefix("leasehold-cluster-")
-                    .tempdir()
-                    .expect("data dir"),
-                child: None,
+            .map(|i| {
+                let apart = netns.as_ref().filter(|_| i + 1 == size);
+                let (client_host, peer_host) = match (&netns, apart) {
+                    (Some(ns), Some(_)) => (format!("10.78.{}.2", ns.subnet), format!("10.77.{}.2", ns.subnet)),
+                    (Some(ns), None) => ("127.0.0.1".to_owned(), format!("10.77.{}.1", ns.subnet)),
+                    (None, _) => ("127.0.0.1".to_owned(), "127.0.0.1".to_owned()),
+                };
+                Member {
+                    name: format!("m{i}"),
+                    client_host,
+                    peer_host,
+                    client_port: free_port(),
+                    peer_port: free_port(),
+                    data: tempfile::Builder::new()
+                        .prefix("leasehold-cluster-")
+                        .tempdir()
+                        .expect("data dir"),
+                    child: None,
+                    netns: apart.map(|ns| ns.name.clone()),
+                }
             })
             .collect();
-        let mut cluster = EtcdCluster { binary, members };
+        let mut cluster = EtcdCluster { binary, members, netns };
         for i in 0..size {
             cluster.spawn(i);
         }
         cluster.wait_for_leader().await;
         cluster
+    }
+
+    /// Cuts the namespaced member's peer link: it loses the cluster, and
+    /// clients still reach it.
+    pub fn partition(&self) {
+        let ns = self.netns.as_ref().expect("start_partitionable");
+        ip(&["netns", "exec", &ns.name, "ip", "link", "set", &ns.peer_link, "down"]);
+    }
+
+    pub fn heal(&self) {
+        let ns = self.netns.as_ref().expect("start_partitionable");
+        ip(&["netns", "exec", &ns.name, "ip", "link", "set", &ns.peer_link, "up"]);
     }
 
     fn initial_cluster(&self) -> String {
@@ -76,7 +191,15 @@ impl EtcdCluster {
         let initial = self.initial_cluster();
         let member = &mut self.members[i];
         let log = std::fs::File::create(member.data.path().join("etcd.log")).expect("log file");
-        let child = Command::new(&self.binary)
+        let mut command = match &member.netns {
+            Some(ns) => {
+                let mut command = Command::new("ip");
+                command.args(["netns", "exec", ns]).arg(&self.binary);
+                command
+            }
+            None => Command::new(&self.binary),
+        };
+        let child = command
             .arg(format!("--name={}", member.name))
             .arg(format!("--data-dir={}", member.data.path().join("data").display()))
             .arg(format!("--listen-client-urls={}", member.client_url()))

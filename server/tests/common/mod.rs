@@ -32,6 +32,17 @@ pub async fn etcd_client(etcd: &EtcdProcess) -> etcd_client::Client {
         .expect("etcd client")
 }
 
+/// etcd's revision now, from the header of a read.
+pub async fn etcd_revision(client: &mut etcd_client::Client) -> i64 {
+    client
+        .get("/", None)
+        .await
+        .expect("get")
+        .header()
+        .expect("header")
+        .revision()
+}
+
 /// Puts every `(key, value)`, a hundred to a transaction (etcd's limit is
 /// 128 operations); returns the revision of the last.
 pub async fn put_all(client: &mut etcd_client::Client, entries: impl IntoIterator<Item = (String, String)>) -> i64 {
