@@ -364,10 +364,14 @@ pub struct WentBack {
 /// The timeline's record of etcd going back in time.
 fn went_back_event(went_back: WentBack, revision: Revision, at: String) -> app::model::Event {
     let cluster_id = went_back.cluster_id.map(|id| format!("{id:x}"));
-    let why = if cluster_id.is_some() {
-        "another cluster answers at the same endpoints"
+    let (from, to) = (went_back.from, went_back.to);
+    let what = if cluster_id.is_some() {
+        format!("another cluster answers at the same endpoints (revision {from} before, {to} now)")
     } else {
-        "etcd was restored from a backup, or another cluster answers at the same endpoints"
+        format!(
+            "etcd's revision went back from {from} to {to}: it was restored from a backup, or another cluster \
+             answers at the same endpoints"
+        )
     };
     app::model::Event {
         revision,
@@ -378,7 +382,7 @@ fn went_back_event(went_back: WentBack, revision: Revision, at: String) -> app::
             "from_revision": went_back.from,
             "to_revision": went_back.to,
             "cluster_id": cluster_id,
-            "message": format!("etcd's revision went back from {} to {}: {why}; the registry was listed again", went_back.from, went_back.to),
+            "message": format!("{what}; the registry was listed again"),
         }),
     }
 }
