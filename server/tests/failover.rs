@@ -93,6 +93,20 @@ async fn mirrored(app: &TestApp) -> (i64, BTreeMap<String, (i64, String)>) {
     (snapshot["revision"].as_i64().unwrap_or(0), keys)
 }
 
+/// Puts `key` until the members `client` knows take it, and returns its
+/// revision: when the member left out led, the others elect a leader first.
+async fn put_until_taken(client: &mut etcd_client::Client, key: &str, value: impl Into<Vec<u8>>) -> i64 {
+    let value = value.into();
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    loop {
+        let put = client.put(key, value.clone(), None);
+        if let Ok(Ok(answer)) = tokio::time::timeout(Duration::from_secs(3), put).await {
+            return answer.header().expect("header").revision();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the others never took a write");
+    }
+}
+
 /// The server on `endpoints`, watching `/fo/`, with timeouts short enough
 /// that a member gone is noticed within the test.
 async fn spawn_on(endpoints: Vec<String>) -> TestApp {
@@ -175,18 +189,7 @@ async fn a_frozen_member_is_left_and_never_shown_as_current() {
         let mut client = etcd_client::Client::connect([cluster.endpoint(0), cluster.endpoint(2)], None)
             .await
             .expect("client");
-        // The frozen member may have led: the others elect a new leader first.
-        let deadline = tokio::time::Instant::now() + LIMIT;
-        let written = loop {
-            let put = client.put("/fo/while-frozen", "1", None);
-            if let Ok(Ok(answer)) = tokio::time::timeout(Duration::from_secs(3), put).await {
-                break answer.header().expect("header").revision();
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the two others never took a write"
-            );
-        };
+        let written = put_until_taken(&mut client, "/fo/while-frozen", "1").await;
         if only_one {
             // Nothing else to ask: the server must say it is not current.
             let health = app.wait_for_health(503, LIMIT).await;
@@ -215,17 +218,7 @@ async fn a_partitioned_member_never_passes_its_past_for_the_present() {
         let mut client = etcd_client::Client::connect([cluster.endpoint(0), cluster.endpoint(1)], None)
             .await
             .expect("client");
-        let deadline = tokio::time::Instant::now() + LIMIT;
-        let written = loop {
-            let put = client.put("/fo/while-apart", format!("{only_one}"), None);
-            if let Ok(Ok(answer)) = tokio::time::timeout(Duration::from_secs(3), put).await {
-                break answer.header().expect("header").revision();
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the two others never took a write"
-            );
-        };
+        let written = put_until_taken(&mut client, "/fo/while-apart", format!("{only_one}")).await;
         if only_one {
             // The member answers, but from a store that stopped: the server
             // must not call that synced.

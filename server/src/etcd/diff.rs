@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use app::model::Revision;
 
 use super::kv::KvError;
-use super::watcher::prefix_end;
+use super::ranges::prefix_end;
 use super::Actions;
 use crate::registry::KeyValue;
 

@@ -12,7 +12,8 @@
 use app::model::Revision;
 use etcd_client::{Compare, CompareOp, GetOptions, KvClient, PutOptions, Txn, TxnOp, TxnOpResponse};
 
-use super::watcher::{convert_kv, prefix_end};
+use super::ranges::prefix_end;
+use super::watcher::convert_kv;
 use super::{with_timeout, Actions, Error};
 use crate::registry::KeyValue;
 

@@ -8,6 +8,7 @@ mod diff;
 mod history;
 mod kv;
 mod leases;
+mod ranges;
 mod watcher;
 
 use std::time::Duration;
