@@ -5,8 +5,9 @@
 //! - [`etcd`]: the connection to etcd, the watcher that mirrors keys
 //!   (list-then-watch, resumable by revision) and the cluster poller. Knows
 //!   nothing of HTTP or WebSockets.
-//! - [`registry`]: the [`registry::Store`], the model at a known revision, which
-//!   turns every change into entity diffs for the hub.
+//! - [`registry`]: the model at a known revision: its one
+//!   [`registry::Writer`], which turns every change into entity diffs for
+//!   the hub, and its readers, [`registry::Store`].
 //! - [`hub`]: the fan-out of those diffs and of the link status to sessions.
 //!   Knows nothing of etcd.
 //! - [`http`]: REST routes, the WebSocket session, the one error boundary.
@@ -38,7 +39,7 @@ use crate::config::Config;
 use crate::http::tls::{ClientAddr, TlsListener};
 use crate::http::AppState;
 use crate::hub::Hub;
-use crate::registry::{Classifier, Store};
+use crate::registry::{Classifier, Writer};
 use crate::tasks::Supervisor;
 
 pub use crate::http::router;
@@ -84,11 +85,12 @@ pub async fn run(
 
     let stop = CancellationToken::new();
     let hub = Hub::new();
-    let store = Store::new(
+    let model = Writer::new(
         hub.clone(),
         Classifier::new(config.service_patterns.clone()),
         config.event_history,
     );
+    let (store, revocations) = (model.store(), model.revocations());
     let audit = http::audit::Audit::open(config.audit_log.as_deref())
         .map_err(|error| Error::Audit {
             path: config
@@ -99,16 +101,24 @@ pub async fn run(
                 .to_string(),
             error,
         })?
-        .with_timeline(store.clone());
+        .with_timeline(model.timeline());
     let tasks = Supervisor::new(stop.clone());
     let config = Arc::new(config);
 
     let client = etcd::connect(&config.etcd).await?;
     let actions = etcd::Actions::new(client.clone(), config.etcd.request_timeout);
-    etcd::spawn_tasks(&tasks, client, store.clone(), &config);
+    etcd::spawn_tasks(&tasks, client, model, &config);
 
     let tls = config.tls.clone();
-    let state = AppState::new(config, store, hub, actions, tasks.clone(), stop.clone(), audit);
+    let state = AppState::new(
+        config,
+        (store, revocations),
+        hub,
+        actions,
+        tasks.clone(),
+        stop.clone(),
+        audit,
+    );
     let app = router(state);
 
     let serve_stop = stop.clone();

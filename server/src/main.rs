@@ -17,7 +17,7 @@ async fn main() -> anyhow::Result<()> {
 
     match cli.command {
         Command::Serve(args) => {
-            let config = Config::new(args.etcd.endpoints, &args.common).map_err(anyhow::Error::msg)?;
+            let config = Config::new(args.etcd.endpoints, &args.common)?;
             let listener = TcpListener::bind(args.common.listen)
                 .await
                 .with_context(|| format!("cannot listen on {}", args.common.listen))?;

@@ -1,7 +1,11 @@
-//! Counters and gauges for `GET /metrics`, in Prometheus' text format.
+//! Counters and gauges for `GET /metrics`, in Prometheus' text exposition
+//! format (version 0.0.4).
 //!
 //! Plain atomics, updated where things happen and read only when scraped:
-//! no registry, no locks on hot paths.
+//! no registry, no locks on hot paths. The text is written by
+//! [`Exposition`]: each family with its `# HELP` and `# TYPE` lines, help
+//! texts and label values escaped as the format requires, floats in its
+//! spelling (`+Inf`, `-Inf`, `NaN` for the values that are not finite).
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -106,79 +110,168 @@ impl Metrics {
         } else {
             self.now_ms().saturating_sub(behind_since) as f64 / 1000.0
         };
-        let mut out = String::new();
-        let mut metric = |name: &str, kind: &str, help: &str, value: String| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
-        };
-        metric(
+        let count = |a: &AtomicU64| Value::Unsigned(a.load(Ordering::Relaxed));
+        let level = |a: &AtomicI64| Value::Signed(a.load(Ordering::Relaxed));
+        let mut out = Exposition::default();
+        out.metric(
             "leasehold_revision",
-            "gauge",
+            Kind::Gauge,
             "etcd revision the model reflects",
-            applied.to_string(),
+            Value::Signed(applied),
         );
-        metric(
+        out.metric(
             "leasehold_watch_lag_revisions",
-            "gauge",
+            Kind::Gauge,
             "revisions etcd is ahead of the model",
-            (etcd - applied).to_string(),
+            Value::Signed(etcd - applied),
         );
-        metric(
+        out.metric(
             "leasehold_watch_lag_seconds",
-            "gauge",
+            Kind::Gauge,
             "how long the model has been behind etcd",
-            lag_seconds.to_string(),
+            Value::Float(lag_seconds),
         );
-        let get = |a: &AtomicU64| a.load(Ordering::Relaxed).to_string();
-        metric(
+        out.metric(
             "leasehold_events_applied_total",
-            "counter",
+            Kind::Counter,
             "watch events applied to the model",
-            get(&i.events_applied),
+            count(&i.events_applied),
         );
-        metric(
+        out.metric(
             "leasehold_relists_total",
-            "counter",
+            Kind::Counter,
             "full lists of etcd after the first (compaction, lost history)",
-            get(&i.relists),
+            count(&i.relists),
         );
-        metric(
+        out.metric(
             "leasehold_clients",
-            "gauge",
+            Kind::Gauge,
             "connected WebSocket clients",
-            i.clients.load(Ordering::Relaxed).to_string(),
+            level(&i.clients),
         );
-        metric(
+        out.metric(
             "leasehold_messages_sent_total",
-            "counter",
+            Kind::Counter,
             "WebSocket messages sent",
-            get(&i.messages_sent),
+            count(&i.messages_sent),
         );
-        metric(
+        out.metric(
             "leasehold_bytes_sent_total",
-            "counter",
+            Kind::Counter,
             "WebSocket payload bytes sent",
-            get(&i.bytes_sent),
+            count(&i.bytes_sent),
         );
-        metric(
+        out.metric(
             "leasehold_snapshots_forced_total",
-            "counter",
+            Kind::Counter,
             "snapshots sent because a client fell behind",
-            get(&i.snapshots_forced),
+            count(&i.snapshots_forced),
         );
-        metric(
+        out.metric(
             "leasehold_pending_ops",
-            "gauge",
+            Kind::Gauge,
             "patch ops merged and waiting for busy sockets",
-            i.pending_ops.load(Ordering::Relaxed).to_string(),
+            level(&i.pending_ops),
         );
-        metric(
+        out.metric(
             "leasehold_etcd_errors_total",
-            "counter",
+            Kind::Counter,
             "failed etcd requests and lost streams",
-            get(&i.etcd_errors),
+            count(&i.etcd_errors),
         );
-        out
+        out.text
     }
+}
+
+/// A family's type, as its `# TYPE` line names it.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Counter,
+    Gauge,
+}
+
+/// A sample's value.
+#[derive(Debug, Clone, Copy)]
+enum Value {
+    Signed(i64),
+    Unsigned(u64),
+    Float(f64),
+}
+
+impl std::fmt::Display for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Value::Signed(value) => write!(f, "{value}"),
+            Value::Unsigned(value) => write!(f, "{value}"),
+            // Rust writes the shortest digits that read back as the same
+            // value, never an exponent; the format spells the others its way.
+            Value::Float(value) if value.is_nan() => f.write_str("NaN"),
+            Value::Float(value) if value.is_infinite() => f.write_str(if value > 0.0 { "+Inf" } else { "-Inf" }),
+            Value::Float(value) => write!(f, "{value}"),
+        }
+    }
+}
+
+/// Text in the exposition format, one family after the other. Metric and
+/// label names are this module's constants; help texts and label values may
+/// hold anything and are escaped.
+#[derive(Debug, Default)]
+struct Exposition {
+    text: String,
+}
+
+impl Exposition {
+    /// A family of one sample without labels.
+    fn metric(&mut self, name: &str, kind: Kind, help: &str, value: Value) {
+        self.family(name, kind, help);
+        self.sample(name, &[], value);
+    }
+
+    /// The `# HELP` and `# TYPE` lines that come before a family's samples.
+    fn family(&mut self, name: &str, kind: Kind, help: &str) {
+        let kind = match kind {
+            Kind::Counter => "counter",
+            Kind::Gauge => "gauge",
+        };
+        // Writing to a String cannot fail.
+        let _ = writeln!(self.text, "# HELP {name} {}", escape(help, false));
+        let _ = writeln!(self.text, "# TYPE {name} {kind}");
+    }
+
+    /// `name{label="value",...} value`.
+    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: Value) {
+        self.text.push_str(name);
+        if !labels.is_empty() {
+            self.text.push('{');
+            for (n, (label, text)) in labels.iter().enumerate() {
+                if n > 0 {
+                    self.text.push(',');
+                }
+                let _ = write!(self.text, "{label}=\"{}\"", escape(text, true));
+            }
+            self.text.push('}');
+        }
+        let _ = writeln!(self.text, " {value}");
+    }
+}
+
+/// `text` escaped for a `# HELP` line (backslash and line feed) or, with
+/// `quoted`, for a label value (the double quote too).
+fn escape(text: &str, quoted: bool) -> std::borrow::Cow<'_, str> {
+    let special = |c: char| c == '\\' || c == '\n' || (quoted && c == '"');
+    if !text.contains(special) {
+        return text.into();
+    }
+    let mut escaped = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\\' => escaped.push_str("\\\\"),
+            '\n' => escaped.push_str("\\n"),
+            '"' if quoted => escaped.push_str("\\\""),
+            c => escaped.push(c),
+        }
+    }
+    escaped.into()
 }
 
 #[cfg(test)]
@@ -200,5 +293,57 @@ mod tests {
         assert!(text.contains("leasehold_bytes_sent_total 100\n"));
         metrics.applied(10);
         assert!(metrics.render(10).contains("leasehold_watch_lag_seconds 0\n"));
+    }
+
+    /// Every sample follows its family's `# HELP` and `# TYPE` lines, has a
+    /// valid name and a value the format reads.
+    #[test]
+    fn every_family_has_help_and_type_and_valid_samples() {
+        let metrics = Metrics::default();
+        metrics.etcd_at(10, 7);
+        metrics.pending_ops(-2);
+        let text = metrics.render(7);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 11 * 3, "{text}");
+        for family in lines.chunks(3) {
+            let [help, kind, sample] = family else {
+                panic!("{family:?}")
+            };
+            let (name, value) = sample.split_once(' ').expect("name and value");
+            assert!(
+                name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_' || c == ':')
+                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
+                "{name}"
+            );
+            assert!(help.starts_with(&format!("# HELP {name} ")), "{help}");
+            let kind = kind.strip_prefix(&format!("# TYPE {name} ")).expect("TYPE line");
+            assert!(kind == "counter" || kind == "gauge", "{kind}");
+            assert_eq!(kind == "counter", name.ends_with("_total"), "{name} is a {kind}");
+            assert!(value.parse::<f64>().is_ok(), "{sample}");
+        }
+        assert!(text.contains("\nleasehold_pending_ops -2\n"), "{text}");
+    }
+
+    #[test]
+    fn help_texts_and_label_values_are_escaped() {
+        let mut out = Exposition::default();
+        out.family("leasehold_test", Kind::Gauge, "a \\ path\nand \"quotes\"");
+        out.sample(
+            "leasehold_test",
+            &[("key", "/a\\b\n\"c\""), ("le", "+Inf")],
+            Value::Float(f64::INFINITY),
+        );
+        out.sample("leasehold_test", &[], Value::Float(f64::NAN));
+        out.sample("leasehold_test", &[], Value::Float(f64::NEG_INFINITY));
+        out.sample("leasehold_test", &[], Value::Float(0.25));
+        assert_eq!(
+            out.text,
+            "# HELP leasehold_test a \\\\ path\\nand \"quotes\"\n\
+             # TYPE leasehold_test gauge\n\
+             leasehold_test{key=\"/a\\\\b\\n\\\"c\\\"\",le=\"+Inf\"} +Inf\n\
+             leasehold_test NaN\n\
+             leasehold_test -Inf\n\
+             leasehold_test 0.25\n"
+        );
     }
 }

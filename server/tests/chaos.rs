@@ -19,6 +19,9 @@
 //! `LEASEHOLD_CHAOS_SECONDS` sets the length of each run (30 s by default;
 //! `make soak SECONDS=3600` runs longer), `LEASEHOLD_CHAOS_SEED` replays a
 //! run: a failure prints its seed and the first difference.
+//!
+//! One file, over the usual size: the operations, the faults and the
+//! comparison are one test and share its state.
 
 #![allow(
     clippy::expect_used,
@@ -36,7 +39,7 @@ use etcd_client::{Client, Compare, CompareOp, PutOptions, Txn, TxnOp};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
-use server::registry::{Classifier, KeyValue, Mirror, Store};
+use server::registry::{Classifier, KeyValue, Mirror, Writer};
 
 /// Operations between two quiet points.
 const OPS_PER_ROUND: usize = 60;
@@ -529,8 +532,9 @@ impl Chaos {
             .iter()
             .map(|p| format!("{p}svc/{{service}}/{{instance}}").parse().expect("pattern"))
             .collect();
-        let truth = Store::new(server::hub::Hub::new(), Classifier::new(patterns), 16);
-        truth.replace_mirror(revision, Mirror::from_list(items), None);
+        let mut model = Writer::new(server::hub::Hub::new(), Classifier::new(patterns), 16);
+        model.replace_mirror(revision, Mirror::from_list(items), None);
+        let truth = model.store();
 
         let expected_services = by_id(
             &serde_json::to_value(truth.services_body(None)).unwrap_or_default()["services"],

@@ -84,8 +84,8 @@ async fn all_keys(client: &mut Client) -> Vec<Kv> {
         .collect()
 }
 
-/// The layout a demo key is written in, by the shapes of DESIGN.md section 3,
-/// or `None` for lock and election keys.
+/// The layout a demo key is written in, by the shapes of README.md's
+/// "Registry layouts understood", or `None` for lock and election keys.
 fn layout_of(kv: &Kv) -> Option<&'static str> {
     let k = kv.key.as_str();
     if k.starts_with("/microservices/") {

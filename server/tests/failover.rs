@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::cluster::EtcdCluster;
+use common::etcd_cluster::EtcdCluster;
 use common::{spawn_app_with, TestApp};
 use serde_json::{json, Value};
 

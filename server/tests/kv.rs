@@ -3,6 +3,9 @@
 //! incomplete histories), compare-and-swap writers, the prefix diff checked
 //! against `etcdctl get --prefix --rev=R`, the live `kv:<prefix>` topic fed
 //! by etcdctl, large and binary values, and who may write.
+//!
+//! Over the usual size: one test per route and case, each short, sharing
+//! this file's helpers.
 
 #![allow(
     clippy::expect_used,

@@ -7,6 +7,9 @@
 //! session TTL beyond the clock is refused or cut, never a panic; health
 //! tells a stranger no endpoint and no user name; and no password, hash or
 //! session token reaches the log, from the real binary.
+//!
+//! Over the usual size: one test per case, each short, sharing this file's
+//! helpers.
 
 #![allow(
     clippy::expect_used,

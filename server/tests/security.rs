@@ -5,6 +5,9 @@
 //! serves no host name a page could rebind to it; a flood of refused
 //! requests cannot flood the audit log or the timeline; and `/pkg` is
 //! revalidated by a tag no other build's files can have.
+//!
+//! Over the usual size: one test per case, each short, sharing this file's
+//! helpers.
 
 #![allow(
     clippy::expect_used,

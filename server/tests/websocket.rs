@@ -1,6 +1,9 @@
 //! The WebSocket protocol against a real etcd: snapshots, patches, status,
 //! what malformed input gets, and the limits a socket is held to (topics,
 //! frames, unread errors, a stuck client's pending patches).
+//!
+//! Over the usual size: one test per case, each short, sharing this file's
+//! helpers.
 
 #![allow(
     clippy::expect_used,

@@ -4,6 +4,8 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::model::ErrorCode;
+
 /// A request that did not give the expected body, in words for a person.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiFailure {
@@ -100,7 +102,7 @@ async fn request<T: DeserializeOwned>(method: &str, path: &str, body: Option<Str
         serde_json::from_str(&text).map_err(|e| ApiFailure::new(format!("The server's answer was not understood: {e}")))
     } else {
         let message = match serde_json::from_str::<crate::model::ErrorBody>(&text) {
-            Ok(body) => describe(response.status(), &body.error.code, &body.error.message),
+            Ok(body) => describe(response.status(), body.error.code, &body.error.message),
             Err(_) => format!("The server answered {}.", response.status()),
         };
         Err(ApiFailure {
@@ -120,16 +122,16 @@ async fn request<T: DeserializeOwned>(_method: &str, path: &str, _body: Option<S
 
 /// An API error in words.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
-fn describe(status: u16, code: &str, message: &str) -> String {
+fn describe(status: u16, code: ErrorCode, message: &str) -> String {
     let what = match code {
-        "not_found" => "Not found",
-        "bad_request" => "Not a valid request",
-        "unauthenticated" => "You are not signed in",
-        "forbidden" => "You are not allowed to do this",
-        "too_many_requests" => "Too many attempts",
-        "conflict" => "Someone else changed this first",
-        "compacted" => "etcd no longer keeps that revision",
-        "etcd_unavailable" => "etcd is unreachable right now",
+        ErrorCode::NotFound => "Not found",
+        ErrorCode::BadRequest => "Not a valid request",
+        ErrorCode::Unauthenticated => "You are not signed in",
+        ErrorCode::Forbidden => "You are not allowed to do this",
+        ErrorCode::TooManyRequests => "Too many attempts",
+        ErrorCode::Conflict => "Someone else changed this first",
+        ErrorCode::Compacted => "etcd no longer keeps that revision",
+        ErrorCode::EtcdUnavailable => "etcd is unreachable right now",
         _ => "The server could not do this",
     };
     format!("{what} ({status}): {message}")

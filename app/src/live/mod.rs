@@ -6,27 +6,30 @@
 //! to the topic while any mounted view wants it and unsubscribes when none
 //! does. On the server (SSR) there is no socket: the state stays empty and
 //! pages render their "connecting" form, which the browser then hydrates.
+//!
+//! `socket` holds the WebSocket, `state` the collections the topics fill
+//! and how patches change them, and `topics` how each topic's snapshots
+//! and patches are applied, one file per topic.
 
 pub mod api;
 mod state;
+mod topics;
 
 use std::collections::BTreeMap;
 
 use leptos::prelude::*;
 
 pub use state::{remaining, ClusterView, Collection, Stamped};
+pub use topics::dir_entry_id;
+use topics::Change;
 
 use crate::model::{
-    ClusterBody, Election, ElectionsBody, EtcdState, Event, EventsBody, Instance, KvDirBody, KvDirEntry, Lease,
-    LeasesBody, Lock, LocksBody, MeBody, Member, MemberId, PatchOp, Revision, ServerMsg, ServiceBody, ServiceSummary,
-    ServicesBody, Topic,
+    Election, ErrorCode, EtcdState, Event, Instance, KvDirEntry, Lease, Lock, MeBody, Revision, ServerMsg,
+    ServiceSummary, Topic,
 };
 
 #[cfg(feature = "hydrate")]
 mod socket;
-
-/// Events kept in the browser for the timeline.
-const EVENTS_KEPT: usize = 2000;
 
 /// The browser's link to the Leasehold server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,7 +73,7 @@ pub struct Live {
     pub kv_dirs: RwSignal<BTreeMap<String, Collection<KvDirEntry>>>,
     /// Folder prefix -> the error code and words with which the server
     /// refused it (`too_large`, `not_served`).
-    pub kv_dir_refused: RwSignal<BTreeMap<String, (String, String)>>,
+    pub kv_dir_refused: RwSignal<BTreeMap<String, (ErrorCode, String)>>,
     /// The last `error` message from the server, for the status bar.
     pub last_error: RwSignal<Option<String>>,
     /// Who the server takes this tab for (`GET /api/v1/me`); `None` until it
@@ -263,7 +266,6 @@ impl Live {
     /// Applies one message from the server. Malformed content is reported to
     /// the console and skipped, never a panic.
     pub fn apply(self, message: ServerMsg) {
-        let now = self.now_ms.get_untracked();
         match message {
             ServerMsg::Snapshot {
                 topic,
@@ -272,79 +274,7 @@ impl Live {
                 more,
             } => {
                 self.see_revision(revision);
-                let raw = data.get();
-                match topic {
-                    Topic::Cluster => {
-                        if let Some(body) = decode::<ClusterBody>(raw, "cluster") {
-                            let mut cluster = ClusterView {
-                                cluster_id: body.cluster_id,
-                                members: BTreeMap::new(),
-                            };
-                            for member in body.members {
-                                cluster.members.insert(member.id, member);
-                            }
-                            self.cluster.set(Some(cluster));
-                        }
-                    }
-                    Topic::Services => {
-                        if let Some(body) = decode::<ServicesBody>(raw, "services") {
-                            let items = body.services.into_iter().map(|s| (s.name.clone(), s));
-                            self.services.set(Collection::loaded(items, more));
-                        }
-                    }
-                    Topic::Service(name) => {
-                        if let Some(body) = decode::<ServiceBody>(raw, "service") {
-                            let items = body.instances.into_iter().map(|i| (i.id.clone(), Stamped::new(i, now)));
-                            self.instances.update(|all| {
-                                all.insert(name, Collection::loaded(items, more));
-                            });
-                        }
-                    }
-                    Topic::Leases => {
-                        if let Some(body) = decode::<LeasesBody>(raw, "leases") {
-                            let items = body
-                                .leases
-                                .into_iter()
-                                .map(|l| (l.id.to_string(), Stamped::new(l, now)));
-                            self.leases.set(Collection::loaded(items, more));
-                        }
-                    }
-                    Topic::Locks => {
-                        if let Some(body) = decode::<LocksBody>(raw, "locks") {
-                            self.locks.set(Collection::loaded(
-                                body.locks.into_iter().map(|l| (l.name.clone(), l)),
-                                more,
-                            ));
-                        }
-                    }
-                    Topic::Elections => {
-                        if let Some(body) = decode::<ElectionsBody>(raw, "elections") {
-                            let items = body.elections.into_iter().map(|e| (e.name.clone(), e));
-                            self.elections.set(Collection::loaded(items, more));
-                        }
-                    }
-                    Topic::Events => {
-                        if let Some(body) = decode::<EventsBody>(raw, "events") {
-                            self.events.set(Some(body.events));
-                        }
-                    }
-                    Topic::KvDir(prefix) => {
-                        if let Some(body) = decode::<KvDirBody>(raw, "folder") {
-                            let items: Vec<(String, KvDirEntry)> = body
-                                .entries
-                                .into_iter()
-                                .map(|e| (dir_entry_id(&prefix, &e), e))
-                                .collect();
-                            self.kv_dir_refused.update(|all| {
-                                all.remove(&prefix);
-                            });
-                            self.kv_dirs.update(|all| {
-                                all.insert(prefix, Collection::loaded(items, more));
-                            });
-                        }
-                    }
-                    Topic::Kv(_) => warn("snapshot of a kv topic this app does not show"),
-                }
+                topics::apply(self, topic, Change::Snapshot { data: data.get(), more });
             }
             ServerMsg::Patch {
                 topic,
@@ -353,50 +283,7 @@ impl Live {
                 more,
             } => {
                 self.see_revision(revision);
-                match topic {
-                    Topic::Cluster => self.cluster.update(|cluster| {
-                        let cluster = cluster.get_or_insert_with(ClusterView::default);
-                        for op in ops {
-                            apply_member_op(cluster, op);
-                        }
-                    }),
-                    Topic::Services => self
-                        .services
-                        .update(|c| c.patch(ops, more, "service", |s: ServiceSummary| s)),
-                    Topic::Service(name) => self.instances.update(|all| {
-                        all.entry(name)
-                            .or_default()
-                            .patch(ops, more, "instance", |i: Instance| Stamped::new(i, now));
-                    }),
-                    Topic::Leases => self
-                        .leases
-                        .update(|c| c.patch(ops, more, "lease", |l: Lease| Stamped::new(l, now))),
-                    Topic::Locks => self.locks.update(|c| c.patch(ops, more, "lock", |l: Lock| l)),
-                    Topic::Elections => self
-                        .elections
-                        .update(|c| c.patch(ops, more, "election", |e: Election| e)),
-                    Topic::Events => self.events.update(|events| {
-                        let events = events.get_or_insert_with(Vec::new);
-                        for op in ops {
-                            match op {
-                                PatchOp::Append { value } => {
-                                    if let Some(event) = decode::<Event>(value.get(), "event") {
-                                        events.push(event);
-                                    }
-                                }
-                                other => warn(&format!("unexpected op on events: {:?}", other.id())),
-                            }
-                        }
-                        let excess = events.len().saturating_sub(EVENTS_KEPT);
-                        events.drain(..excess);
-                    }),
-                    Topic::KvDir(prefix) => self.kv_dirs.update(|all| {
-                        all.entry(prefix)
-                            .or_default()
-                            .patch(ops, more, "folder entry", |e: KvDirEntry| e);
-                    }),
-                    Topic::Kv(_) => {}
-                }
+                topics::apply(self, topic, Change::Patch { ops, more });
             }
             ServerMsg::Status { etcd, revision, error } => {
                 // The status is the server's own revision, sent after
@@ -421,16 +308,6 @@ impl Live {
     }
 }
 
-/// A folder entry's id, as the server's patches name it: the id of a
-/// sub-folder's whole prefix, or the key's id (`base64:` for a key that is
-/// not UTF-8, or whose text begins with `base64:`).
-pub fn dir_entry_id(prefix: &str, entry: &KvDirEntry) -> String {
-    match &entry.kv {
-        Some(kv) => kv.id(),
-        None => crate::model::text_id(&format!("{prefix}{}", entry.name)),
-    }
-}
-
 fn decode<T: serde::de::DeserializeOwned>(raw: &str, what: &str) -> Option<T> {
     match serde_json::from_str(raw) {
         Ok(value) => Some(value),
@@ -438,23 +315,6 @@ fn decode<T: serde::de::DeserializeOwned>(raw: &str, what: &str) -> Option<T> {
             warn(&format!("malformed {what} from the server ignored: {error}"));
             None
         }
-    }
-}
-
-fn apply_member_op(cluster: &mut ClusterView, op: PatchOp) {
-    match op {
-        PatchOp::Upsert { value, .. } => {
-            if let Some(member) = decode::<Member>(value.get(), "member") {
-                cluster.members.insert(member.id, member);
-            }
-        }
-        PatchOp::Remove { id } => match id.parse::<MemberId>() {
-            Ok(id) => {
-                cluster.members.remove(&id);
-            }
-            Err(error) => warn(&format!("bad member id {id}: {error}")),
-        },
-        PatchOp::Append { .. } => warn("append op on the cluster topic"),
     }
 }
 

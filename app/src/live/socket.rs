@@ -12,12 +12,10 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, CloseEvent, MessageEvent, ReadableStream, ReadableWritablePair, WebSocket, WritableStream};
 
 use super::{warn, LinkState, Live};
-use crate::model::{ClientMsg, MeBody, Revision, ServerMsg, Topic};
+use crate::model::{ClientMsg, MeBody, Revision, ServerMsg, Topic, CLOSE_SIGNED_OUT};
 
 const BACKOFF_FIRST_MS: f64 = 500.0;
 const BACKOFF_CAP_MS: f64 = 10_000.0;
-/// The server closes a socket with this when its sign-in ends.
-const CLOSE_SIGNED_OUT: u16 = 4401;
 
 /// The open socket and the callbacks that must live as long as it.
 struct Conn {

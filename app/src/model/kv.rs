@@ -1,5 +1,5 @@
 //! The configuration centre: keys as configuration, with their MVCC history
-//! (API.md, "Configuration centre").
+//! (docs/api.md, "Configuration routes").
 
 use serde::{Deserialize, Serialize};
 

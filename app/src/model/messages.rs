@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use super::{Revision, Topic};
+use super::{ErrorCode, Revision, Topic};
 
 /// What the client sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -114,7 +114,7 @@ pub enum ServerMsg {
     /// `topic`: the subscription refused (`too_large`, `not_served`), when
     /// the error is about one.
     Error {
-        code: String,
+        code: ErrorCode,
         message: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         topic: Option<Topic>,
@@ -167,7 +167,7 @@ struct FlatServerMsg {
     more: bool,
     etcd: Option<EtcdState>,
     error: Option<String>,
-    code: Option<String>,
+    code: Option<ErrorCode>,
     message: Option<String>,
 }
 
@@ -216,7 +216,7 @@ pub struct ErrorBody {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorDetail {
-    pub code: String,
+    pub code: ErrorCode,
     pub message: String,
 }
 

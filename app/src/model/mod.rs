@@ -2,10 +2,13 @@
 //! shared by the server (which produces them) and the browser (which consumes
 //! them). Plain serde types, no Leptos, so the server depends on them freely.
 //!
-//! The contract these types implement is `API.md` (REST and WebSocket, v1).
+//! The contract these types implement is docs/api.md (REST) and
+//! docs/websocket.md (the WebSocket), v1.
 
 mod access;
 mod cluster;
+mod codes;
+mod event_kind;
 mod ids;
 mod kv;
 mod messages;
@@ -14,6 +17,8 @@ mod topic;
 
 pub use access::{LoginBody, MeBody, Role};
 pub use cluster::{ClusterBody, EtcdHealth, HealthBody, Member, TaskHealth};
+pub use codes::{ErrorCode, CLOSE_SIGNED_OUT};
+pub use event_kind::EventKind;
 pub use ids::{key_id, key_of_id, key_text_of_id, text_id, IdError, LeaseId, MemberId, BINARY_ID_MARKER};
 pub use kv::{
     Kv, KvBody, KvChange, KvConflictBody, KvDeletedBody, KvDiffBody, KvDirBody, KvDirEntry, KvHistoryBody, KvKind,

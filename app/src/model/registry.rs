@@ -246,14 +246,7 @@ pub struct Event {
     pub revision: Revision,
     /// When Leasehold saw it (RFC 3339).
     pub at: String,
-    /// `instance_registered`, `instance_updated`, `instance_deregistered`,
-    /// `lease_expired`, `lease_revoked`, `lock_acquired`, `lock_waiting`,
-    /// `lock_released`, `leader_elected`, `candidate_joined`, `candidate_left`;
-    /// `audit` for an operator's action, allowed or refused (its `revision`
-    /// is the one the registry was at); `etcd_went_back` when etcd answered
-    /// at a lower revision or as another cluster and was listed again
-    /// (`detail`: `from_revision`, `to_revision`, `cluster_id`, `message`).
-    pub kind: String,
+    pub kind: super::EventKind,
     /// The instance key, lease id, or lock or election name it is about.
     pub subject: String,
     pub detail: serde_json::Value,

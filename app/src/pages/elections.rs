@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use super::Loading;
 use crate::components::time::Elapsed;
 use crate::live::Live;
-use crate::model::{Candidate, Election};
+use crate::model::{Candidate, Election, EventKind};
 
 #[component]
 pub fn ElectionsPage() -> impl IntoView {
@@ -40,7 +40,7 @@ pub fn ElectionsPage() -> impl IntoView {
                                 .iter()
                                 .flatten()
                                 .rev()
-                                .filter(|e| e.kind == "leader_elected" && e.subject == name)
+                                .filter(|e| e.kind == EventKind::LeaderElected && e.subject == name)
                                 .take(5)
                                 .map(|e| {
                                     let value = e.detail["value"].as_str().unwrap_or_default().to_owned();

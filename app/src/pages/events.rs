@@ -7,22 +7,7 @@ use leptos::prelude::*;
 use super::{input_text, lowercase, Loading};
 use crate::components::time::Elapsed;
 use crate::live::Live;
-use crate::model::Event;
-
-const KINDS: [&str; 12] = [
-    "instance_registered",
-    "instance_updated",
-    "instance_deregistered",
-    "lease_expired",
-    "lease_revoked",
-    "lock_acquired",
-    "lock_waiting",
-    "lock_released",
-    "leader_elected",
-    "candidate_joined",
-    "candidate_left",
-    "audit",
-];
+use crate::model::{Event, EventKind};
 
 /// Shown at most, newest first.
 const SHOWN: usize = 500;
@@ -41,7 +26,7 @@ pub fn EventsPage() -> impl IntoView {
                 events
                     .iter()
                     .rev()
-                    .filter(|e| kind.is_empty() || e.kind == kind)
+                    .filter(|e| kind.is_empty() || e.kind.as_str() == kind)
                     .filter(|e| {
                         text.is_empty()
                             || lowercase(&e.subject).contains(&text)
@@ -64,6 +49,7 @@ pub fn EventsPage() -> impl IntoView {
             <ol class="timeline">
                 {rows.into_iter().map(|e| {
                     let class = format!("event {}", e.kind);
+                    let kind = e.kind.as_str();
                     let detail = e.detail.as_object().map(|o| {
                         o.iter()
                             .filter(|(_, v)| !v.is_null())
@@ -72,9 +58,9 @@ pub fn EventsPage() -> impl IntoView {
                             .join(" · ")
                     }).unwrap_or_default();
                     view! {
-                        <li class=class data-testid="event" data-kind=e.kind.clone()>
+                        <li class=class data-testid="event" data-kind=kind>
                             <span class="when"><Elapsed since=Some(e.at.clone())/> " ago"</span>
-                            <span class="kind">{e.kind.replace('_', " ")}</span>
+                            <span class="kind">{kind.replace('_', " ")}</span>
                             <code class="subject">{e.subject.clone()}</code>
                             <span class="detail">{detail}</span>
                             <span class="revision">{format!("rev {}", e.revision)}</span>
@@ -93,7 +79,7 @@ pub fn EventsPage() -> impl IntoView {
                     "Kind "
                     <select on:change=move |ev| kind.set(input_text(&ev)) aria-label="Filter by kind">
                         <option value="">"all"</option>
-                        {KINDS.iter().map(|k| view! { <option value=*k>{k.replace('_', " ")}</option> }).collect_view()}
+                        {EventKind::ALL.iter().map(|k| view! { <option value=k.as_str()>{k.as_str().replace('_', " ")}</option> }).collect_view()}
                     </select>
                 </label>
                 <input

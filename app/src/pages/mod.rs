@@ -1,5 +1,6 @@
-//! One page per file. The browser fetches most pages' code the first time it
-//! shows them ([`deferred`]).
+//! One page per file, or per folder for a page of several parts
+//! (`config/`). The browser fetches most pages' code the first time it shows
+//! them ([`deferred`]).
 
 pub mod cluster;
 pub mod config;

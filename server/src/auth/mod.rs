@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use app::model::Role;
 
-pub use sessions::{Session, Sessions, Throttle};
+pub use sessions::{Sessions, SignedIn, Throttle};
 pub use users::{hash_password, Users};
 
 /// How callers are told apart, as configured.
@@ -36,7 +36,7 @@ pub struct Caller {
     pub user: Option<String>,
     pub role: Role,
     /// The session the request came with, under `--auth users`.
-    pub session: Option<Session>,
+    pub session: Option<SignedIn>,
 }
 
 impl Caller {

@@ -2,7 +2,7 @@
 //!
 //! Sessions live in memory: a restart signs everyone out. A session has an
 //! absolute expiry (`--session-ttl`); logging out or expiring ends it at once,
-//! WebSockets included (they watch [`Session::ended`]).
+//! WebSockets included (they watch [`SignedIn::ended`]).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 /// One signed-in browser.
 #[derive(Debug, Clone)]
-pub struct Session {
+pub struct SignedIn {
     pub user: String,
     pub role: Role,
     pub expires: Instant,
@@ -29,7 +29,7 @@ pub struct Session {
 /// Session token -> session. Cheap to clone.
 #[derive(Clone)]
 pub struct Sessions {
-    by_token: Arc<Mutex<HashMap<String, Session>>>,
+    by_token: Arc<Mutex<HashMap<String, SignedIn>>>,
     ttl: Duration,
 }
 
@@ -51,18 +51,18 @@ impl Sessions {
 
     /// Starts a session; the token (256 random bits) goes into the cookie.
     /// Fails only when the clock cannot count that far ahead.
-    pub fn create(&self, user: String, role: Role) -> Result<(String, Session), String> {
+    pub fn create(&self, user: String, role: Role) -> Result<(String, SignedIn), String> {
         self.create_at(user, role, Instant::now())
     }
 
-    fn create_at(&self, user: String, role: Role, now: Instant) -> Result<(String, Session), String> {
+    fn create_at(&self, user: String, role: Role, now: Instant) -> Result<(String, SignedIn), String> {
         let expires = now
             .checked_add(self.ttl)
             .ok_or_else(|| format!("a session of {:?} ends beyond what the clock counts", self.ttl))?;
         let mut bytes = [0u8; 32];
         rand::rng().fill_bytes(&mut bytes);
         let token = URL_SAFE_NO_PAD.encode(bytes);
-        let session = Session {
+        let session = SignedIn {
             user,
             role,
             expires,
@@ -75,11 +75,11 @@ impl Sessions {
     }
 
     /// The live session of `token`, if any.
-    pub fn get(&self, token: &str) -> Option<Session> {
+    pub fn get(&self, token: &str) -> Option<SignedIn> {
         self.get_at(token, Instant::now())
     }
 
-    fn get_at(&self, token: &str, now: Instant) -> Option<Session> {
+    fn get_at(&self, token: &str, now: Instant) -> Option<SignedIn> {
         let mut sessions = self.by_token.lock().unwrap_or_else(PoisonError::into_inner);
         match sessions.get(token) {
             Some(session) if session.expires > now => Some(session.clone()),
@@ -93,7 +93,7 @@ impl Sessions {
 
     /// Ends the session of `token` (logout): later requests with it are 401
     /// and its WebSockets close.
-    pub fn end(&self, token: &str) -> Option<Session> {
+    pub fn end(&self, token: &str) -> Option<SignedIn> {
         let session = self
             .by_token
             .lock()

@@ -1,6 +1,8 @@
 //! The demo's services and what each framework writes for one instance: the
-//! key and value formats of DESIGN.md section 3, with made-up but plausible
-//! names, addresses, versions and metadata.
+//! key and value formats of README.md's "Registry layouts understood", with
+//! made-up but plausible names, addresses, versions and metadata.
+//!
+//! Over the usual size: it is a table, one entry per layout, read as data.
 
 use app::model::Layout;
 use rand::seq::IndexedRandom;

@@ -8,7 +8,7 @@ use etcd_client::{LockOptions, ResignOptions};
 use rand::Rng;
 use tokio::task::JoinSet;
 
-use super::session::{Backoff, Session};
+use super::lease_session::{Backoff, LeaseSession};
 use super::{around, Ctx, Stats};
 
 /// The demo's locks and the workers that take turns on them.
@@ -43,7 +43,7 @@ pub fn spawn(ctx: &Ctx, tasks: &mut JoinSet<()>) {
 }
 
 /// Sleeps `d`; false if the demo stops or the session's lease is lost first.
-async fn hold(ctx: &Ctx, session: &Session, d: Duration) -> bool {
+async fn hold(ctx: &Ctx, session: &LeaseSession, d: Duration) -> bool {
     tokio::select! {
         () = ctx.stop.cancelled() => false,
         () = session.lost() => false,
@@ -53,7 +53,7 @@ async fn hold(ctx: &Ctx, session: &Session, d: Duration) -> bool {
 
 /// A worker that takes `lock`, holds it for a while, unlocks and queues again.
 async fn contend(ctx: Ctx, lock: &'static str, worker: String) {
-    while let Some(session) = Session::open(&ctx, &ctx.stop).await {
+    while let Some(session) = LeaseSession::open(&ctx, &ctx.stop).await {
         take_turns(&ctx, lock, &worker, &session).await;
         if ctx.stop.is_cancelled() {
             return session.close().await;
@@ -63,7 +63,7 @@ async fn contend(ctx: Ctx, lock: &'static str, worker: String) {
     }
 }
 
-async fn take_turns(ctx: &Ctx, lock: &'static str, worker: &str, session: &Session) {
+async fn take_turns(ctx: &Ctx, lock: &'static str, worker: &str, session: &LeaseSession) {
     let mut backoff = Backoff::new(Duration::from_secs(5));
     let mut locks = ctx.client.lock_client();
     loop {
@@ -97,7 +97,7 @@ async fn take_turns(ctx: &Ctx, lock: &'static str, worker: &str, session: &Sessi
 
 /// A candidate that campaigns, leads for a term, resigns and campaigns again.
 async fn campaign(ctx: Ctx, election: &'static str, proposal: String) {
-    while let Some(session) = Session::open(&ctx, &ctx.stop).await {
+    while let Some(session) = LeaseSession::open(&ctx, &ctx.stop).await {
         lead_terms(&ctx, election, &proposal, &session).await;
         if ctx.stop.is_cancelled() {
             return session.close().await;
@@ -106,7 +106,7 @@ async fn campaign(ctx: Ctx, election: &'static str, proposal: String) {
     }
 }
 
-async fn lead_terms(ctx: &Ctx, election: &'static str, proposal: &str, session: &Session) {
+async fn lead_terms(ctx: &Ctx, election: &'static str, proposal: &str, session: &LeaseSession) {
     let mut backoff = Backoff::new(Duration::from_secs(5));
     let mut elections = ctx.client.election_client();
     loop {

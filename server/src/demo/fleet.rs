@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::catalog::{self, Instance, Service, MAX_INSTANCES};
-use super::session::{Backoff, Session};
+use super::lease_session::{Backoff, LeaseSession};
 use super::{around, pause, Ctx, Stats};
 
 /// Share of departures that are crashes rather than clean deregistrations.
@@ -100,7 +100,7 @@ fn churn(ctx: &Ctx, services: &[Service], target: usize, members: &mut Vec<Membe
 async fn live(ctx: Ctx, instance: Instance, leave: CancellationToken) {
     let service = instance.service.name.clone();
     loop {
-        let Some(session) = Session::open(&ctx, &leave).await else {
+        let Some(session) = LeaseSession::open(&ctx, &leave).await else {
             return;
         };
         let (key, value) = instance.entry(session.id());
@@ -141,7 +141,7 @@ async fn live(ctx: Ctx, instance: Instance, leave: CancellationToken) {
 }
 
 /// Leaves as instances do: most deregister cleanly, some crash.
-async fn depart(ctx: &Ctx, session: Session, key: &str) {
+async fn depart(ctx: &Ctx, session: LeaseSession, key: &str) {
     if rand::random_bool(CRASH_SHARE) {
         Stats::add(&ctx.stats.crashed);
         tracing::debug!(%key, "demo instance crashes; its lease will expire");

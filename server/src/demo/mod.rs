@@ -12,7 +12,7 @@
 //!   then.
 //! - [`settings`]: configuration in JSON, YAML, TOML, text and binary, part
 //!   of it rewritten now and then, deleted when the demo stops.
-//! - [`session`]: a lease with its keep-alive, the record of every lease the
+//! - [`lease_session`]: a lease with its keep-alive, the record of every lease the
 //!   demo holds (so that stopping revokes them all), and backoff.
 //!
 //! Nothing here gives up on an etcd error: it is logged and retried with
@@ -21,7 +21,7 @@
 pub mod catalog;
 mod coordination;
 mod fleet;
-mod session;
+mod lease_session;
 mod settings;
 
 use std::future::Future;
@@ -35,7 +35,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{DemoArgs, DemoConfig};
 use crate::etcd;
-use session::{Backoff, Leases};
+use lease_session::{Backoff, Leases};
 
 pub use coordination::{ELECTION, LOCKS};
 pub use settings::SETTINGS_PREFIX;

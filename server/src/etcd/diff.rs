@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 
 use app::model::Revision;
 
-use super::kv::KvError;
+use super::keys::KvError;
 use super::ranges::prefix_end;
 use super::Actions;
 use crate::registry::KeyValue;

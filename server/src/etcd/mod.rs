@@ -1,30 +1,32 @@
 //! Everything that talks to etcd: the connection, the watcher that mirrors
-//! keys into the [`Store`], and the cluster poller. Nothing here knows of HTTP
+//! keys into the model (its one [`Writer`]), the lease sampler and the
+//! cluster poller. Nothing here knows of HTTP
 //! or WebSockets.
 
 mod actions;
-mod cluster;
+mod cluster_poller;
 mod diff;
-mod history;
-mod kv;
-mod leases;
+mod key_history;
+mod keys;
+mod lease_sampler;
 mod ranges;
 mod watcher;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use etcd_client::{Certificate, Client, ConnectOptions, Identity, TlsOptions};
 
 use crate::config::{Config, EtcdConfig};
-use crate::registry::Store;
+use crate::registry::Writer;
 use crate::tasks::Supervisor;
 
 pub use actions::{ActionError, Actions, LeaseNow, Revoked};
-pub use cluster::ClusterPoller;
+pub use cluster_poller::ClusterPoller;
 pub use diff::{Diff, DIFF_MAX};
-pub use history::{History, Version, HISTORY_MAX, HISTORY_MAX_BYTES};
-pub use kv::{KvError, Page, Removal, Swap};
-pub use leases::LeaseSampler;
+pub use key_history::{KeyHistory, Version, HISTORY_MAX, HISTORY_MAX_BYTES};
+pub use keys::{KvError, Page, Removal, Swap};
+pub use lease_sampler::LeaseSampler;
 pub use watcher::Watcher;
 
 #[derive(Debug, thiserror::Error)]
@@ -167,7 +169,7 @@ pub(crate) async fn with_timeout<T, E: Into<Error>>(
 }
 
 /// Starts the supervised etcd tasks: the watcher, the cluster poller and the lease sampler.
-pub fn spawn_tasks(tasks: &Supervisor, client: Client, store: Store, config: &Config) {
+pub fn spawn_tasks(tasks: &Supervisor, client: Client, model: Writer, config: &Config) {
     let stop = tasks.stop_token();
     if let Some(user) = config.etcd.user.clone() {
         // Logging in is a task of its own, so that an etcd that is down (or a
@@ -189,28 +191,34 @@ pub fn spawn_tasks(tasks: &Supervisor, client: Client, store: Store, config: &Co
             }
         });
     }
+    let (samples, status) = (model.lease_samples(), model.cluster_status());
     {
-        let (client, store, stop) = (client.clone(), store.clone(), stop.clone());
+        // The writer passes from one run of the watcher to the next: a run
+        // that failed has dropped it before the supervisor starts another.
+        let model = Arc::new(tokio::sync::Mutex::new(model));
+        let (client, stop) = (client.clone(), stop.clone());
         let prefixes: Vec<Vec<u8>> = config.prefixes.iter().map(|p| p.as_bytes().to_vec()).collect();
         let hint = connection_hint(&config.etcd);
         tasks.spawn("watcher", move || {
-            Watcher::new(client.clone(), store.clone(), prefixes.clone())
-                .with_hint(hint)
-                .run(stop.clone())
+            let (client, model, prefixes, stop) = (client.clone(), model.clone(), prefixes.clone(), stop.clone());
+            async move {
+                let model = model.lock_owned().await;
+                Watcher::new(client, model, prefixes).with_hint(hint).run(stop).await
+            }
         });
     }
     {
-        let (client, store, stop) = (client.clone(), store.clone(), stop.clone());
+        let (client, stop) = (client.clone(), stop.clone());
         let (rate, poll, timeout) = (config.lease_sample_rate, config.lease_poll, config.etcd.request_timeout);
         tasks.spawn("lease-sampler", move || {
-            LeaseSampler::new(client.clone(), store.clone(), rate, poll, timeout).run(stop.clone())
+            LeaseSampler::new(client.clone(), samples.clone(), rate, poll, timeout).run(stop.clone())
         });
     }
     {
         let etcd = config.etcd.clone();
         let interval = config.cluster_poll;
         tasks.spawn("cluster-poller", move || {
-            ClusterPoller::new(client.clone(), etcd.clone(), store.clone(), interval).run(stop.clone())
+            ClusterPoller::new(client.clone(), etcd.clone(), status.clone(), interval).run(stop.clone())
         });
     }
 }

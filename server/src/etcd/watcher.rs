@@ -1,4 +1,4 @@
-//! The watcher: keeps the store's mirror equal to etcd, list-then-watch.
+//! The watcher: keeps the model's mirror equal to etcd, list-then-watch.
 //!
 //! An explicit state machine, one [`Watcher::step`] per state:
 //!
@@ -25,18 +25,22 @@
 //! A stream that sends nothing, not even an answer to a progress request, is
 //! taken for hung and replaced; the gRPC keepalive catches a dead connection
 //! underneath it.
+//!
+//! One file, over the usual size, on purpose: the state machine reads top to
+//! bottom, one `step` per state, and splitting it would scatter the states.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use app::model::{EtcdState, Revision};
 use etcd_client::{Client, EventType, GetOptions, WatchOptions, WatchResponse};
+use tokio::sync::OwnedMutexGuard;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::ranges::Ranges;
 use super::{with_timeout, Error};
-use crate::registry::{KeyValue, KvEvent, LeaseEnd, Mirror, Store, WentBack};
+use crate::registry::{KeyValue, KvEvent, LeaseEnd, Mirror, WentBack, Writer};
 
 /// Most keys per page of a list.
 const PAGE_KEYS: i64 = 1000;
@@ -96,7 +100,8 @@ enum WatchEnd {
 
 pub struct Watcher {
     client: Client,
-    store: Store,
+    /// The model's one writer, held for as long as this watcher runs.
+    model: OwnedMutexGuard<Writer>,
     /// The watched key ranges, sorted and without overlaps.
     ranges: Ranges,
     /// Keys asked for in the next list page, following the sizes seen.
@@ -128,10 +133,10 @@ struct Listed {
 
 impl Watcher {
     /// `prefixes` empty means the whole keyspace.
-    pub fn new(client: Client, store: Store, prefixes: Vec<Vec<u8>>) -> Self {
+    pub fn new(client: Client, model: OwnedMutexGuard<Writer>, prefixes: Vec<Vec<u8>>) -> Self {
         Watcher {
             client,
-            store,
+            model,
             ranges: Ranges::of(prefixes),
             page_keys: FIRST_PAGE_KEYS,
             cluster_id: None,
@@ -144,7 +149,7 @@ impl Watcher {
 
     /// Runs until `stop` is cancelled. Failures are retried here, never returned.
     pub async fn run(mut self, stop: CancellationToken) -> Result<(), Error> {
-        self.store.set_link(EtcdState::Resyncing, None);
+        self.model.set_link(EtcdState::Resyncing, None);
         let mut state = State::Listing;
         loop {
             state = tokio::select! {
@@ -164,14 +169,14 @@ impl Watcher {
                     let revision = listed.revision;
                     tracing::info!(revision, keys = listed.mirror.len(), "listed");
                     if self.listed {
-                        self.store.metrics().relisted();
+                        self.model.metrics().relisted();
                     }
                     let went_back = self.went_back(&listed);
                     self.listed = true;
                     self.cluster_id = Some(listed.cluster_id);
                     self.raft_term = listed.raft_term;
-                    self.store.replace_mirror(revision, listed.mirror, went_back);
-                    self.store.metrics().applied(self.store.revision());
+                    self.model.replace_mirror(revision, listed.mirror, went_back);
+                    self.model.metrics().applied(self.model.revision());
                     State::Watching { revision }
                 }
                 Err(error) => self.failed(error, State::Listing),
@@ -180,7 +185,7 @@ impl Watcher {
                 Ok(WatchEnd::Stopped) => State::Stopped,
                 Ok(WatchEnd::Compacted { compact_revision }) => {
                     tracing::warn!(revision, compact_revision, "watch compacted; listing again");
-                    self.store.set_link(EtcdState::Resyncing, None);
+                    self.model.set_link(EtcdState::Resyncing, None);
                     State::Listing
                 }
                 Err(
@@ -188,21 +193,21 @@ impl Watcher {
                     @ (Error::RevisionWentBack { .. } | Error::ClusterChanged { .. } | Error::TermWentBack { .. }),
                 ) => {
                     tracing::warn!(%error, "listing again");
-                    self.store.set_link(EtcdState::Resyncing, Some(error.summary()));
+                    self.model.set_link(EtcdState::Resyncing, Some(error.summary()));
                     State::Listing
                 }
                 Err(error) if error.is_too_large() => {
                     // Resuming would ask for the same answer again; a list
                     // is paged by bytes, and the watch then starts after it.
-                    self.store.metrics().etcd_error();
+                    self.model.metrics().etcd_error();
                     let summary = format!("{}; listing again instead of resuming", error.summary());
                     tracing::warn!(error = %summary, "watch answer too large");
-                    self.store.set_link(EtcdState::Resyncing, Some(summary));
+                    self.model.set_link(EtcdState::Resyncing, Some(summary));
                     State::Listing
                 }
                 Err(error) => {
                     let resume = State::Watching {
-                        revision: self.store.revision().max(revision),
+                        revision: self.model.revision().max(revision),
                     };
                     self.failed(error, resume)
                 }
@@ -222,7 +227,7 @@ impl Watcher {
     }
 
     fn failed(&mut self, error: Error, then: State) -> State {
-        self.store.metrics().etcd_error();
+        self.model.metrics().etcd_error();
         self.failures = self.failures.saturating_add(1);
         let mut summary = error.summary();
         if let Some(hint) = self
@@ -232,7 +237,7 @@ impl Watcher {
             summary = format!("{summary} ({hint})");
         }
         tracing::warn!(error = %summary, failures = self.failures, "etcd link lost; retrying");
-        self.store.set_link(EtcdState::Reconnecting, Some(summary));
+        self.model.set_link(EtcdState::Reconnecting, Some(summary));
         State::Backoff { then: Box::new(then) }
     }
 
@@ -242,7 +247,7 @@ impl Watcher {
         if !self.listed {
             return None;
         }
-        let from = self.store.revision();
+        let from = self.model.revision();
         let cluster_changed = self.cluster_id.is_some_and(|id| id != listed.cluster_id);
         (listed.revision < from || cluster_changed).then(|| WentBack {
             from,
@@ -330,7 +335,7 @@ impl Watcher {
                 message = stream.message() => {
                     let response = message?.ok_or(Error::WatchEnded)?;
                     if let Some(header) = response.header() {
-                        self.store.metrics().etcd_at(header.revision(), applied);
+                        self.model.metrics().etcd_at(header.revision(), applied);
                         if !response.created() {
                             // Within one watch, on one member: terms only grow.
                             self.raft_term = self.raft_term.max(header.raft_term());
@@ -354,7 +359,7 @@ impl Watcher {
                         }
                         self.raft_term = raft_term;
                         self.failures = 0;
-                        self.store.set_link(EtcdState::Connected, None);
+                        self.model.set_link(EtcdState::Connected, None);
                         tracing::info!(from = revision + 1, "watching");
                     }
                     if response.compact_revision() > 0 {
@@ -400,8 +405,8 @@ impl Watcher {
         }
         for (revision, batch) in batches {
             let ended = self.ended_leases(&batch).await;
-            self.store.metrics().events_applied(batch.len());
-            self.store.apply_revision(revision, batch, &ended);
+            self.model.metrics().events_applied(batch.len());
+            self.model.apply_revision(revision, batch, &ended);
             applied = applied.max(revision);
         }
         // Events between the watched prefixes, dropped above, still say the
@@ -413,7 +418,7 @@ impl Watcher {
             .map(|kv| kv.mod_revision())
             .max();
         if let Some(seen) = seen.filter(|seen| *seen > applied) {
-            self.store.advance(seen);
+            self.model.advance(seen);
             applied = seen;
         }
         // A progress notification (no events) means etcd has sent everything
@@ -424,12 +429,12 @@ impl Watcher {
         if response.events().is_empty() && !response.created() {
             if let Some(header) = response.header() {
                 if header.revision() > applied {
-                    self.store.advance(header.revision());
+                    self.model.advance(header.revision());
                     applied = header.revision();
                 }
             }
         }
-        self.store.metrics().applied(applied);
+        self.model.metrics().applied(applied);
         applied
     }
 
@@ -442,7 +447,7 @@ impl Watcher {
     /// leases are asked about together, more (a `del --prefix` over
     /// thousands of instances) with one `LeaseLeases`.
     async fn ended_leases(&mut self, batch: &[KvEvent]) -> BTreeMap<i64, LeaseEnd> {
-        let emptied = self.store.leases_emptied_by(batch);
+        let emptied = self.model.leases_emptied_by(batch);
         let mut ended = BTreeMap::new();
         if emptied.is_empty() {
             return ended;
@@ -470,7 +475,7 @@ impl Watcher {
             Ok(alive) => {
                 for (lease, alive) in emptied.into_iter().zip(alive) {
                     if !alive {
-                        ended.insert(lease, self.store.lease_end(lease));
+                        ended.insert(lease, self.model.lease_end(lease));
                     }
                 }
             }

@@ -172,7 +172,7 @@ pub async fn revoke_lease(
             .with_lease(lease.to_string(), held.as_ref());
         state.audit.record(&entry);
     };
-    state.store.note_revoking(lease.0);
+    state.revocations.note(lease.0);
     let revoked = match state.actions.revoke_lease(lease.0).await {
         Ok(revoked) => revoked,
         Err(error) => {

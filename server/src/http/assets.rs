@@ -23,7 +23,7 @@ use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::Response;
 
-use super::kv::percent_decode_bytes;
+use super::kv_routes::percent_decode_bytes;
 
 /// Adds the caching headers to what `ServeDir` answers from `dir`, and
 /// answers 304 to an `If-None-Match` that names the file's current tag.

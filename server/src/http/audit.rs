@@ -21,7 +21,7 @@ use std::time::Instant;
 use app::model::LeaseDetailBody;
 
 use super::refusals::{Limiter, Summary, Verdict, SUMMARY_EVERY};
-use crate::registry::Store;
+use crate::registry::Timeline;
 use crate::tasks::Supervisor;
 use serde::Serialize;
 use serde_json::Value;
@@ -54,7 +54,7 @@ pub fn clip(text: &str) -> Cow<'_, str> {
 pub struct Audit {
     file: Option<Arc<Mutex<File>>>,
     /// Where entries also show as `audit` events in the timeline.
-    timeline: Option<Store>,
+    timeline: Option<Timeline>,
     /// The brake on entries of refused requests. A std Mutex: held only to
     /// count, never across an await.
     refusals: Arc<Mutex<Limiter>>,
@@ -172,9 +172,9 @@ impl Audit {
         })
     }
 
-    /// Also puts every entry on `store`'s event timeline.
-    pub fn with_timeline(mut self, store: Store) -> Self {
-        self.timeline = Some(store);
+    /// Also puts every entry on the registry's event timeline.
+    pub fn with_timeline(mut self, timeline: Timeline) -> Self {
+        self.timeline = Some(timeline);
         self
     }
 
@@ -237,7 +237,7 @@ impl Audit {
             }
         };
         tracing::info!(target: "audit", "{line}");
-        if let Some(store) = &self.timeline {
+        if let Some(timeline) = &self.timeline {
             let subject = entry
                 .lease
                 .clone()
@@ -253,7 +253,7 @@ impl Audit {
             if let (Some(count), Some(fields)) = (entry.count, detail.as_object_mut()) {
                 fields.insert("count".to_owned(), count.into());
             }
-            store.record_action(subject, detail);
+            timeline.record_action(subject, detail);
         }
         if let Some(file) = &self.file {
             let mut file = file.lock().unwrap_or_else(PoisonError::into_inner);

@@ -1,10 +1,11 @@
 //! The one place where errors become HTTP responses.
 //!
 //! Handlers return `Result<_, ApiError>`; this turns each variant into the
-//! status and `{"error":{"code","message"}}` body of API.md. Internal errors
-//! are logged with their cause and answered with a generic message.
+//! status and `{"error":{"code","message"}}` body of docs/api.md ("Errors").
+//! Internal errors are logged with their cause and answered with a generic
+//! message.
 
-use app::model::{ErrorBody, ErrorDetail, Kv, KvConflictBody};
+use app::model::{ErrorBody, ErrorCode, ErrorDetail, Kv, KvConflictBody};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -44,20 +45,20 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    fn status_and_code(&self) -> (StatusCode, &'static str) {
+    fn status_and_code(&self) -> (StatusCode, ErrorCode) {
         match self {
-            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
-            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-            ApiError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
-            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
-            ApiError::OutOfScope(_) => (StatusCode::FORBIDDEN, "out_of_scope"),
-            ApiError::HostNotAllowed(_) => (StatusCode::FORBIDDEN, "host_not_allowed"),
-            ApiError::Conflict { .. } => (StatusCode::CONFLICT, "conflict"),
-            ApiError::Compacted(_) => (StatusCode::GONE, "compacted"),
-            ApiError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
-            ApiError::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
-            ApiError::EtcdUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "etcd_unavailable"),
-            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, ErrorCode::BadRequest),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
+            ApiError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, ErrorCode::Unauthenticated),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, ErrorCode::Forbidden),
+            ApiError::OutOfScope(_) => (StatusCode::FORBIDDEN, ErrorCode::OutOfScope),
+            ApiError::HostNotAllowed(_) => (StatusCode::FORBIDDEN, ErrorCode::HostNotAllowed),
+            ApiError::Conflict { .. } => (StatusCode::CONFLICT, ErrorCode::Conflict),
+            ApiError::Compacted(_) => (StatusCode::GONE, ErrorCode::Compacted),
+            ApiError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::TooManyRequests),
+            ApiError::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Busy),
+            ApiError::EtcdUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::EtcdUnavailable),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
         }
     }
 }
@@ -72,10 +73,7 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let error = ErrorDetail {
-            code: code.to_owned(),
-            message,
-        };
+        let error = ErrorDetail { code, message };
         let mut response = match self {
             ApiError::Conflict { current, .. } => {
                 let body = KvConflictBody {

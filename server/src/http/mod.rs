@@ -7,7 +7,7 @@ mod auth;
 pub mod client;
 mod error;
 pub mod host;
-mod kv;
+mod kv_routes;
 mod refusals;
 mod security;
 pub mod tls;
@@ -29,7 +29,7 @@ use crate::auth::{Sessions, Throttle};
 use crate::config::Config;
 use crate::etcd::Actions;
 use crate::hub::Hub;
-use crate::registry::Store;
+use crate::registry::{Revocations, Store};
 use crate::tasks::Supervisor;
 
 pub use error::ApiError;
@@ -39,6 +39,8 @@ pub use error::ApiError;
 pub struct AppState {
     pub config: Arc<Config>,
     pub store: Store,
+    /// Marks a lease a revoke request is ending, so its end reads "revoked".
+    pub revocations: Revocations,
     pub hub: Hub,
     /// What handlers may ask etcd directly (revoke a lease, ...).
     pub actions: Actions,
@@ -63,7 +65,7 @@ pub const MAX_HASHING: usize = 4;
 impl AppState {
     pub fn new(
         config: Arc<Config>,
-        store: Store,
+        (store, revocations): (Store, Revocations),
         hub: Hub,
         actions: Actions,
         tasks: Supervisor,
@@ -84,6 +86,7 @@ impl AppState {
             hashing: Arc::new(Semaphore::new(MAX_HASHING)),
             config,
             store,
+            revocations,
             hub,
             actions,
             tasks,
@@ -114,10 +117,10 @@ pub fn router(state: AppState) -> Router {
         .route("/locks", get(api::locks))
         .route("/events", get(api::events))
         .route("/elections", get(api::elections))
-        .route("/kv", get(kv::list))
+        .route("/kv", get(kv_routes::list))
         .route("/kv/{key}", kv_routes(state.config.read_only))
-        .route("/kv/{key}/history", get(kv::history))
-        .route("/kv-diff", get(kv::diff))
+        .route("/kv/{key}/history", get(kv_routes::history))
+        .route("/kv-diff", get(kv_routes::diff))
         .route("/ws", get(ws::upgrade))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate));
     let api = Router::new()
@@ -177,11 +180,12 @@ fn lease_routes(read_only: bool) -> axum::routing::MethodRouter<AppState> {
 /// that do not exist under `--read-only` (the methods are then refused,
 /// whoever asks). Only `PUT` takes a body as large as etcd's largest value.
 fn kv_routes(read_only: bool) -> axum::routing::MethodRouter<AppState> {
-    let read = get(kv::get);
+    let read = get(kv_routes::get);
     if read_only {
-        read.put(kv::read_only).delete(kv::read_only)
+        read.put(kv_routes::read_only).delete(kv_routes::read_only)
     } else {
-        let put = axum::routing::put(kv::put).layer(axum::extract::DefaultBodyLimit::max(kv::MAX_PUT_BODY));
-        read.merge(put).delete(kv::delete)
+        let put =
+            axum::routing::put(kv_routes::put).layer(axum::extract::DefaultBodyLimit::max(kv_routes::MAX_PUT_BODY));
+        read.merge(put).delete(kv_routes::delete)
     }
 }

@@ -1,21 +1,33 @@
 //! The hub: fan-out of model changes and of the etcd link state to every
 //! WebSocket session.
 //!
-//! The hub knows nothing of etcd. The [`Store`](crate::registry::Store)
+//! The hub knows nothing of etcd, nor of sockets. The [`Store`](crate::registry::Store)
 //! publishes an [`Update`] per applied change, already cut into per-topic patch
 //! ops and serialized once; sessions receive them through a bounded broadcast
 //! channel. A session that falls behind by more than the channel holds is told
 //! so (`Lagged`) and answers with fresh snapshots, so the server never buffers
-//! without limit for a slow client (DESIGN.md, rule 6). Coalescing of patches
-//! while a socket is busy happens per session, see [`crate::http::ws`].
+//! without limit for a slow client (ARCHITECTURE.md, rule 5;
+//! docs/websocket.md, "Busy clients").
+//!
+//! What one client sees is its [`Feed`]: its subscriptions,
+//! snapshots, resume with `since`, the coalescing of patches while its socket
+//! is busy and the limits it is held to, as frames ready to write. The feed
+//! knows no transport; [`crate::http::ws`] upgrades the request and pumps a
+//! socket through it.
 
 use std::collections::VecDeque;
 use std::ops::Range;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use app::model::{EtcdState, PatchOp, Revision, Topic};
-use axum::extract::ws::Utf8Bytes;
 use tokio::sync::{broadcast, watch};
+
+pub mod feed;
+mod snapshot;
+mod text;
+pub use feed::Feed;
+pub use snapshot::{patch_op, Snapshot, SnapshotError, Snapshots};
+pub use text::Text;
 
 /// How many updates a session may fall behind before it is resynced with
 /// snapshots instead.
@@ -42,7 +54,7 @@ pub struct Update {
 #[derive(Debug)]
 pub struct Encoded {
     /// The whole `patch` message.
-    pub text: Utf8Bytes,
+    pub text: Text,
     /// Where each op's JSON lies in `text`, in order, so patches merged from
     /// several updates are assembled from the pieces instead of serialized again.
     pub ops: Vec<Range<usize>>,
@@ -131,7 +143,7 @@ impl Default for Link {
 
 /// Recent updates, for resuming clients.
 #[derive(Debug, Default)]
-struct History {
+struct Backlog {
     updates: VecDeque<Arc<Update>>,
     /// Every update with a revision above this is still in `updates`;
     /// `None` until the first full list, before which nothing can be resumed.
@@ -143,7 +155,7 @@ pub struct Hub {
     updates: broadcast::Sender<Arc<Update>>,
     link: Arc<watch::Sender<Link>>,
     /// A std Mutex: held to push or copy a few Arcs, never across an await.
-    history: Arc<Mutex<History>>,
+    history: Arc<Mutex<Backlog>>,
     /// Topic -> sessions subscribed to it: what clients are looking at.
     watched: Arc<Mutex<std::collections::BTreeMap<Topic, usize>>>,
 }

@@ -1,5 +1,6 @@
 //! The classifier chain: the first rule that matches a key decides what it
-//! is; keys no rule claims stay plain KV (DESIGN.md section 3).
+//! is; keys no rule claims stay plain KV (README.md, "Registry layouts
+//! understood").
 
 use app::model::{Instance, LeaseId};
 

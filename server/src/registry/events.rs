@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use app::model::{Event, Instance, LeaseId, Revision};
+use app::model::{Event, EventKind, Instance, LeaseId, Revision};
 use serde_json::json;
 
 /// How a lease that lost all its keys in one revision ended.
@@ -60,10 +60,10 @@ pub fn events_of(
     at: &str,
 ) -> Vec<Event> {
     let mut out = Vec::new();
-    let event = |kind: &str, subject: &str, detail: serde_json::Value| Event {
+    let event = |kind: EventKind, subject: &str, detail: serde_json::Value| Event {
         revision,
         at: at.to_owned(),
-        kind: kind.to_owned(),
+        kind,
         subject: subject.to_owned(),
         detail,
     };
@@ -79,8 +79,8 @@ pub fn events_of(
             })
             .collect();
         let kind = match end {
-            LeaseEnd::Expired => "lease_expired",
-            LeaseEnd::Revoked => "lease_revoked",
+            LeaseEnd::Expired => EventKind::LeaseExpired,
+            LeaseEnd::Revoked => EventKind::LeaseRevoked,
         };
         let hex = LeaseId(*lease).to_string();
         out.push(event(
@@ -92,13 +92,13 @@ pub fn events_of(
 
     for change in &happenings.instances {
         let (kind, instance) = match change {
-            InstanceChange::Registered(i) => ("instance_registered", i),
-            InstanceChange::Updated(i) => ("instance_updated", i),
+            InstanceChange::Registered(i) => (EventKind::InstanceRegistered, i),
+            InstanceChange::Updated(i) => (EventKind::InstanceUpdated, i),
             InstanceChange::Deregistered(i) => {
                 if i.lease.is_some_and(|l| ended.contains_key(&l.0)) {
                     continue; // told by the lease's own event
                 }
-                ("instance_deregistered", i)
+                (EventKind::InstanceDeregistered, i)
             }
         };
         let detail = json!({
@@ -121,28 +121,28 @@ pub fn events_of(
                 for (_, _, key) in left {
                     let was_holder = before.as_deref() == Some(key.as_str());
                     out.push(event(
-                        "lock_released",
+                        EventKind::LockReleased,
                         name,
                         json!({ "key": key, "was_holder": was_holder }),
                     ));
                 }
                 if let (true, Some(holder)) = (head_changed, head) {
-                    out.push(event("lock_acquired", name, json!({ "key": holder })));
+                    out.push(event(EventKind::LockAcquired, name, json!({ "key": holder })));
                 }
                 for (_, _, key) in joined.filter(|(_, _, key)| Some(key.as_str()) != head) {
-                    out.push(event("lock_waiting", name, json!({ "key": key })));
+                    out.push(event(EventKind::LockWaiting, name, json!({ "key": key })));
                 }
             }
             QueueKind::Election => {
                 for (_, _, key) in left {
-                    out.push(event("candidate_left", name, json!({ "key": key })));
+                    out.push(event(EventKind::CandidateLeft, name, json!({ "key": key })));
                 }
                 for (_, _, key) in joined.filter(|(_, _, key)| Some(key.as_str()) != head) {
-                    out.push(event("candidate_joined", name, json!({ "key": key })));
+                    out.push(event(EventKind::CandidateJoined, name, json!({ "key": key })));
                 }
                 if let (true, Some(leader)) = (head_changed, head) {
                     out.push(event(
-                        "leader_elected",
+                        EventKind::LeaderElected,
                         name,
                         json!({ "key": leader, "value": now.proposal }),
                     ));
@@ -198,7 +198,7 @@ mod tests {
         Event {
             revision,
             at: String::new(),
-            kind: "instance_registered".to_owned(),
+            kind: EventKind::InstanceRegistered,
             subject: format!("/k{revision}"),
             detail: json!({}),
         }

@@ -1,4 +1,4 @@
-//! Bytes to the text forms of API.md: keys and values are shown as text when
+//! Bytes to the text forms of docs/api.md: keys and values are shown as text when
 //! they are UTF-8, else lossily, with the exact bytes in base64 beside them.
 
 use base64::engine::general_purpose::STANDARD;
@@ -16,9 +16,9 @@ pub fn text_and_base64(bytes: &[u8]) -> (String, Option<String>) {
 }
 
 /// The entity id of a key: its text, or `base64:` and its base64 when it is
-/// not UTF-8 or its text begins with `base64:` (API.md's ids, made
-/// unambiguous). The wire model's function, so that the browser, which
-/// computes the ids of a folder's entries itself, always agrees.
+/// not UTF-8 or its text begins with `base64:` (docs/api.md, "Ids"). The
+/// wire model's function, so that the browser, which computes the ids of a
+/// folder's entries itself, always agrees.
 pub use app::model::key_id;
 /// The key an id (or a `{key}` path segment) names; `None` for `base64:…`
 /// that is no key's id.

@@ -18,7 +18,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub use server::dev::EtcdProcess;
 
-pub mod cluster;
+pub mod etcd_cluster;
 
 /// Starts a fresh single-member etcd (Debian's `etcd`, or `$LEASEHOLD_ETCD_BIN`).
 pub async fn start_etcd() -> EtcdProcess {

@@ -7,7 +7,7 @@
 //! The key shape is shared with operator patterns such as
 //! `/services/{service}/{instance}`, so the value decides: only JSON with
 //! `ServiceName`, `Host` and `Port` is dubbo-go's; anything else is left to the
-//! patterns (DESIGN.md section 3).
+//! patterns (README.md, "Registry layouts understood").
 
 use app::model::{Instance, Layout};
 use serde::Deserialize;

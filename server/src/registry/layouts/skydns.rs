@@ -5,8 +5,8 @@
 //! Several records answer for one name when they sit one level below it:
 //! `/skydns/local/skydns/x1` and `/skydns/local/skydns/x2` both answer
 //! `skydns.local`, so the last label is the instance and the labels before it,
-//! reversed, are the service (API.md). A key with a single label is its own
-//! service.
+//! reversed, are the service (docs/api.md, "Instance"). A key with a single
+//! label is its own service.
 
 use std::collections::BTreeMap;
 

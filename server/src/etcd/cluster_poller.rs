@@ -1,5 +1,5 @@
 //! The cluster poller: `MemberList`, then `Status` of every member, every few
-//! seconds, into the store's [`ClusterInfo`].
+//! seconds, into the model's [`ClusterInfo`].
 //!
 //! etcd has no watch for membership or raft state, so this is polled. Each
 //! member is asked through a client of its own (its advertised client URLs):
@@ -15,12 +15,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::{connect_options, with_timeout, Error};
 use crate::config::EtcdConfig;
-use crate::registry::{ClusterInfo, Store};
+use crate::registry::{ClusterInfo, ClusterStatus};
 
 pub struct ClusterPoller {
     client: Client,
     config: EtcdConfig,
-    store: Store,
+    status: ClusterStatus,
     interval: Duration,
     /// One client per member, re-created when its advertised URLs change.
     member_clients: HashMap<u64, (Vec<String>, Client)>,
@@ -28,11 +28,11 @@ pub struct ClusterPoller {
 }
 
 impl ClusterPoller {
-    pub fn new(client: Client, config: EtcdConfig, store: Store, interval: Duration) -> Self {
+    pub fn new(client: Client, config: EtcdConfig, status: ClusterStatus, interval: Duration) -> Self {
         ClusterPoller {
             client,
             config,
-            store,
+            status,
             interval,
             member_clients: HashMap::new(),
             last: ClusterInfo::default(),
@@ -88,7 +88,7 @@ impl ClusterPoller {
             }
             Err(error) => {
                 // Keep showing who the members were, but not as healthy.
-                self.store.metrics().etcd_error();
+                self.status.metrics().etcd_error();
                 let summary = error.summary();
                 tracing::debug!(error = %summary, "member list failed");
                 let mut info = self.last.clone();
@@ -102,7 +102,7 @@ impl ClusterPoller {
             }
         };
         self.last = info.clone();
-        self.store.set_cluster(info);
+        self.status.set(info);
     }
 
     async fn member_client(&mut self, id: u64, urls: &[String]) -> Option<Client> {

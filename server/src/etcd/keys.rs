@@ -1,6 +1,6 @@
 //! Keys as configuration, asked of etcd directly: paginated listings, one key
 //! now or at a past revision, and compare-and-swap writes (a key's history is
-//! in [`super::history`], the diff of a prefix in [`super::diff`]). The model
+//! in [`super::key_history`], the diff of a prefix in [`super::diff`]). The model
 //! is not involved:
 //! these read what etcd holds (and held), and writes come back to the model
 //! through the watch like any other change.

@@ -1,85 +1,17 @@
-//! Keys as configuration (`KV` of API.md): the wire form of a key with the
-//! classifier's kind, and the `kv:<prefix>` topic served from the mirror: its
-//! snapshot, and the patches of each change for the prefixes some session
-//! is subscribed to.
+//! The `kv-dir:<prefix>` topic: one folder of the key tree, served from the
+//! mirror: its snapshot (the folder's keys and one entry per sub-folder),
+//! and the patches each change makes to the folders sessions watch.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use app::model::{Kv, KvDirBody, KvDirEntry, KvKind, KvListBody, LeaseId, PatchOp, Topic};
+use app::model::{KvDirBody, KvDirEntry, PatchOp, Topic, KV_TOPIC_MAX};
 use serde_json::value::to_raw_value;
 
-use super::classify::{Classifier, Kind};
+use super::classify::Classifier;
+use super::kv_topics::to_kv;
 use super::mirror::{ChangeRef, KeyValue, Mirror};
-use super::text::{key_id, text_and_base64, text_id};
-use super::views::SnapshotError;
-use super::Store;
-use crate::hub::Hub;
-
-pub use app::model::KV_TOPIC_MAX;
-
-/// The most bytes (keys and values) a `kv:<prefix>` snapshot carries: ten
-/// thousand keys of configuration could otherwise be gigabytes in one
-/// message, built in the server's memory and again in the browser's.
-pub const KV_TOPIC_BYTES_MAX: usize = 64 << 20;
-
-/// What the classifier says a key is, as `KV.kind` writes it.
-pub fn kind_of(classifier: &Classifier, kv: &KeyValue) -> KvKind {
-    match classifier.classify(kv) {
-        Kind::Instance(_) => KvKind::Instance,
-        Kind::Contender { proposal: None, .. } => KvKind::Lock,
-        Kind::Contender { proposal: Some(_), .. } => KvKind::Election,
-        Kind::Plain => KvKind::Kv,
-    }
-}
-
-/// A key as API.md's `KV`.
-pub fn to_kv(classifier: &Classifier, kv: &KeyValue) -> Kv {
-    let (key, key_base64) = text_and_base64(&kv.key);
-    let (value, value_base64) = text_and_base64(&kv.value);
-    Kv {
-        key,
-        key_base64,
-        value,
-        value_base64,
-        create_revision: kv.create_revision,
-        mod_revision: kv.mod_revision,
-        version: kv.version,
-        lease: (kv.lease != 0).then_some(LeaseId(kv.lease)),
-        kind: kind_of(classifier, kv),
-    }
-}
-
-impl Store {
-    /// A key as API.md's `KV`, classified as the registry classifies it.
-    pub fn kv(&self, kv: &KeyValue) -> Kv {
-        to_kv(self.classifier(), kv)
-    }
-}
-
-/// The `kv:<prefix>` snapshot: every mirrored key under `prefix`, in key order.
-pub(super) fn snapshot_body(
-    classifier: &Classifier,
-    mirror: &Mirror,
-    topic: &Topic,
-    prefix: &str,
-    revision: app::model::Revision,
-    stale: bool,
-) -> Result<KvListBody, SnapshotError> {
-    let under: Vec<&KeyValue> = mirror.under(prefix.as_bytes()).take(KV_TOPIC_MAX + 1).collect();
-    if under.len() > KV_TOPIC_MAX {
-        return Err(SnapshotError::TooLarge(topic.clone(), KV_TOPIC_MAX));
-    }
-    let bytes: usize = under.iter().map(|kv| kv.key.len() + kv.value.len()).sum();
-    if bytes > KV_TOPIC_BYTES_MAX {
-        return Err(SnapshotError::TooManyBytes(topic.clone(), KV_TOPIC_BYTES_MAX));
-    }
-    Ok(KvListBody {
-        revision,
-        items: under.into_iter().map(|kv| to_kv(classifier, kv)).collect(),
-        more: false,
-        stale,
-    })
-}
+use super::text::{key_id, text_id};
+use crate::hub::SnapshotError;
 
 /// Where `key` sits in the folder `prefix`: `Ok(name)` for a key directly in
 /// it, `Err(folder)` for a key inside its sub-folder `folder` (the folder's
@@ -164,13 +96,14 @@ pub(super) fn dir_snapshot_body(
     })
 }
 
-/// The patches `changes` make to the `kv-dir:<prefix>` topics sessions
-/// watch, read against `mirror` as it is after them. A key directly in a
+/// The patches `changes` make to the `kv-dir:<prefix>` topics of
+/// `prefixes` (those sessions watch), read against `mirror` as it is after
+/// them. A key directly in a
 /// folder is upserted or removed; a sub-folder is upserted when a key is
 /// created in it and removed when its last key goes, and a key rewritten in
 /// place changes nothing above it.
 pub(super) fn dir_patches(
-    hub: &Hub,
+    prefixes: &[String],
     classifier: &Classifier,
     mirror: &Mirror,
     changes: &[ChangeRef<'_>],
@@ -178,7 +111,6 @@ pub(super) fn dir_patches(
     if changes.is_empty() {
         return Vec::new();
     }
-    let prefixes = hub.kv_dir_prefixes();
     let mut out = Vec::with_capacity(prefixes.len());
     for prefix in prefixes {
         let prefix_bytes = prefix.as_bytes();
@@ -228,59 +160,9 @@ pub(super) fn dir_patches(
                 });
             }
         }
-        out.push((Topic::KvDir(prefix), ops));
+        out.push((Topic::KvDir(prefix.clone()), ops));
     }
     out
-}
-
-/// The patches `changes` make to the `kv:<prefix>` topics sessions watch:
-/// nothing (and no work) when none is watched. Each changed key is
-/// serialized once, whatever the number of topics it falls under.
-pub(super) fn patches(hub: &Hub, classifier: &Classifier, changes: &[ChangeRef<'_>]) -> Vec<(Topic, Vec<PatchOp>)> {
-    if changes.is_empty() {
-        return Vec::new();
-    }
-    let prefixes = hub.kv_prefixes();
-    if prefixes.is_empty() {
-        return Vec::new();
-    }
-    let mut per_topic: Vec<Vec<PatchOp>> = vec![Vec::new(); prefixes.len()];
-    for change in changes {
-        let key = match change {
-            ChangeRef::Upserted { after, .. } => &after.key,
-            ChangeRef::Removed(kv) => &kv.key,
-        };
-        let matching: Vec<usize> = prefixes
-            .iter()
-            .enumerate()
-            .filter(|(_, prefix)| key.starts_with(prefix.as_bytes()))
-            .map(|(i, _)| i)
-            .collect();
-        if matching.is_empty() {
-            continue;
-        }
-        let id = key_id(key);
-        let op = match change {
-            ChangeRef::Upserted { after, .. } => match to_raw_value(&to_kv(classifier, after)) {
-                Ok(value) => PatchOp::Upsert { id, value },
-                Err(error) => {
-                    tracing::error!(%error, "cannot serialize a key for the kv topic");
-                    continue;
-                }
-            },
-            ChangeRef::Removed(_) => PatchOp::Remove { id },
-        };
-        for i in matching {
-            if let Some(ops) = per_topic.get_mut(i) {
-                ops.push(op.clone());
-            }
-        }
-    }
-    prefixes
-        .into_iter()
-        .zip(per_topic)
-        .map(|(prefix, ops)| (Topic::Kv(prefix), ops))
-        .collect()
 }
 
 #[cfg(test)]
@@ -289,30 +171,6 @@ mod tests {
 
     fn mirror(keys: &[&str]) -> Mirror {
         Mirror::from_list(keys.iter().map(|k| KeyValue::sample(k, "v")))
-    }
-
-    #[test]
-    fn a_snapshot_holds_the_prefix_in_key_order_and_refuses_a_large_one() {
-        let classifier = Classifier::default();
-        let topic = Topic::Kv("/a/".into());
-        let body = snapshot_body(
-            &classifier,
-            &mirror(&["/b", "/a/2", "/a", "/a/1"]),
-            &topic,
-            "/a/",
-            7,
-            false,
-        );
-        let keys: Vec<String> = body
-            .map(|b| b.items.into_iter().map(|kv| kv.key).collect())
-            .unwrap_or_default();
-        assert_eq!(keys, ["/a/1", "/a/2"]);
-
-        let many: Vec<String> = (0..=KV_TOPIC_MAX).map(|i| format!("/big/{i:05}")).collect();
-        let many = Mirror::from_list(many.iter().map(|k| KeyValue::sample(k, "")));
-        let refused = snapshot_body(&classifier, &many, &Topic::Kv("/big/".into()), "/big/", 1, false);
-        assert!(matches!(refused, Err(SnapshotError::TooLarge(..))), "{refused:?}");
-        assert!(snapshot_body(&classifier, &many, &Topic::Kv("/big/0".into()), "/big/0", 1, false).is_ok());
     }
 
     fn dir_names(mirror: &Mirror, prefix: &str) -> Vec<String> {
@@ -358,12 +216,11 @@ mod tests {
 
     #[test]
     fn folder_patches_follow_the_first_and_last_key() {
-        let hub = Hub::new();
+        let prefixes = ["/a/".to_owned()];
         let topic = Topic::KvDir("/a/".to_owned());
-        hub.watch_topic(&topic);
         let classifier = Classifier::default();
         let summary = |mirror: &Mirror, changes: &[ChangeRef<'_>]| -> Vec<String> {
-            dir_patches(&hub, &classifier, mirror, changes)
+            dir_patches(&prefixes, &classifier, mirror, changes)
                 .into_iter()
                 .flat_map(|(t, ops)| {
                     assert_eq!(t, topic);
@@ -438,27 +295,5 @@ mod tests {
             .map(|b| b.entries.into_iter().map(|e| e.name).collect())
             .unwrap_or_default();
         assert_eq!(names, ["\u{fffd}/"]);
-    }
-
-    #[test]
-    fn kinds_come_from_the_classifier() {
-        let classifier = Classifier::default();
-        let lock = KeyValue::sample("jobs/694d8b0ee8ec6c0a", "").with_lease(0x694d8b0ee8ec6c0a);
-        assert_eq!(kind_of(&classifier, &lock), KvKind::Lock);
-        let candidate = KeyValue::sample("leader/694d8b0ee8ec6c0a", "me").with_lease(0x694d8b0ee8ec6c0a);
-        assert_eq!(kind_of(&classifier, &candidate), KvKind::Election);
-        let kratos = KeyValue::sample(
-            "/microservices/shop/1",
-            r#"{"id":"1","name":"shop","endpoints":["grpc://10.0.0.1:9000"]}"#,
-        );
-        assert_eq!(kind_of(&classifier, &kratos), KvKind::Instance);
-        assert_eq!(kind_of(&classifier, &KeyValue::sample("/config/a", "x")), KvKind::Kv);
-        let binary = KeyValue {
-            value: vec![0xff, 0],
-            ..KeyValue::sample("/config/b", "")
-        };
-        let kv = to_kv(&classifier, &binary);
-        assert_eq!(kv.value_base64.as_deref(), Some("/wA="));
-        assert_eq!(kv.lease, None);
     }
 }

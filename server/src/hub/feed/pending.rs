@@ -1,17 +1,17 @@
-//! What one topic of a session has to send while its socket is busy: the
+//! What one topic of a feed has to send while its client is busy: the
 //! patches of updates, held by reference, merged into one message when the
-//! socket is free.
+//! client has room again.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use app::model::{PatchOp, Revision, Topic};
-use axum::extract::ws::Utf8Bytes;
 
+use super::Frame;
 use crate::hub::{patch_text, Update};
 
 /// What a topic has to send since its last message: patches of updates,
-/// held by reference until the socket is free.
+/// held by reference until the client has room.
 pub(super) struct Pending {
     /// (update, index in its `patches`), oldest first.
     pub(super) parts: Vec<(Arc<Update>, usize)>,
@@ -20,7 +20,7 @@ pub(super) struct Pending {
     /// About the bytes of JSON those ops are ([`op_bytes`]), before merging.
     pub(super) bytes: usize,
     /// The position the topic reaches once they are applied: the last
-    /// part's, or after a resume the session's watermark.
+    /// part's, or after a resume the feed's watermark.
     pub(super) revision: Revision,
     pub(super) seq: u64,
 }
@@ -63,10 +63,12 @@ impl Pending {
     /// merged into one patch in which an entity's later op replaces its
     /// earlier ones, assembled from the parts' serialized ops (a burst costs a
     /// busy client one message, and the server serializes nothing per client).
-    pub(super) fn frame(&self, topic: &Topic) -> Option<Utf8Bytes> {
+    pub(super) fn frame(&self, topic: &Topic) -> Option<Frame> {
         if let [(update, index)] = self.parts.as_slice() {
             if update.revision == self.revision {
-                return update.encoded(*index).map(|encoded| encoded.text.clone());
+                return update
+                    .encoded(*index)
+                    .map(|encoded| Frame::Shared(encoded.text.clone()));
             }
         }
         let mut merged: Vec<&str> = Vec::with_capacity(self.ops);
@@ -90,7 +92,7 @@ impl Pending {
             }
         }
         match patch_text(topic, self.revision, merged) {
-            Ok((text, _)) => Some(text.into()),
+            Ok((text, _)) => Some(Frame::Text(text)),
             Err(error) => {
                 tracing::error!(%error, "cannot serialize a patch");
                 None
@@ -123,6 +125,10 @@ mod tests {
         serde_json::from_str(text).unwrap_or_else(|error| panic!("{error}: {text}"))
     }
 
+    fn text(frame: &Frame) -> &str {
+        frame.text().unwrap_or_else(|| panic!("a text frame: {frame:?}"))
+    }
+
     fn serde_patch(topic: &Topic, revision: Revision, ops: Vec<PatchOp>) -> Value {
         let message = ServerMsg::Patch {
             topic: topic.clone(),
@@ -153,10 +159,11 @@ mod tests {
         let mut pending = Pending::new();
         pending.push(update, 1);
         let first = pending.frame(&topic).unwrap_or_else(|| panic!("frame"));
-        assert_eq!(json(first.as_str()), serde_patch(&topic, 41, ops));
+        assert_eq!(json(text(&first)), serde_patch(&topic, 41, ops));
         // A second session gets the very same bytes, not a new serialization.
         let second = pending.frame(&topic).unwrap_or_else(|| panic!("frame"));
-        assert_eq!(first.as_str().as_ptr(), second.as_str().as_ptr());
+        assert!(matches!(second, Frame::Shared(_)), "{second:?}");
+        assert_eq!(text(&first).as_ptr(), text(&second).as_ptr());
     }
 
     #[test]
@@ -179,7 +186,7 @@ mod tests {
         assert_eq!((pending.revision, pending.seq, pending.ops), (12, 3, 5));
         let frame = pending.frame(&topic).unwrap_or_else(|| panic!("frame"));
         let expected = serde_patch(&topic, 12, vec![remove("a"), upsert("b", 2), upsert("c", 1)]);
-        assert_eq!(json(frame.as_str()), expected);
+        assert_eq!(json(text(&frame)), expected);
     }
 
     #[test]
@@ -207,7 +214,7 @@ mod tests {
             ..Pending::new()
         };
         let frame = pending.frame(&Topic::Locks).unwrap_or_else(|| panic!("frame"));
-        assert_eq!(json(frame.as_str()), serde_patch(&Topic::Locks, 99, vec![]));
+        assert_eq!(json(text(&frame)), serde_patch(&Topic::Locks, 99, vec![]));
     }
 
     #[test]
@@ -222,6 +229,6 @@ mod tests {
             ..Pending::new()
         };
         let frame = pending.frame(&topic).unwrap_or_else(|| panic!("frame"));
-        assert_eq!(json(frame.as_str()), serde_patch(&topic, 25, vec![upsert("l", 1)]));
+        assert_eq!(json(text(&frame)), serde_patch(&topic, 25, vec![upsert("l", 1)]));
     }
 }

@@ -115,7 +115,7 @@ fn not_found(error: &etcd::Error) -> bool {
 
 /// A lease kept alive by a background task until the session is closed,
 /// revoked or abandoned (or dropped, which stops the keep-alives).
-pub struct Session {
+pub struct LeaseSession {
     id: i64,
     /// Cancelled when etcd says the lease is gone.
     lost: CancellationToken,
@@ -124,10 +124,10 @@ pub struct Session {
     keeper: Option<JoinHandle<()>>,
 }
 
-impl Session {
+impl LeaseSession {
     /// Grants a lease and starts keeping it alive; retries until etcd grants
     /// one, or returns `None` once `until` is cancelled.
-    pub async fn open(ctx: &Ctx, until: &CancellationToken) -> Option<Session> {
+    pub async fn open(ctx: &Ctx, until: &CancellationToken) -> Option<LeaseSession> {
         let mut backoff = Backoff::new(Duration::from_secs(5));
         while !until.is_cancelled() {
             // Not abandoned halfway: a lease etcd granted must be recorded, or
@@ -140,7 +140,7 @@ impl Session {
                 let lost = CancellationToken::new();
                 let halt = ctx.stop.child_token();
                 let keeper = tokio::spawn(keep_alive(ctx.clone(), id, lost.clone(), halt.clone()));
-                let session = Session {
+                let session = LeaseSession {
                     id,
                     lost,
                     halt,
@@ -201,7 +201,7 @@ impl Session {
     }
 }
 
-impl Drop for Session {
+impl Drop for LeaseSession {
     fn drop(&mut self) {
         self.halt.cancel();
     }

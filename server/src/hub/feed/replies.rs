@@ -1,8 +1,8 @@
-//! What a session owes its client besides the topics' data: the answer to
+//! What a feed owes its client besides the topics' data: the answer to
 //! its pings and the errors its messages caused. Both are kept bounded while
 //! the client is not reading, whatever it sends.
 
-use app::model::{Revision, ServerMsg, Topic};
+use app::model::{ErrorCode, Revision, ServerMsg, Topic};
 
 /// Errors that may wait for a busy socket. Every error answers something
 /// the client sent (a malformed message, a topic refused), and a client
@@ -24,11 +24,11 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    pub fn code(self) -> &'static str {
+    pub fn code(self) -> ErrorCode {
         match self {
-            Refusal::BadRequest => "bad_request",
-            Refusal::NotServed => "not_served",
-            Refusal::TooManyTopics => "too_many_topics",
+            Refusal::BadRequest => ErrorCode::BadRequest,
+            Refusal::NotServed => ErrorCode::NotServed,
+            Refusal::TooManyTopics => ErrorCode::TooManyTopics,
         }
     }
 }
@@ -57,7 +57,7 @@ impl Replies {
             return Err(Flooded);
         }
         self.errors.push(ServerMsg::Error {
-            code: why.code().to_owned(),
+            code: why.code(),
             message,
             topic,
         });
@@ -112,7 +112,7 @@ mod tests {
         assert_eq!(due.len(), MAX_QUEUED_ERRORS + 1);
         assert!(matches!(due.first(), Some(ServerMsg::Pong { revision: 7 })));
         assert!(
-            matches!(due.get(1), Some(ServerMsg::Error { code, message, .. }) if code == "not_served" && message == "0")
+            matches!(due.get(1), Some(ServerMsg::Error { code, message, .. }) if *code == ErrorCode::NotServed && message == "0")
         );
         // Read: room again.
         assert_eq!(replies.refuse(Refusal::TooManyTopics, "x".to_owned(), None), Ok(()));

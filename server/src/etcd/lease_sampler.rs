@@ -11,14 +11,14 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::{with_timeout, Error};
-use crate::registry::Store;
+use crate::registry::LeaseSamples;
 
 /// A lease sampled this recently is not sampled again yet.
 const FRESH_FOR: Duration = Duration::from_secs(2);
 
 pub struct LeaseSampler {
     client: Client,
-    store: Store,
+    samples: LeaseSamples,
     /// Pause between two `TimeToLive` requests (the budget).
     pause: Duration,
     poll_every: Duration,
@@ -26,10 +26,10 @@ pub struct LeaseSampler {
 }
 
 impl LeaseSampler {
-    pub fn new(client: Client, store: Store, rate: f64, poll_every: Duration, timeout: Duration) -> Self {
+    pub fn new(client: Client, samples: LeaseSamples, rate: f64, poll_every: Duration, timeout: Duration) -> Self {
         LeaseSampler {
             client,
-            store,
+            samples,
             pause: Duration::from_secs_f64(1.0 / rate.max(0.1)),
             poll_every,
             timeout,
@@ -43,7 +43,7 @@ impl LeaseSampler {
                 self.poll().await;
                 next_poll = Instant::now() + self.poll_every;
             }
-            if let Some(lease) = self.store.lease_sampling_order(1, FRESH_FOR).first() {
+            if let Some(lease) = self.samples.sampling_order(1, FRESH_FOR).first() {
                 self.sample(*lease).await;
             }
             tokio::select! {
@@ -57,11 +57,11 @@ impl LeaseSampler {
         match with_timeout(self.timeout, self.client.leases()).await {
             Ok(response) => {
                 let listed: BTreeSet<i64> = response.leases().iter().map(|l| l.id()).collect();
-                self.store.set_polled_leases(&listed);
+                self.samples.set_polled_leases(&listed);
             }
             // The watcher reports the link; a failed poll is simply retried.
             Err(error) => {
-                self.store.metrics().etcd_error();
+                self.samples.metrics().etcd_error();
                 tracing::debug!(error = %error.summary(), "lease list failed");
             }
         }
@@ -69,9 +69,9 @@ impl LeaseSampler {
 
     async fn sample(&mut self, lease: i64) {
         match with_timeout(self.timeout, self.client.lease_time_to_live(lease, None)).await {
-            Ok(answer) => self.store.set_lease_sample(lease, answer.ttl(), answer.granted_ttl()),
+            Ok(answer) => self.samples.set_lease_sample(lease, answer.ttl(), answer.granted_ttl()),
             Err(error) => {
-                self.store.metrics().etcd_error();
+                self.samples.metrics().etcd_error();
                 tracing::debug!(lease, error = %error.summary(), "lease sample failed");
             }
         }

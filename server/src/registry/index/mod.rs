@@ -2,68 +2,28 @@
 //! grouped into locks and elections, kept up to date key by key from the
 //! mirror's changes, so a change costs work in proportion to what it touched,
 //! never to the size of the registry.
+//!
+//! This file applies changes and turns what they touched into patches;
+//! `services.rs` reads services, `holdings.rs` reads leases and what each
+//! holds. Lock and election queues are [`Queues`], next to their key shape.
+
+mod holdings;
+mod services;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use app::model::{
-    Candidate, Contender, Election, Event, Instance, Layout, Lease, LeaseId, Lock, PatchOp, Revision, ServiceSummary,
-    Topic,
-};
-use serde::Serialize;
-use serde_json::value::to_raw_value;
+use app::model::{Contender, Event, Instance, LeaseId, PatchOp, Revision, Topic};
 
 use super::classify::{Classifier, Kind};
+use super::coordination::{ContenderEntry, Queues};
 use super::events::{events_of, Happenings, InstanceChange, LeaseEnd, QueueKind, QueueNow};
 use super::leases::{LeaseTable, Sample};
 use super::mirror::{ChangeRef, KeyValue};
 use super::text::key_id;
+use crate::hub::patch_op as op;
 
-/// Counters of one service; the instances themselves live in `Index::instances`.
-#[derive(Debug, Default)]
-struct ServiceAgg {
-    ids: BTreeSet<String>,
-    with_lease: usize,
-    layouts: BTreeMap<Layout, usize>,
-    /// TTL -> how many instances have it: the lowest is the summary's
-    /// `min_ttl`, found without visiting every instance on every change.
-    ttls: BTreeMap<i64, usize>,
-}
-
-impl ServiceAgg {
-    fn count_ttl(&mut self, ttl: Option<i64>) {
-        if let Some(ttl) = ttl {
-            *self.ttls.entry(ttl).or_default() += 1;
-        }
-    }
-
-    fn uncount_ttl(&mut self, ttl: Option<i64>) {
-        if let Some(ttl) = ttl {
-            if let Some(count) = self.ttls.get_mut(&ttl) {
-                *count -= 1;
-                if *count == 0 {
-                    self.ttls.remove(&ttl);
-                }
-            }
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-struct ContenderEntry {
-    name: String,
-    proposal: Option<String>,
-    contender: Contender,
-}
-
-impl ContenderEntry {
-    fn queue(&self) -> QueueKind {
-        if self.proposal.is_some() {
-            QueueKind::Election
-        } else {
-            QueueKind::Lock
-        }
-    }
-}
+pub use holdings::LeaseHoldings;
+use services::ServiceAgg;
 
 /// What a batch of changes touched, resolved into patches afterwards.
 #[derive(Debug, Default)]
@@ -92,25 +52,12 @@ impl Touched {
     }
 }
 
-/// What revoking a lease would remove.
-#[derive(Debug)]
-pub struct LeaseHoldings {
-    pub lease: Lease,
-    pub instances: Vec<Instance>,
-    pub locks: Vec<String>,
-    pub elections: Vec<String>,
-    pub other_keys: Vec<String>,
-}
-
 #[derive(Debug, Default)]
 pub struct Index {
     classifier: Classifier,
     instances: HashMap<String, Instance>,
     services: BTreeMap<String, ServiceAgg>,
-    contenders: HashMap<String, ContenderEntry>,
-    /// name -> (create revision, key id), so iteration is queue order.
-    locks: BTreeMap<String, BTreeSet<(Revision, String)>>,
-    elections: BTreeMap<String, BTreeSet<(Revision, String)>>,
+    queues: Queues,
     leases: LeaseTable,
     /// Key id -> its lease, for every key that has one (plain keys too).
     key_lease: HashMap<String, i64>,
@@ -137,7 +84,7 @@ impl Index {
             self.instances.get(&id).cloned()
         };
         let contender_before = self
-            .contenders
+            .queues
             .get(&id)
             .map(|e| (e.queue(), e.name.clone(), e.contender.since.clone()));
         if after.is_none() {
@@ -167,7 +114,7 @@ impl Index {
             (Some(before), None) => happenings.instances.push(InstanceChange::Deregistered(before)),
             _ => {}
         }
-        let contender_now = self.contenders.get(&id).map(|e| (e.queue(), e.name.clone()));
+        let contender_now = self.queues.get(&id).map(|e| (e.queue(), e.name.clone()));
         let before = contender_before.map(|(queue, name, _)| (queue, name));
         if before != contender_now {
             if let Some((queue, name)) = before {
@@ -181,21 +128,12 @@ impl Index {
 
     /// Records a queue's head before its first change in this batch.
     fn note_queue(&self, queue: QueueKind, name: &str, touched: &mut Touched) {
-        let head = self.queue_head(queue, name).map(str::to_owned);
+        let head = self.queues.head(queue, name).map(str::to_owned);
         touched
             .happenings
             .heads_before
             .entry((queue, name.to_owned()))
             .or_insert(head);
-    }
-
-    /// The key id holding the lock (leading the election) `name`.
-    fn queue_head(&self, queue: QueueKind, name: &str) -> Option<&str> {
-        let queues = match queue {
-            QueueKind::Lock => &self.locks,
-            QueueKind::Election => &self.elections,
-        };
-        queues.get(name)?.first().map(|(_, id)| id.as_str())
     }
 
     /// The events of the batch `touched` describes; `ended` are the leases
@@ -208,12 +146,10 @@ impl Index {
         at: &str,
     ) -> Vec<Event> {
         let queue_now = |queue: QueueKind, name: &str| {
-            let head = self.queue_head(queue, name);
+            let head = self.queues.head(queue, name);
             QueueNow {
                 head: head.map(str::to_owned),
-                proposal: head
-                    .and_then(|id| self.contenders.get(id))
-                    .and_then(|e| e.proposal.clone()),
+                proposal: head.and_then(|id| self.queues.get(id)).and_then(|e| e.proposal.clone()),
             }
         };
         events_of(&touched.happenings, ended, queue_now, revision, at)
@@ -266,17 +202,10 @@ impl Index {
                     QueueKind::Lock
                 };
                 self.note_queue(queue, &name, touched);
-                let queues = if proposal.is_some() {
-                    touched.elections.insert(name.clone());
-                    &mut self.elections
-                } else {
-                    touched.locks.insert(name.clone());
-                    &mut self.locks
+                match queue {
+                    QueueKind::Election => touched.elections.insert(name.clone()),
+                    QueueKind::Lock => touched.locks.insert(name.clone()),
                 };
-                queues
-                    .entry(name.clone())
-                    .or_default()
-                    .insert((kv.create_revision, id.clone()));
                 let contender = Contender {
                     key: String::from_utf8_lossy(&kv.key).into_owned(),
                     lease,
@@ -284,7 +213,7 @@ impl Index {
                     ttl,
                     since,
                 };
-                self.contenders.insert(
+                self.queues.insert(
                     id,
                     ContenderEntry {
                         name,
@@ -322,22 +251,14 @@ impl Index {
                 touched.instances.insert((instance.service, id.to_owned()));
             }
         }
-        if let Some((queue, name)) = self.contenders.get(id).map(|e| (e.queue(), e.name.clone())) {
+        if let Some((queue, name)) = self.queues.get(id).map(|e| (e.queue(), e.name.clone())) {
             self.note_queue(queue, &name, touched);
         }
-        if let Some(entry) = self.contenders.remove(id) {
-            let (queues, names) = if entry.proposal.is_some() {
-                (&mut self.elections, &mut touched.elections)
-            } else {
-                (&mut self.locks, &mut touched.locks)
+        if let Some(entry) = self.queues.remove(id) {
+            match entry.queue() {
+                QueueKind::Election => touched.elections.insert(entry.name),
+                QueueKind::Lock => touched.locks.insert(entry.name),
             };
-            if let Some(queue) = queues.get_mut(&entry.name) {
-                queue.remove(&(entry.contender.create_revision, id.to_owned()));
-                if queue.is_empty() {
-                    queues.remove(&entry.name);
-                }
-            }
-            names.insert(entry.name);
         }
     }
 
@@ -365,7 +286,7 @@ impl Index {
                 touched.services.insert(instance.service.clone());
                 touched.instances.insert((instance.service.clone(), id.clone()));
             }
-            if let Some(entry) = self.contenders.get_mut(&id) {
+            if let Some(entry) = self.queues.get_mut(&id) {
                 entry.contender.ttl = ttl;
                 if entry.proposal.is_some() {
                     touched.elections.insert(entry.name.clone());
@@ -374,76 +295,6 @@ impl Index {
                 }
             }
         }
-    }
-
-    pub fn leases(&self) -> Vec<Lease> {
-        self.leases.all().into_iter().map(|l| self.with_services(l)).collect()
-    }
-
-    /// The lease entity, with the services its instances belong to.
-    fn lease(&self, lease: i64) -> Option<Lease> {
-        self.leases.get(lease).map(|l| self.with_services(l))
-    }
-
-    fn with_services(&self, mut lease: Lease) -> Lease {
-        let services: BTreeSet<&str> = self
-            .leases
-            .keys(lease.id.0)
-            .filter_map(|id| self.instances.get(id))
-            .map(|i| i.service.as_str())
-            .collect();
-        lease.services = services.into_iter().map(str::to_owned).collect();
-        lease
-    }
-
-    /// Leases to sample next, at most `limit`.
-    pub fn lease_sampling_order(&self, limit: usize, fresh_for: std::time::Duration, watched: &[Topic]) -> Vec<i64> {
-        let mut preferred = BTreeSet::new();
-        for topic in watched {
-            match topic {
-                Topic::Service(name) => {
-                    let ids = self.services.get(name).map(|agg| agg.ids.iter()).into_iter().flatten();
-                    preferred.extend(ids.filter_map(|id| self.instances.get(id)?.lease).map(|l| l.0));
-                }
-                Topic::Locks | Topic::Elections => {
-                    let queue = if *topic == Topic::Locks {
-                        QueueKind::Lock
-                    } else {
-                        QueueKind::Election
-                    };
-                    let contenders = self.contenders.values().filter(|e| e.queue() == queue);
-                    preferred.extend(contenders.map(|e| e.contender.lease.0));
-                }
-                _ => {}
-            }
-        }
-        self.leases.sampling_order(limit, fresh_for, &preferred)
-    }
-
-    /// The lease and everything attached to it; `None` for an unknown lease.
-    pub fn lease_holdings(&self, lease: i64) -> Option<LeaseHoldings> {
-        let entity = self.lease(lease)?;
-        let mut holdings = LeaseHoldings {
-            lease: entity,
-            instances: Vec::new(),
-            locks: Vec::new(),
-            elections: Vec::new(),
-            other_keys: Vec::new(),
-        };
-        for id in self.leases.keys(lease) {
-            if let Some(instance) = self.instances.get(id) {
-                holdings.instances.push(instance.clone());
-            } else if let Some(entry) = self.contenders.get(id) {
-                if entry.proposal.is_some() {
-                    holdings.elections.push(entry.name.clone());
-                } else {
-                    holdings.locks.push(entry.name.clone());
-                }
-            } else {
-                holdings.other_keys.push(id.clone());
-            }
-        }
-        Some(holdings)
     }
 
     /// The patches, per topic, for what `touched` names, from the index as it is now.
@@ -463,12 +314,16 @@ impl Index {
         for (service, ops) in per_service {
             out.push((Topic::Service(service), ops));
         }
-        let locks = touched.locks.iter().map(|name| op(name, self.lock(name))).collect();
+        let locks = touched
+            .locks
+            .iter()
+            .map(|name| op(name, self.queues.lock(name)))
+            .collect();
         out.push((Topic::Locks, locks));
         let elections = touched
             .elections
             .iter()
-            .map(|name| op(name, self.election(name)))
+            .map(|name| op(name, self.queues.election(name)))
             .collect();
         out.push((Topic::Elections, elections));
         let leases = touched
@@ -480,119 +335,12 @@ impl Index {
         out
     }
 
-    pub fn service_summary(&self, name: &str) -> Option<ServiceSummary> {
-        let agg = self.services.get(name)?;
-        Some(ServiceSummary {
-            name: name.to_owned(),
-            layouts: agg.layouts.keys().copied().collect(),
-            instances: agg.ids.len(),
-            with_lease: agg.with_lease,
-            min_ttl: agg.ttls.keys().next().copied(),
-        })
+    pub fn locks(&self) -> Vec<app::model::Lock> {
+        self.queues.locks()
     }
 
-    /// Every service, sorted by name; with a `filter`, only those it finds
-    /// (see [`Index::service_matches`]).
-    pub fn service_summaries(&self, filter: Option<&str>) -> Vec<ServiceSummary> {
-        let filter = filter.map(str::to_lowercase);
-        self.services
-            .keys()
-            .filter(|name| filter.as_deref().is_none_or(|q| self.service_matches(name, q)))
-            .filter_map(|name| self.service_summary(name))
-            .collect()
-    }
-
-    /// Whether `lowercase_query` is in the service's name or layouts, or in one
-    /// of its instances' address, version, or metadata (`name`, `value` or
-    /// `name=value`), ignoring case.
-    fn service_matches(&self, name: &str, lowercase_query: &str) -> bool {
-        let q = lowercase_query;
-        let Some(agg) = self.services.get(name) else {
-            return false;
-        };
-        let has = |text: &str| text.to_lowercase().contains(q);
-        has(name)
-            || agg.layouts.keys().any(|l| l.as_str().contains(q))
-            || agg.ids.iter().filter_map(|id| self.instances.get(id)).any(|i| {
-                i.address.as_deref().is_some_and(has)
-                    || i.version.as_deref().is_some_and(has)
-                    || i.metadata
-                        .iter()
-                        .any(|(k, v)| has(k) || has(v) || (q.contains('=') && has(&format!("{k}={v}"))))
-            })
-    }
-
-    /// A service's instances in key order; `None` if it has none.
-    pub fn service_instances(&self, name: &str) -> Option<Vec<Instance>> {
-        let agg = self.services.get(name)?;
-        Some(
-            agg.ids
-                .iter()
-                .filter_map(|id| self.instances.get(id).cloned())
-                .collect(),
-        )
-    }
-
-    /// Every instance of a service as upserts, in key order.
-    pub fn instance_upserts(&self, name: &str) -> Vec<PatchOp> {
-        let ids = self.services.get(name).map(|agg| agg.ids.iter()).into_iter().flatten();
-        ids.filter_map(|id| self.instances.get(id).map(|i| op(id, Some(i))))
-            .collect()
-    }
-
-    fn queue(&self, ids: &BTreeSet<(Revision, String)>) -> Vec<&ContenderEntry> {
-        ids.iter().filter_map(|(_, id)| self.contenders.get(id)).collect()
-    }
-
-    pub fn lock(&self, name: &str) -> Option<Lock> {
-        let mut queue = self
-            .queue(self.locks.get(name)?)
-            .into_iter()
-            .map(|e| e.contender.clone());
-        Some(Lock {
-            name: name.to_owned(),
-            holder: queue.next(),
-            waiters: queue.collect(),
-        })
-    }
-
-    pub fn locks(&self) -> Vec<Lock> {
-        self.locks.keys().filter_map(|name| self.lock(name)).collect()
-    }
-
-    pub fn election(&self, name: &str) -> Option<Election> {
-        let mut queue = self.queue(self.elections.get(name)?).into_iter().map(|e| Candidate {
-            contender: e.contender.clone(),
-            value: e.proposal.clone().unwrap_or_default(),
-        });
-        Some(Election {
-            name: name.to_owned(),
-            leader: queue.next(),
-            candidates: queue.collect(),
-        })
-    }
-
-    pub fn elections(&self) -> Vec<Election> {
-        self.elections.keys().filter_map(|name| self.election(name)).collect()
-    }
-}
-
-/// An upsert of `value` under `id`, or a removal when there is none.
-pub fn op<T: Serialize>(id: &str, value: Option<T>) -> PatchOp {
-    let Some(value) = value else {
-        return PatchOp::Remove { id: id.to_owned() };
-    };
-    match to_raw_value(&value) {
-        Ok(value) => PatchOp::Upsert {
-            id: id.to_owned(),
-            value,
-        },
-        Err(error) => {
-            // Our own types always serialize; if one ever does not, the
-            // client loses the entity rather than the whole stream.
-            tracing::error!(%error, id, "cannot serialize an entity");
-            PatchOp::Remove { id: id.to_owned() }
-        }
+    pub fn elections(&self) -> Vec<app::model::Election> {
+        self.queues.elections()
     }
 }
 

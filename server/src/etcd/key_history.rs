@@ -1,6 +1,9 @@
 //! A key's history: the versions etcd still holds, newest first and within
 //! bounds, read so that the bounds are kept while reading (see
 //! [`Actions::key_history`]).
+//!
+//! Over the usual size: the read, its bounds and the check for versions
+//! lost to compaction are one algorithm, with its unit tests.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -8,7 +11,7 @@ use std::time::Duration;
 use app::model::Revision;
 use etcd_client::{EventType, WatchOptions};
 
-use super::kv::KvError;
+use super::keys::KvError;
 use super::{with_timeout, Actions};
 
 /// Most versions one history reports (the newest). A deletion counts as one.
@@ -52,7 +55,7 @@ impl Version {
 
 /// A key's versions, oldest first.
 #[derive(Debug)]
-pub struct History {
+pub struct KeyHistory {
     pub revision: Revision,
     pub versions: Vec<Version>,
     /// True only when nothing of the key can be missing: etcd has compacted
@@ -163,7 +166,7 @@ impl Actions {
     /// bounds leave, until the event at C (or, for a key absent at R, until
     /// etcd has sent everything up to R, see [`End::Unknown`]). The key at
     /// etcd's compaction revision is the oldest version left.
-    pub async fn key_history(&self, key: &[u8]) -> Result<History, KvError> {
+    pub async fn key_history(&self, key: &[u8]) -> Result<KeyHistory, KvError> {
         let mut last_error = None;
         for _ in 0..HISTORY_ATTEMPTS {
             match self.try_history(key).await {
@@ -174,7 +177,7 @@ impl Actions {
         Err(last_error.unwrap_or_else(|| KvError::Unavailable("the history could not be read".to_owned())))
     }
 
-    async fn try_history(&self, key: &[u8]) -> Result<History, KvError> {
+    async fn try_history(&self, key: &[u8]) -> Result<KeyHistory, KvError> {
         let (now, current) = self.get_key(key, 0).await?;
         let compacted = self.compaction_revision(key).await?;
         let mut budget = Budget::full();
@@ -236,7 +239,7 @@ impl Actions {
         let mut versions: Vec<Version> = older.kept.into();
         versions.extend(newest_first.into_iter().rev());
         let complete = !truncated && (compacted == 0 || versions.first().is_some_and(|v| v.version == 1));
-        Ok(History {
+        Ok(KeyHistory {
             revision: now,
             versions,
             complete,

@@ -1,0 +1,271 @@
+//! The key tree: the open folders flattened into rows ([`rows`]), only the
+//! rows in view in the DOM. A folder is a live topic while it is open; one
+//! too large for the server to watch is listed page by page from etcd instead.
+
+mod rows;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use super::kind_label;
+use crate::components::encode_segment;
+use crate::live::api::get_json;
+use crate::live::Live;
+use crate::model::{ErrorCode, Topic};
+use crate::pages::{lowercase, rows_in_view, scroll_top};
+use rows::{Line, Paged, Tree, TreeRow, PAGE};
+
+/// Height of one tree row in pixels; the CSS gives rows exactly this height.
+const ROW: f64 = 30.0;
+/// Height of the tree's scrolling area in pixels (CSS `.tree`).
+const VIEWPORT: f64 = 600.0;
+/// Rows rendered above and below the visible ones.
+const OVERSCAN: usize = 10;
+/// Characters of a value shown in its tree row.
+const PREVIEW: usize = 60;
+
+/// The tree of the folders open under `root`, filtered by `filter`, scrolled
+/// by `scroll` (which the filter's input sets back to 0). Picking a key calls
+/// `select` with its id.
+pub(super) fn key_tree(
+    root: Memo<String>,
+    open: RwSignal<BTreeSet<String>>,
+    filter: RwSignal<String>,
+    scroll: RwSignal<f64>,
+    selected: Memo<Option<String>>,
+    select: Callback<String>,
+) -> impl IntoView {
+    let live = Live::get();
+    // Open folders the server would not watch for their size: listed page
+    // by page from etcd instead, starting when they are refused.
+    let paged = RwSignal::new(BTreeMap::<String, Paged>::new());
+    let load_page = move |prefix: String| {
+        let mut after = None;
+        let mut busy = false;
+        paged.update(|all| {
+            let page = all.entry(prefix.clone()).or_default();
+            busy = page.loading;
+            page.loading = true;
+            page.error = None;
+            after = page.items.last().map(|kv| match &kv.key_base64 {
+                Some(bytes) => format!("&after_base64={}", encode_segment(bytes)),
+                None => format!("&after={}", encode_segment(&kv.key)),
+            });
+        });
+        if busy {
+            return;
+        }
+        let path = format!(
+            "/api/v1/kv?prefix={}&limit={PAGE}{}",
+            encode_segment(&prefix),
+            after.unwrap_or_default()
+        );
+        spawn_local(async move {
+            let result = get_json::<crate::model::KvListBody>(&path).await;
+            paged.update(|all| {
+                let page = all.entry(prefix).or_default();
+                page.loading = false;
+                match result {
+                    Ok(body) => {
+                        page.items.extend(body.items);
+                        page.more = body.more;
+                    }
+                    Err(failure) => page.error = Some(failure.to_string()),
+                }
+            });
+        });
+    };
+    Effect::new(move |_| {
+        let open = open.get();
+        let refused: Vec<String> = live.kv_dir_refused.with(|all| {
+            all.iter()
+                .filter(|(prefix, (code, _))| *code == ErrorCode::TooLarge && open.contains(*prefix))
+                .map(|(prefix, _)| prefix.clone())
+                .collect()
+        });
+        for prefix in refused {
+            if !paged.with_untracked(|all| all.contains_key(&prefix)) {
+                load_page(prefix);
+            }
+        }
+    });
+    let load_more = Callback::new(load_page);
+
+    let rows = Memo::new(move |_| {
+        let q = lowercase(filter.get().trim());
+        let open = open.get();
+        let root = root.get();
+        live.kv_dirs.with(|dirs| {
+            live.kv_dir_refused.with(|refused| {
+                paged.with(|paged| {
+                    let mut out = Vec::new();
+                    let tree = Tree {
+                        open: &open,
+                        q: &q,
+                        dirs,
+                        refused,
+                        paged,
+                    };
+                    tree.walk(&root, 0, &mut out);
+                    out
+                })
+            })
+        })
+    });
+    let window = Memo::new(move |_| {
+        let total = rows.with(Vec::len);
+        rows_in_view(scroll.get(), total, ROW, VIEWPORT, OVERSCAN)
+    });
+    let visible = move || {
+        let (first, last, _) = window.get();
+        rows.with(|r| r.get(first..last).map(<[TreeRow]>::to_vec).unwrap_or_default())
+    };
+    let on_scroll = move |ev: leptos::ev::Event| {
+        if let Some(top) = scroll_top(&ev) {
+            scroll.set(top);
+        }
+    };
+    let toggle = move |prefix: String| {
+        open.update(|o| {
+            if !o.remove(&prefix) {
+                o.insert(prefix);
+            }
+        });
+    };
+
+    view! {
+        <div class="tree" role="tree" aria-label="Keys" on:scroll=on_scroll data-testid="tree">
+            <div style=move || format!("height:{}px", window.get().0 as f64 * ROW) aria-hidden="true"></div>
+            <For
+                each=visible
+                key=|row| (row.id.clone(), match &row.line {
+                    Line::Folder { open, .. } => if *open { 1 } else { 0 },
+                    Line::Key(kv, _) => kv.mod_revision,
+                    Line::Note(_) => -1,
+                    Line::More(_) => -2,
+                })
+                let(row)
+            >
+                <TreeLine row selected=selected toggle select load_more/>
+            </For>
+            <div
+                style=move || {
+                    let (_, last, total) = window.get();
+                    format!("height:{}px", (total - last) as f64 * ROW)
+                }
+                aria-hidden="true"
+            ></div>
+        </div>
+    }
+}
+
+/// Keeps one folder's topic subscribed while it is open.
+#[component]
+pub(super) fn FolderWatch(prefix: String) -> impl IntoView {
+    Live::get().watch(Topic::KvDir(prefix));
+}
+
+#[component]
+fn TreeLine(
+    row: TreeRow,
+    selected: Memo<Option<String>>,
+    toggle: impl Fn(String) + Copy + Send + Sync + 'static,
+    select: Callback<String>,
+    load_more: Callback<String>,
+) -> impl IntoView {
+    let indent = format!("padding-left:{:.1}rem", 0.5 + row.depth as f64 * 1.2);
+    match row.line {
+        Line::Folder { prefix, name, open } => {
+            let shown = if name.is_empty() {
+                "(empty name)/".to_owned()
+            } else {
+                name
+            };
+            let p = prefix.clone();
+            view! {
+                <div
+                    class="tree-row folder"
+                    role="treeitem"
+                    aria-expanded=if open { "true" } else { "false" }
+                    tabindex="0"
+                    style=indent
+                    data-testid="tree-folder"
+                    data-prefix=prefix.clone()
+                    on:click=move |_| toggle(p.clone())
+                    on:keydown=move |ev| {
+                        if ev.key() == "Enter" {
+                            toggle(prefix.clone());
+                        }
+                    }
+                >
+                    <span class="twisty" aria-hidden="true">{if open { "▾" } else { "▸" }}</span>
+                    <span class="name">{shown}</span>
+                </div>
+            }
+            .into_any()
+        }
+        Line::Key(kv, name) => {
+            let id = row.id.clone();
+            let is_selected = {
+                let id = id.clone();
+                move || selected.get().as_deref() == Some(id.as_str())
+            };
+            let preview: String = if kv.is_binary() {
+                "(binary)".to_owned()
+            } else {
+                kv.value
+                    .chars()
+                    .take(PREVIEW)
+                    .map(|c| if c.is_control() { ' ' } else { c })
+                    .collect()
+            };
+            let shown = if name.is_empty() {
+                "(empty name)".to_owned()
+            } else {
+                name
+            };
+            let activate = {
+                let id = id.clone();
+                move || select.run(id.clone())
+            };
+            let on_key = activate.clone();
+            view! {
+                <div
+                    class="tree-row key"
+                    class:selected=is_selected
+                    role="treeitem"
+                    tabindex="0"
+                    style=indent
+                    data-testid="tree-key"
+                    data-key=kv.key.clone()
+                    on:click=move |_| activate()
+                    on:keydown=move |ev| {
+                        if ev.key() == "Enter" {
+                            on_key();
+                        }
+                    }
+                >
+                    <span class="twisty" aria-hidden="true"></span>
+                    <span class="name">{shown}</span>
+                    <span class=format!("badge kind-{}", kind_label(kv.kind)) data-testid="tree-kind">{kind_label(kv.kind)}</span>
+                    <span class="preview">{preview}</span>
+                </div>
+            }
+            .into_any()
+        }
+        Line::Note(text) => view! {
+            <div class="tree-row note" style=indent data-testid="tree-note">{text}</div>
+        }
+        .into_any(),
+        Line::More(prefix) => view! {
+            <div class="tree-row more" style=indent>
+                <button type="button" data-testid="tree-more" on:click=move |_| load_more.run(prefix.clone())>
+                    {format!("Load {PAGE} more")}
+                </button>
+            </div>
+        }
+        .into_any(),
+    }
+}

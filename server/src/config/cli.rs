@@ -1,0 +1,316 @@
+//! The command line: clap's derive structs for each subcommand and each
+//! group of flags they share. A flag's name, its `LEASEHOLD_*` environment
+//! variable, its default and its help text are all written here, once; the
+//! table of flags in README.md lists the same.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use super::duration::parse_duration;
+use super::ConfigError;
+use crate::http::client::IpNet;
+use crate::http::host::parse_allowed_host;
+use crate::registry::layouts::Pattern;
+
+/// Leasehold: a live dashboard for etcd as a service registry.
+#[derive(Debug, Parser)]
+#[command(name = "leasehold", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the dashboard against an existing etcd cluster.
+    Serve(ServeArgs),
+    /// Start a private etcd on free loopback ports and serve the dashboard on it,
+    /// with the demo workload running against it (unless --no-demo).
+    Dev(DevArgs),
+    /// Run the demo workload against an etcd: services of every registry layout
+    /// with heartbeats and churn, lock contention and an election.
+    Demo(DemoArgs),
+    /// Read a password on stdin and print its argon2id hash (for --users-file)
+    /// on the last line of stdout.
+    HashPassword,
+}
+
+/// The etcd that `serve` and `demo` talk to.
+#[derive(Debug, Clone, Args)]
+pub struct Endpoints {
+    /// etcd client endpoints, comma-separated.
+    #[arg(
+        long = "etcd",
+        env = "LEASEHOLD_ETCD_ENDPOINTS",
+        value_delimiter = ',',
+        default_value = "http://127.0.0.1:2379"
+    )]
+    pub endpoints: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub etcd: Endpoints,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DevArgs {
+    /// Use this etcd instead of starting a private one (comma-separated endpoints).
+    #[arg(long = "etcd", env = "LEASEHOLD_ETCD_ENDPOINTS", value_delimiter = ',')]
+    pub etcd: Vec<String>,
+
+    /// The etcd server binary started for the private cluster.
+    #[arg(long, env = "LEASEHOLD_ETCD_BIN", default_value = "etcd")]
+    pub etcd_bin: PathBuf,
+
+    /// Do not run the demo workload on the private etcd: the registry starts
+    /// empty. (An etcd named with --etcd never gets the demo.)
+    #[arg(long, env = "LEASEHOLD_NO_DEMO")]
+    pub no_demo: bool,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
+
+    // Last: its help heading applies to every flag after it.
+    #[command(flatten)]
+    pub demo: DemoRates,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub etcd: Endpoints,
+
+    #[command(flatten)]
+    pub demo: DemoRates,
+}
+
+/// How much the demo workload does.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Demo workload")]
+pub struct DemoRates {
+    /// Services the demo registers, spread over every built-in registry layout.
+    #[arg(
+        long = "demo-services",
+        value_name = "N",
+        env = "LEASEHOLD_DEMO_SERVICES",
+        default_value_t = 30
+    )]
+    pub services: usize,
+
+    /// Instance arrivals and departures per minute (0: none). About one
+    /// departure in three is a crash: its lease expires instead of being revoked.
+    #[arg(long = "demo-churn", value_name = "PER_MINUTE", env = "LEASEHOLD_DEMO_CHURN", default_value_t = 20.0, value_parser = parse_per_minute)]
+    pub churn: f64,
+
+    /// Lease TTL of demo instances, lock contenders and election candidates
+    /// (rounded up to whole seconds); kept alive every third of it.
+    #[arg(long = "demo-ttl", value_name = "DURATION", env = "LEASEHOLD_DEMO_TTL", default_value = "10s", value_parser = parse_duration)]
+    pub ttl: Duration,
+
+    /// How long a lock holder keeps a demo lock before handing it over (on average).
+    #[arg(long = "demo-lock-hold", value_name = "DURATION", env = "LEASEHOLD_DEMO_LOCK_HOLD", default_value = "3s", value_parser = parse_duration)]
+    pub lock_hold: Duration,
+
+    /// How long the demo election's leader leads before resigning (on average).
+    #[arg(long = "demo-leader-term", value_name = "DURATION", env = "LEASEHOLD_DEMO_LEADER_TERM", default_value = "30s", value_parser = parse_duration)]
+    pub leader_term: Duration,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
+    /// Address the dashboard listens on (port 0 picks a free port).
+    #[arg(long, env = "LEASEHOLD_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Directory holding the built site (the `pkg/` wasm, JS and CSS).
+    /// Relative paths are taken from the working directory.
+    #[arg(long, env = "LEASEHOLD_SITE_ROOT", default_value = "target/site")]
+    pub site_root: PathBuf,
+
+    /// Watch only keys under this prefix (repeatable; default: the whole keyspace).
+    #[arg(long = "prefix", env = "LEASEHOLD_PREFIXES", value_delimiter = ',')]
+    pub prefixes: Vec<String>,
+
+    /// A registry layout of your own, e.g. '/services/{service}/{instance}'
+    /// (repeatable; tried after the built-in layouts).
+    #[arg(long = "service-pattern", env = "LEASEHOLD_SERVICE_PATTERNS", value_delimiter = ',')]
+    pub service_patterns: Vec<Pattern>,
+
+    /// How often members and their status are read.
+    #[arg(long, env = "LEASEHOLD_CLUSTER_POLL", default_value = "2s", value_parser = parse_duration)]
+    pub cluster_poll: Duration,
+
+    /// Budget of lease TTL samples (etcd `TimeToLive` requests) per second.
+    #[arg(long, env = "LEASEHOLD_LEASE_SAMPLE_RATE", default_value_t = 20.0, value_parser = parse_rate)]
+    pub lease_sample_rate: f64,
+
+    /// How often the list of leases (`LeaseLeases`) is read.
+    #[arg(long, env = "LEASEHOLD_LEASE_POLL", default_value = "5s", value_parser = parse_duration)]
+    pub lease_poll: Duration,
+    /// Events kept in memory for the timeline and `GET /api/v1/events`.
+    #[arg(long, env = "LEASEHOLD_EVENT_HISTORY", default_value_t = 10_000)]
+    pub event_history: usize,
+
+    /// etcd user to authenticate as (etcd's own users and roles). The password
+    /// comes from LEASEHOLD_ETCD_PASSWORD or --etcd-password-file, never from a flag.
+    #[arg(long, env = "LEASEHOLD_ETCD_USER")]
+    pub etcd_user: Option<String>,
+
+    /// A file holding the etcd user's password (one trailing newline is ignored).
+    #[arg(long, env = "LEASEHOLD_ETCD_PASSWORD_FILE")]
+    pub etcd_password_file: Option<PathBuf>,
+
+    /// Append every destructive action, allowed or refused, to this file as
+    /// one JSON line (who, from where, what, when, how it ended).
+    #[arg(long, env = "LEASEHOLD_AUDIT_LOG")]
+    pub audit_log: Option<PathBuf>,
+
+    /// Offer no destructive action at all (no revoke, no break lock), whoever asks.
+    #[arg(long, env = "LEASEHOLD_READ_ONLY")]
+    pub read_only: bool,
+
+    /// Who may use the dashboard: `none` (no login: only on a loopback address,
+    /// or anywhere with --read-only) or `users` (sign in as a user of --users-file).
+    #[arg(long, env = "LEASEHOLD_AUTH", value_enum, default_value_t = AuthArg::None)]
+    pub auth: AuthArg,
+
+    /// The users of `--auth users` (TOML: `[[users]]` with name, role =
+    /// "viewer"|"operator", password_hash from `leasehold hash-password`).
+    #[arg(long, env = "LEASEHOLD_USERS_FILE")]
+    pub users_file: Option<PathBuf>,
+
+    /// How long a sign-in lasts (e.g. 30m, 12h; at most 400 days, what
+    /// browsers keep a cookie).
+    #[arg(long, env = "LEASEHOLD_SESSION_TTL", default_value = "12h", value_parser = parse_duration)]
+    pub session_ttl: Duration,
+
+    /// Under --auth none, also serve this host name (repeatable; any port;
+    /// `.example.com` for every name under it). Loopback names and IP
+    /// addresses are always served; other names are refused against DNS rebinding.
+    #[arg(long = "allowed-host", value_name = "NAME", env = "LEASEHOLD_ALLOWED_HOSTS", value_delimiter = ',', value_parser = parse_allowed_host)]
+    pub allowed_hosts: Vec<String>,
+
+    /// A reverse proxy in front (repeatable; an IP or a CIDR network): from
+    /// it, the client is the rightmost address of X-Forwarded-For that is not
+    /// a trusted proxy. From anyone else the header is ignored.
+    #[arg(
+        long = "trusted-proxy",
+        value_name = "IP_OR_CIDR",
+        env = "LEASEHOLD_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<IpNet>,
+
+    /// Serve HTTPS with this certificate chain (PEM, leaf first); needs --tls-key.
+    #[arg(long, env = "LEASEHOLD_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, env = "LEASEHOLD_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Talk to etcd over TLS, trusting this CA (PEM); endpoints are then https://.
+    #[arg(long, env = "LEASEHOLD_ETCD_CA")]
+    pub etcd_ca: Option<PathBuf>,
+
+    /// Client certificate for etcd's --client-cert-auth (PEM); needs --etcd-key and --etcd-ca.
+    #[arg(long, env = "LEASEHOLD_ETCD_CERT", requires_all = ["etcd_key", "etcd_ca"])]
+    pub etcd_cert: Option<PathBuf>,
+
+    /// The private key of --etcd-cert (PEM).
+    #[arg(long, env = "LEASEHOLD_ETCD_KEY", requires = "etcd_cert")]
+    pub etcd_key: Option<PathBuf>,
+}
+
+/// `--auth`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuthArg {
+    None,
+    Users,
+}
+
+/// `--lease-sample-rate`: a positive number.
+fn parse_rate(s: &str) -> Result<f64, ConfigError> {
+    match s.trim().parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
+        _ => Err(ConfigError::NotARate(s.to_owned())),
+    }
+}
+
+/// `--demo-churn`: zero or a positive number.
+fn parse_per_minute(s: &str) -> Result<f64, ConfigError> {
+    match s.trim().parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate >= 0.0 => Ok(rate),
+        _ => Err(ConfigError::NotAPerMinute(s.to_owned())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_parses() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+
+        let Ok(cli) = Cli::try_parse_from(["leasehold", "serve", "--etcd", "http://a:1,http://b:2", "--read-only"])
+        else {
+            panic!("serve flags")
+        };
+        let Command::Serve(serve) = cli.command else {
+            panic!("not serve")
+        };
+        assert_eq!(serve.etcd.endpoints, ["http://a:1", "http://b:2"]);
+        assert!(serve.common.read_only);
+
+        let Ok(Cli {
+            command: Command::Demo(demo),
+        }) = Cli::try_parse_from(["leasehold", "demo", "--demo-services", "8"])
+        else {
+            panic!("demo flags")
+        };
+        assert_eq!(demo.etcd.endpoints, ["http://127.0.0.1:2379"]);
+        assert_eq!(demo.demo.services, 8);
+
+        let Ok(Cli {
+            command: Command::Dev(dev),
+        }) = Cli::try_parse_from(["leasehold", "dev", "--no-demo"])
+        else {
+            panic!("dev flags")
+        };
+        assert!(dev.no_demo && dev.etcd.is_empty() && !dev.common.read_only);
+        assert!(Cli::try_parse_from(["leasehold", "serve", "--demo-ttl", "1s"]).is_err());
+    }
+
+    #[test]
+    fn hosts_and_proxies_parse_from_flags_and_the_environment() {
+        let Ok(Cli {
+            command: Command::Serve(serve),
+        }) = Cli::try_parse_from([
+            "leasehold",
+            "serve",
+            "--allowed-host",
+            "Dash.Example",
+            "--allowed-host",
+            ".corp.example",
+            "--trusted-proxy",
+            "10.0.0.0/8,192.0.2.1",
+        ])
+        else {
+            panic!("serve flags")
+        };
+        assert_eq!(serve.common.allowed_hosts, ["dash.example", ".corp.example"]);
+        assert_eq!(serve.common.trusted_proxies.len(), 2);
+        assert!(Cli::try_parse_from(["leasehold", "serve", "--allowed-host", "a:80"]).is_err());
+        assert!(Cli::try_parse_from(["leasehold", "serve", "--trusted-proxy", "10.0.0.0/40"]).is_err());
+    }
+}
