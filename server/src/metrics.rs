@@ -26,6 +26,9 @@ struct Inner {
     snapshots_forced: AtomicU64,
     pending_ops: AtomicI64,
     etcd_errors: AtomicU64,
+    /// Requests asking etcd how leases that lost every key in one revision
+    /// ended (`TimeToLive` for a few, one `LeaseLeases` for many).
+    lease_end_requests: AtomicU64,
 }
 
 #[derive(Debug, Clone)]
@@ -98,6 +101,11 @@ impl Metrics {
 
     pub fn etcd_error(&self) {
         self.inner.etcd_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `count` requests asked etcd how emptied leases ended.
+    pub fn lease_end_requests(&self, count: usize) {
+        self.inner.lease_end_requests.fetch_add(count as u64, Ordering::Relaxed);
     }
 
     /// The Prometheus text exposition; `applied` is the model's revision now.
@@ -178,6 +186,12 @@ impl Metrics {
             Kind::Counter,
             "failed etcd requests and lost streams",
             count(&i.etcd_errors),
+        );
+        out.metric(
+            "leasehold_lease_end_requests_total",
+            Kind::Counter,
+            "etcd requests asking how leases that lost every key in one revision ended",
+            count(&i.lease_end_requests),
         );
         out.text
     }
@@ -304,7 +318,7 @@ mod tests {
         metrics.pending_ops(-2);
         let text = metrics.render(7);
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), 11 * 3, "{text}");
+        assert_eq!(lines.len(), 12 * 3, "{text}");
         for family in lines.chunks(3) {
             let [help, kind, sample] = family else {
                 panic!("{family:?}")

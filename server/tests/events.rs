@@ -253,6 +253,7 @@ async fn many_leased_instances_deleted_in_one_revision_are_deregistrations() {
     }
     let since = common::etcd_revision(&mut client).await;
     app.wait_for_revision(since, LIMIT).await;
+    let asked_before = app.metric("leasehold_lease_end_requests_total").await;
     client.txn(etcd_client::Txn::new().and_then(ops)).await.expect("txn");
     let body = events_since(&app, since, |k| {
         k.iter().filter(|(kind, _)| kind == "instance_deregistered").count() == 20
@@ -262,6 +263,9 @@ async fn many_leased_instances_deleted_in_one_revision_are_deregistrations() {
         !kinds(&body).iter().any(|(kind, _)| kind.starts_with("lease_")),
         "live leases did not end: {body}"
     );
+    // One request told it, not one per lease: the watch waits for the answer.
+    let asked = app.metric("leasehold_lease_end_requests_total").await - asked_before;
+    assert_eq!(asked, 1.0, "requests asking how the 20 leases ended");
 
     // And a revoke with more than one lease's keys gone at once is still told apart.
     let ended = client.lease_grant(60, None).await.expect("grant").id();

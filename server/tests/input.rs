@@ -74,22 +74,6 @@ async fn binary_keys_and_values_and_a_one_mebibyte_value_are_shown_not_dropped()
     app.shutdown().await;
 }
 
-/// Reads one gauge or counter from `/metrics`.
-async fn metric(app: &common::TestApp, name: &str) -> f64 {
-    let text = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    text.lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("{name} not in {text}"))
-}
-
 #[tokio::test]
 async fn a_client_that_never_reads_costs_bounded_memory_and_others_stay_current() {
     let etcd = start_etcd().await;
@@ -154,10 +138,10 @@ async fn a_client_that_never_reads_costs_bounded_memory_and_others_stay_current(
     // ...and what the server holds for the stuck one is bounded: merged ops
     // are capped per topic, past which a snapshot is owed instead.
     app.wait_for_revision(marker, LIMIT).await;
-    let pending = metric(&app, "leasehold_pending_ops").await;
+    let pending = app.metric("leasehold_pending_ops").await;
     assert!(pending <= 3.0 * 10_000.0, "pending ops {pending}");
-    assert!(metric(&app, "leasehold_snapshots_forced_total").await >= 1.0);
-    assert_eq!(metric(&app, "leasehold_clients").await, 2.0);
+    assert!(app.metric("leasehold_snapshots_forced_total").await >= 1.0);
+    assert_eq!(app.metric("leasehold_clients").await, 2.0);
     drop(stuck);
     app.shutdown().await;
 }

@@ -417,23 +417,6 @@ async fn slow_reader(app: &common::TestApp) -> common::WsClient<tokio::net::TcpS
     common::WsClient { stream }
 }
 
-/// `leasehold_snapshots_forced_total` from `/metrics`.
-async fn snapshots_forced(app: &common::TestApp) -> u64 {
-    let text = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("GET /metrics")
-        .text()
-        .await
-        .expect("text");
-    text.lines()
-        .find_map(|line| line.strip_prefix("leasehold_snapshots_forced_total "))
-        .and_then(|n| n.trim().parse().ok())
-        .expect("the counter is there")
-}
-
 #[tokio::test]
 async fn a_socket_holds_at_most_64_topics_and_32_kv_topics_and_refuses_more_by_name() {
     let etcd = start_etcd().await;
@@ -588,7 +571,7 @@ async fn a_stuck_client_holds_no_more_than_its_bytes_of_patches_and_gets_a_snaps
     let mut ws = slow_reader(&app).await;
     ws.send_json(json!({"type": "subscribe", "topics": ["kv:/big/"]})).await;
     ws.wait_for(LIMIT, |m| m["type"] == "snapshot").await;
-    let forced = snapshots_forced(&app).await;
+    let forced = app.metric("leasehold_snapshots_forced_total").await;
 
     // While the client reads nothing: 40 MiB of changes to one key, far
     // fewer ops than the count limit, far more bytes than the byte limit.
@@ -597,7 +580,7 @@ async fn a_stuck_client_holds_no_more_than_its_bytes_of_patches_and_gets_a_snaps
         client.put("/big/k", value, None).await.expect("put");
     }
     let deadline = tokio::time::Instant::now() + LIMIT;
-    while snapshots_forced(&app).await <= forced {
+    while app.metric("leasehold_snapshots_forced_total").await <= forced {
         assert!(
             tokio::time::Instant::now() < deadline,
             "the stuck client's patches were never replaced by a snapshot"

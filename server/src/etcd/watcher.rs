@@ -452,6 +452,12 @@ impl Watcher {
         if emptied.is_empty() {
             return ended;
         }
+        let asks = if emptied.len() > LEASE_CHECKS_EACH {
+            1
+        } else {
+            emptied.len()
+        };
+        self.model.metrics().lease_end_requests(asks);
         let alive: Result<Vec<bool>, Error> = if emptied.len() > LEASE_CHECKS_EACH {
             with_timeout(LEASE_CHECK_TIMEOUT, self.client.leases())
                 .await

@@ -125,6 +125,22 @@ impl TestApp {
         Self::answer(self.http.put(self.url(path)).json(body)).await
     }
 
+    /// One gauge or counter (without labels) from `/metrics`.
+    pub async fn metric(&self, name: &str) -> f64 {
+        let text = self
+            .http
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("text");
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} not in {text}"))
+    }
+
     pub async fn answer(request: reqwest::RequestBuilder) -> (u16, Value) {
         let response = request.send().await.expect("request");
         let status = response.status().as_u16();
