@@ -49,12 +49,8 @@ async fn topics_over_the_limits_are_refused_by_name_and_unread_errors_close_the_
     let client = connect(&hub, &model, options_mirroring("/mirrored/"));
     let outside: Vec<String> = (0..=2 * MAX_QUEUED_ERRORS).map(|n| format!("kv:/{n}/")).collect();
     client.send(json!({"type": "subscribe", "topics": outside}));
-    let ended = tokio::time::timeout(LIMIT, client.feed)
-        .await
-        .unwrap_or_else(|_| panic!("the feed did not end"))
-        .unwrap_or_else(|error| panic!("{error}"));
     assert_eq!(
-        ended,
+        client.ended().await,
         Ended::Close(Close {
             code: CLOSE_POLICY,
             reason: "too many unread errors: read the socket"
@@ -102,12 +98,8 @@ async fn malformed_messages_get_errors_and_a_flood_of_them_closes_the_feed() {
     for _ in 0..BAD_MESSAGE_LIMIT {
         assert!(client.to_feed.unbounded_send(FromClient::Text("{".to_owned())).is_ok());
     }
-    let ended = tokio::time::timeout(LIMIT, client.feed)
-        .await
-        .unwrap_or_else(|_| panic!("the feed did not end"))
-        .unwrap_or_else(|error| panic!("{error}"));
     assert_eq!(
-        ended,
+        client.ended().await,
         Ended::Close(Close {
             code: CLOSE_POLICY,
             reason: "too many malformed messages"

@@ -191,6 +191,14 @@ impl Client {
         .unwrap_or_else(|_| panic!("the feed sent nothing"));
     }
 
+    /// How the feed ended; it must end within [`LIMIT`].
+    async fn ended(self) -> Ended {
+        tokio::time::timeout(LIMIT, self.feed)
+            .await
+            .unwrap_or_else(|_| panic!("the feed did not end"))
+            .unwrap_or_else(|error| panic!("{error}"))
+    }
+
     fn snapshots_forced(&self) -> bool {
         self.metrics
             .render(0)
