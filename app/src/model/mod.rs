@@ -29,7 +29,7 @@ pub use registry::{
     Candidate, Contender, Election, ElectionsBody, Event, EventsBody, Instance, Layout, Lease, LeaseDetailBody,
     LeasesBody, Lock, LocksBody, RevokedBody, ServiceBody, ServiceSummary, ServicesBody,
 };
-pub use topic::{Topic, TopicError};
+pub use topic::{within_prefixes, Topic, TopicError};
 
 /// An etcd revision. etcd uses signed 64-bit integers for revisions.
 pub type Revision = i64;

@@ -95,6 +95,15 @@ impl<'de> Deserialize<'de> for Topic {
     }
 }
 
+/// Whether `key` (a key, or the prefix of a range of keys) is inside the
+/// watched `prefixes` (none: every key is). The one rule for what the
+/// configuration routes and the `kv:` topics serve: a prefix is inside when
+/// it starts with a watched prefix, so a wider one (`/` when `/a/` is
+/// watched) is not.
+pub fn within_prefixes(prefixes: &[String], key: &[u8]) -> bool {
+    prefixes.is_empty() || prefixes.iter().any(|p| key.starts_with(p.as_bytes()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

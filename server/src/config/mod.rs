@@ -30,15 +30,7 @@ pub use self::etcd::{EtcdConfig, EtcdTls, EtcdUser, Secret};
 use crate::auth::AuthMode;
 use crate::http::client::IpNet;
 use crate::registry::layouts::Pattern;
-
-/// Whether `key` (a key, or the prefix of a range of keys) is inside the
-/// watched `prefixes` (none: every key is). The one rule for what the
-/// configuration routes and the `kv:` topics serve: a prefix is inside when
-/// it starts with a watched prefix, so a wider one (`/` when `/a/` is
-/// watched) is not.
-pub fn within_prefixes(prefixes: &[String], key: &[u8]) -> bool {
-    prefixes.is_empty() || prefixes.iter().any(|p| key.starts_with(p.as_bytes()))
-}
+pub use app::model::within_prefixes;
 
 /// What `run` needs, whichever command built it.
 #[derive(Debug, Clone)]

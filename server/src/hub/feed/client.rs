@@ -4,7 +4,7 @@
 
 use std::ops::Deref;
 
-use app::model::{ClientMsg, Revision, Topic};
+use app::model::{within_prefixes, ClientMsg, Revision, Topic};
 
 use super::pending::Pending;
 use super::replies::{Flooded, Refusal};
@@ -76,10 +76,10 @@ impl<S: Snapshots> Feed<S> {
     }
 
     /// Whether keys under `prefix` are in what this server mirrors (all of
-    /// them when it mirrors every key).
+    /// them when it mirrors every key), by the rule the configuration routes
+    /// also keep ([`within_prefixes`]).
     fn mirrors(&self, prefix: &str) -> bool {
-        let mirrored = &self.options.mirrored;
-        mirrored.is_empty() || mirrored.iter().any(|p| prefix.starts_with(p.as_str()))
+        within_prefixes(&self.options.mirrored, prefix.as_bytes())
     }
 
     /// What a client that had `topic` at revision `since` missed, as one
