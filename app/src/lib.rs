@@ -113,13 +113,25 @@ mod ui {
             live.start();
         });
 
+        // On a narrow screen the nav folds behind a button (CSS shows it there).
+        let menu_open = RwSignal::new(false);
         view! {
             <Stylesheet id="leptos" href="/pkg/leasehold.css"/>
             <Title text="Leasehold"/>
             <Router>
-                <header class="top">
+                <header class="top" class:menu-open=move || menu_open.get()>
                     <a class="brand" href="/">"Leasehold"</a>
-                    <nav aria-label="Main">
+                    <button
+                        type="button"
+                        class="menu"
+                        aria-controls="main-nav"
+                        aria-expanded=move || if menu_open.get() { "true" } else { "false" }
+                        data-testid="menu"
+                        on:click=move |_| menu_open.update(|open| *open = !*open)
+                    >
+                        "Menu"
+                    </button>
+                    <nav id="main-nav" aria-label="Main" on:click=move |_| menu_open.set(false)>
                         <A href="/services">"Services"</A>
                         <A href="/leases">"Leases"</A>
                         <A href="/locks">"Locks"</A>

@@ -26,9 +26,11 @@ export interface Dev {
   stop(): Promise<void>;
 }
 
-export async function startDev(): Promise<Dev> {
+/** `leasehold dev` on a private etcd; with `demo`, the demo workload writes to it (rows update all the time). */
+export async function startDev(options: { demo?: boolean } = {}): Promise<Dev> {
   const binary = path.join(repoRoot, 'target', 'release', 'leasehold');
-  const child = spawn(binary, ['dev', '--no-demo', '--listen', '127.0.0.1:0'], {
+  const args = ['dev', ...(options.demo ? [] : ['--no-demo']), '--listen', '127.0.0.1:0'];
+  const child = spawn(binary, args, {
     cwd: repoRoot,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'info' },

@@ -711,6 +711,7 @@ fn normalized(value: &Value) -> Value {
                         k.as_str(),
                         "ttl" | "granted_ttl" | "min_ttl" | "sampled_at" | "since" | "stale"
                     ) && !k.ends_with("_at")
+                        && !k.ends_with("_since")
                 })
                 .map(|(k, v)| (k.clone(), normalized(v)))
                 .collect(),

@@ -10,7 +10,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{etcd_client, poll_json, spawn_app, start_etcd, Etcdctl, TestApp};
+use common::{config, etcd_client, poll_json, put_all, spawn_app, spawn_app_with, start_etcd, Etcdctl, TestApp};
 use etcd_client::PutOptions;
 use serde_json::{json, Value};
 
@@ -221,7 +221,15 @@ async fn event_queries_are_checked() {
     let third = all["events"][2]["revision"].as_i64().expect("revision");
     let (_, later) = app.get(&format!("/api/v1/events?since={third}")).await;
     assert_eq!(later["events"].as_array().map(Vec::len), Some(2));
-    for bad in ["limit=10001", "limit=-1", "since=abc"] {
+    for bad in [
+        "limit=10001",
+        "limit=-1",
+        "since=abc",
+        "before=x",
+        "kind=coffee",
+        "hide=all",
+        "from=yesterday",
+    ] {
         let (status, body) = app.get(&format!("/api/v1/events?{bad}")).await;
         assert_eq!(status, 400, "{bad}: {body}");
         assert_eq!(body["error"]["code"], "bad_request");
@@ -287,5 +295,74 @@ async fn many_leased_instances_deleted_in_one_revision_are_deregistrations() {
         kinds(&body).contains(&("lease_expired".to_owned(), format!("{ended:x}"))),
         "{body}"
     );
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_operators_action_is_found_after_a_flood_and_pages_reach_back_through_the_history() {
+    let etcd = start_etcd().await;
+    let mut client = etcd_client(&etcd).await;
+    let app = spawn_app_with(common::Config {
+        event_history: 500,
+        ..config(etcd.endpoint())
+    })
+    .await;
+    app.wait_for_health(200, LIMIT).await;
+
+    // An operator's action first: a refused revoke of a lease nobody has.
+    let (status, _) = app.delete("/api/v1/leases/abc123").await;
+    assert_eq!(status, 404);
+    // Then a flood of registrations, twice what the history keeps.
+    let revision = put_all(
+        &mut client,
+        (0..1_000).map(|i| (format!("/microservices/flood/{i:04}"), instance("flood", "10.0.0.1:1"))),
+    )
+    .await;
+    app.wait_for_revision(revision, LIMIT).await;
+    poll_json(&app, "/api/v1/events?kind=instance_registered&limit=1", LIMIT, |b| {
+        b["matched"] == 500
+    })
+    .await;
+
+    let (status, audit) = app.get("/api/v1/events?kind=audit").await;
+    assert_eq!(status, 200, "{audit}");
+    assert_eq!(audit["matched"], 1, "{audit}");
+    assert_eq!(audit["events"][0]["detail"]["lease"], "abc123");
+    let (_, by_text) = app.get("/api/v1/events?q=ABC123").await;
+    assert_eq!(kinds(&by_text), [("audit".to_owned(), "abc123".to_owned())]);
+    // The oldest kept event is the action: the history covers since then.
+    let (_, all) = app.get("/api/v1/events?limit=10").await;
+    assert_eq!(all["oldest"], audit["events"][0]["at"]);
+    assert_eq!(all["matched"], 501);
+
+    // Paging back: every kept registration once, newest page first.
+    let mut seen = std::collections::BTreeSet::new();
+    let mut before: Option<i64> = None;
+    for _ in 0..20 {
+        let path = match before {
+            Some(b) => format!("/api/v1/events?kind=instance_registered&limit=120&before={b}"),
+            None => "/api/v1/events?kind=instance_registered&limit=120".to_owned(),
+        };
+        let (_, page) = app.get(&path).await;
+        for event in page["events"].as_array().expect("events") {
+            assert!(
+                seen.insert(event["subject"].as_str().unwrap_or_default().to_owned()),
+                "{event}"
+            );
+        }
+        before = page["next_before"].as_i64();
+        if before.is_none() {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 500);
+    assert!(seen.contains("/microservices/flood/0999") && seen.contains("/microservices/flood/0500"));
+
+    // A time range: nothing before the action, everything until now.
+    let at = audit["events"][0]["at"].as_str().expect("at");
+    let (_, none) = app.get("/api/v1/events?until=2000-01-01T00:00:00Z").await;
+    assert_eq!(none["matched"], 0);
+    let (_, since_action) = app.get(&format!("/api/v1/events?limit=1&from={at}")).await;
+    assert_eq!(since_action["matched"], 501);
     app.shutdown().await;
 }

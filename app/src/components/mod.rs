@@ -3,6 +3,7 @@
 pub mod account;
 pub mod code;
 pub mod copy;
+pub mod modal;
 pub mod revoke;
 pub mod status_bar;
 pub mod theme;

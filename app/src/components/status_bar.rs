@@ -30,12 +30,13 @@ pub fn StatusBar() -> impl IntoView {
     let live = Live::get();
     let state = Memo::new(move |_| describe(live.link.get(), live.etcd.get()));
     view! {
-        <footer class="status-bar" role="status" aria-live="polite">
+        // Only the link's state is a live region: the revision moves all the time.
+        <footer class="status-bar">
             <span
                 class=move || format!("status-dot {}", state.get().0)
                 aria-hidden="true"
             ></span>
-            <span data-testid="status-etcd" data-state=move || state.get().0>
+            <span data-testid="status-etcd" role="status" data-state=move || state.get().0>
                 {move || state.get().1}
             </span>
             {move || {

@@ -18,6 +18,36 @@ pub fn parse_ms(rfc3339: &str) -> Option<f64> {
     }
 }
 
+/// An RFC 3339 time (UTC) of milliseconds since the epoch (browser only).
+pub fn iso_time(ms: f64) -> Option<String> {
+    #[cfg(feature = "hydrate")]
+    {
+        let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms));
+        (!date.get_time().is_nan()).then(|| String::from(date.to_iso_string()))
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = ms;
+        None
+    }
+}
+
+/// The clock time of an RFC 3339 time in the browser's zone, `10:05:03`
+/// (browser only).
+pub fn clock_time(rfc3339: &str) -> Option<String> {
+    #[cfg(feature = "hydrate")]
+    {
+        let ms = parse_ms(rfc3339)?;
+        let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms));
+        Some(String::from(date.to_locale_time_string("en-GB")))
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = rfc3339;
+        None
+    }
+}
+
 /// `42 s`, `3 min 5 s`, `2 h 10 min`.
 pub fn human_duration(seconds: i64) -> String {
     let seconds = seconds.max(0);
@@ -44,6 +74,18 @@ pub fn Elapsed(since: Option<String>) -> impl IntoView {
         }
     };
     view! { <time title=title datetime=since.unwrap_or_default()>{text}</time> }
+}
+
+/// A moment as its clock time and how long ago it was, ticking:
+/// `10:05:03 (12 s)`; `before Leasehold started watching` when unknown.
+#[component]
+pub fn Since(since: Option<String>) -> impl IntoView {
+    let Some(at) = since else {
+        return view! { <span class="muted">"before Leasehold started watching"</span> }.into_any();
+    };
+    let clock = clock_time(&at).unwrap_or_else(|| at.clone());
+    view! { <span><time datetime=at.clone() title=at.clone()>{clock}</time> " (" <Elapsed since=Some(at)/> ")"</span> }
+        .into_any()
 }
 
 #[cfg(test)]

@@ -61,6 +61,11 @@ pub async fn delete_json<T: DeserializeOwned>(path: &str) -> Result<T, ApiFailur
     request("DELETE", path, None).await
 }
 
+/// A `DELETE` that says what it was confirmed against.
+pub async fn delete_json_with<T: DeserializeOwned>(path: &str, body: &impl Serialize) -> Result<T, ApiFailure> {
+    send_json("DELETE", path, body).await
+}
+
 pub async fn put_json<T: DeserializeOwned>(path: &str, body: &impl Serialize) -> Result<T, ApiFailure> {
     send_json("PUT", path, body).await
 }
@@ -130,6 +135,8 @@ fn describe(status: u16, code: ErrorCode, message: &str) -> String {
         ErrorCode::Forbidden => "You are not allowed to do this",
         ErrorCode::TooManyRequests => "Too many attempts",
         ErrorCode::Conflict => "Someone else changed this first",
+        ErrorCode::HolderChanged => "The lock changed hands",
+        ErrorCode::Changed => "This changed since you looked",
         ErrorCode::Compacted => "etcd no longer keeps that revision",
         ErrorCode::EtcdUnavailable => "etcd is unreachable right now",
         _ => "The server could not do this",

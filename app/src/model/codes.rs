@@ -18,6 +18,10 @@ pub enum ErrorCode {
     HostNotAllowed,
     /// A compare-and-swap lost: someone else changed the key first.
     Conflict,
+    /// A lock's holder is no longer the one a break-lock was confirmed against.
+    HolderChanged,
+    /// A lease's keys are no longer those the revoke preview showed.
+    Changed,
     /// The revision asked for is compacted away.
     Compacted,
     TooManyRequests,
@@ -47,6 +51,8 @@ impl ErrorCode {
             ErrorCode::OutOfScope => "out_of_scope",
             ErrorCode::HostNotAllowed => "host_not_allowed",
             ErrorCode::Conflict => "conflict",
+            ErrorCode::HolderChanged => "holder_changed",
+            ErrorCode::Changed => "changed",
             ErrorCode::Compacted => "compacted",
             ErrorCode::TooManyRequests => "too_many_requests",
             ErrorCode::Busy => "busy",
@@ -85,6 +91,8 @@ mod tests {
             ErrorCode::OutOfScope,
             ErrorCode::HostNotAllowed,
             ErrorCode::Conflict,
+            ErrorCode::HolderChanged,
+            ErrorCode::Changed,
             ErrorCode::Compacted,
             ErrorCode::TooManyRequests,
             ErrorCode::Busy,

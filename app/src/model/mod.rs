@@ -6,8 +6,10 @@
 //! docs/websocket.md (the WebSocket), v1.
 
 mod access;
+mod actions;
 mod cluster;
 mod codes;
+mod event_filter;
 mod event_kind;
 mod ids;
 mod kv;
@@ -16,8 +18,12 @@ mod registry;
 mod topic;
 
 pub use access::{LoginBody, MeBody, Role};
+pub use actions::{
+    BreakLockRequest, ExpectedHolder, HolderChangedBody, LeaseChangedBody, LockBrokenBody, RevokeRequest, RevokedBody,
+};
 pub use cluster::{ClusterBody, EtcdHealth, HealthBody, Member, TaskHealth};
 pub use codes::{ErrorCode, CLOSE_SIGNED_OUT};
+pub use event_filter::{EventFilter, LOCK_CHATTER};
 pub use event_kind::EventKind;
 pub use ids::{key_id, key_of_id, key_text_of_id, text_id, IdError, LeaseId, MemberId, BINARY_ID_MARKER};
 pub use kv::{
@@ -27,7 +33,7 @@ pub use kv::{
 pub use messages::{ClientMsg, ErrorBody, ErrorDetail, EtcdState, PatchOp, ServerMsg};
 pub use registry::{
     Candidate, Contender, Election, ElectionsBody, Event, EventsBody, Instance, Layout, Lease, LeaseDetailBody,
-    LeasesBody, Lock, LocksBody, RevokedBody, ServiceBody, ServiceSummary, ServicesBody,
+    LeasesBody, Lock, LocksBody, ServiceBody, ServiceSummary, ServicesBody,
 };
 pub use topic::{within_prefixes, Topic, TopicError};
 

@@ -79,6 +79,11 @@ pub struct Instance {
     /// Why the value could not be parsed by its layout; the instance is kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// What the instance's own registry says when it is registered but not
+    /// serving: `unhealthy (Healthy=false)`, `disabled (Enable=false)`,
+    /// `inactive (state=inactive)`, `no traffic (weight=0)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declared: Option<String>,
 }
 
 /// A row of the services list.
@@ -126,6 +131,12 @@ pub struct Contender {
 pub struct Lock {
     pub name: String,
     pub holder: Option<Contender>,
+    /// When this server saw the holder take the lock: the moment its key
+    /// became the lowest create revision (RFC 3339), not the key's creation,
+    /// which counts its time in the queue too. `None` when it held the lock
+    /// before the server started watching.
+    #[serde(default)]
+    pub holder_since: Option<String>,
     pub waiters: Vec<Contender>,
 }
 
@@ -174,6 +185,10 @@ impl From<CandidateWire> for Candidate {
 pub struct Election {
     pub name: String,
     pub leader: Option<Candidate>,
+    /// When this server saw the leader take the lead (as
+    /// [`Lock::holder_since`]).
+    #[serde(default)]
+    pub leader_since: Option<String>,
     pub candidates: Vec<Candidate>,
 }
 
@@ -228,16 +243,12 @@ pub struct LeaseDetailBody {
     pub locks: Vec<String>,
     pub elections: Vec<String>,
     pub other_keys: Vec<String>,
+    /// The id of every key on the lease, sorted: what a revoke confirmed
+    /// against this preview sends as `expect_keys`.
+    #[serde(default)]
+    pub keys: Vec<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub stale: bool,
-}
-
-/// `DELETE /api/v1/leases/{id}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RevokedBody {
-    pub revision: Revision,
-    pub revoked: LeaseId,
-    pub deleted_keys: usize,
 }
 
 /// One entry of the timeline: something that happened at a revision.
@@ -257,6 +268,17 @@ pub struct Event {
 pub struct EventsBody {
     pub revision: Revision,
     pub events: Vec<Event>,
+    /// How many events of the history the server keeps match the query,
+    /// on every page together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matched: Option<usize>,
+    /// When the oldest event the server keeps happened: the answer covers
+    /// what happened since then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oldest: Option<String>,
+    /// Older matching events exist: ask again with `before=` this revision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_before: Option<Revision>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub stale: bool,
 }

@@ -47,7 +47,7 @@ pub fn ClusterPage() -> impl IntoView {
                             </span>
                             <span>{format!("{} member(s)", members.len())}</span>
                         </p>
-                        <MemberTable members/>
+                        <div class="scroll"><MemberTable members/></div>
                     }
                     .into_any()
                 }

@@ -6,17 +6,16 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_query_map;
 
+use super::table::mirror_in_address;
 use super::{input_text, Loading};
 use crate::components::code::{kv_text, DiffView, ValueView};
 use crate::components::encode_segment;
-use crate::components::time::{human_duration, parse_ms};
+use crate::components::time::{human_duration, iso_time};
 use crate::live::api::get_json;
 use crate::model::{EventsBody, Kv, KvDiffBody, Revision};
 
 /// Differences shown in full; the rest are listed by key.
 const SHOWN: usize = 300;
-/// Events read to map a time to a revision (the server's most).
-const EVENTS_READ: usize = 10_000;
 
 /// A point in the past as typed: a revision (`1042`), a time ago (`90s`,
 /// `15m`, `2h`, `1d`), or empty for now.
@@ -57,19 +56,17 @@ fn parse_point(text: &str) -> Result<Point, String> {
 }
 
 /// The revision the registry was at `seconds` before `now_ms`, as the
-/// timeline knows it: that of the newest event recorded by then.
+/// timeline knows it: that of the newest event recorded by then, asked of
+/// the server's whole history. A time before the timeline starts is
+/// compared from its oldest point instead, and the note says so.
 async fn revision_ago(seconds: i64, now_ms: f64) -> Result<(Revision, String), String> {
-    let body = get_json::<EventsBody>(&format!("/api/v1/events?limit={EVENTS_READ}"))
+    let target = iso_time(now_ms - seconds as f64 * 1000.0).ok_or("this browser cannot tell the time")?;
+    let newest_by = |until: &str| format!("/api/v1/events?limit=1&until={}", encode_segment(until));
+    let body = get_json::<EventsBody>(&newest_by(&target))
         .await
         .map_err(|f| f.to_string())?;
-    let target = now_ms - seconds as f64 * 1000.0;
-    let before = body
-        .events
-        .iter()
-        .filter(|e| parse_ms(&e.at).is_some_and(|at| at <= target))
-        .max_by_key(|e| e.revision);
-    match before {
-        Some(event) => Ok((
+    if let Some(event) = body.events.last() {
+        return Ok((
             event.revision,
             format!(
                 "revision {} (the newest change the timeline recorded {} ago or earlier, at {})",
@@ -77,17 +74,28 @@ async fn revision_ago(seconds: i64, now_ms: f64) -> Result<(Revision, String), S
                 human_duration(seconds),
                 event.at
             ),
-        )),
-        None => Err(match body.events.first() {
-            Some(first) => format!(
-                "The timeline holds nothing that old: it starts at {} (revision {}). Give a revision instead.",
-                first.at, first.revision
-            ),
-            None => {
-                "The timeline is empty, so no time can be mapped to a revision: give a revision instead.".to_owned()
-            }
-        }),
+        ));
     }
+    // Younger than asked: from the oldest point the timeline holds.
+    let Some(oldest) = body.oldest else {
+        return Err(
+            "The timeline is empty, so no time can be mapped to a revision: give a revision instead.".to_owned(),
+        );
+    };
+    let first = get_json::<EventsBody>(&newest_by(&oldest))
+        .await
+        .map_err(|f| f.to_string())?;
+    let Some(event) = first.events.first() else {
+        return Err(format!("The timeline starts at {oldest}: give a revision instead."));
+    };
+    let from = (event.revision - 1).max(1);
+    Ok((
+        from,
+        format!(
+            "revision {from}, just before the oldest change the timeline holds ({} ago was before it began, at {oldest})",
+            human_duration(seconds)
+        ),
+    ))
 }
 
 /// Keys added or removed (`class`), each with its value on demand.
@@ -119,6 +127,9 @@ pub fn TravelPage() -> impl IntoView {
     let prefix = RwSignal::new(query.read_untracked().get("prefix").unwrap_or_default());
     let from = RwSignal::new(query.read_untracked().get("from").unwrap_or_else(|| "15m".to_owned()));
     let to = RwSignal::new(query.read_untracked().get("to").unwrap_or_default());
+    mirror_in_address("prefix", move || prefix.get());
+    mirror_in_address("from", move || from.get());
+    mirror_in_address("to", move || to.get());
     let outcome = RwSignal::new(None::<Outcome>);
 
     let compare = move |ev: leptos::ev::SubmitEvent| {

@@ -13,6 +13,7 @@ pub mod locks;
 pub mod not_found;
 pub mod service;
 pub mod services;
+pub(crate) mod table;
 
 use leptos::prelude::*;
 

@@ -3,13 +3,14 @@
 //! counting down, and an instance's raw key and value on click.
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 
+use super::table::{mirror_in_address, Column, SortHeader, Sorting};
 use super::{input_text, lowercase, Loading};
 use crate::components::copy::CopyButton;
 use crate::components::decode_segment;
 use crate::components::ttl::Ttl;
-use crate::live::{Live, Stamped};
+use crate::live::{remaining, Live, Stamped};
 use crate::model::Instance;
 
 /// Height of one row in pixels; the CSS gives rows exactly this height.
@@ -18,6 +19,72 @@ const ROW: f64 = 34.0;
 const VIEWPORT: f64 = 560.0;
 /// Rows rendered above and below the visible ones.
 const OVERSCAN: usize = 8;
+
+/// The instance table's columns that sort.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Col {
+    Status,
+    Address,
+    Instance,
+    Version,
+    Layout,
+    Ttl,
+}
+
+impl Column for Col {
+    const ALL: &'static [Self] = &[
+        Col::Status,
+        Col::Address,
+        Col::Instance,
+        Col::Version,
+        Col::Layout,
+        Col::Ttl,
+    ];
+    fn name(self) -> &'static str {
+        match self {
+            Col::Status => "status",
+            Col::Address => "address",
+            Col::Instance => "instance",
+            Col::Version => "version",
+            Col::Layout => "layout",
+            Col::Ttl => "ttl",
+        }
+    }
+}
+
+/// An instance's state for the status column: `(class, text)`. What its own
+/// registry declares comes first, then a value that did not parse, then the
+/// lease: expired, or expiring (a fifth of its TTL left), else live.
+fn status(i: &Instance, left: Option<i64>) -> (&'static str, String) {
+    if let Some(declared) = &i.declared {
+        return ("bad", declared.clone());
+    }
+    if i.error.is_some() {
+        return ("bad", "unparsed value".to_owned());
+    }
+    match (left, i.granted_ttl) {
+        (Some(l), _) if l < 0 => ("bad", "expired".to_owned()),
+        (Some(l), Some(g)) if g > 0 && l * 5 <= g => ("warn", "expiring".to_owned()),
+        _ => ("ok", "live".to_owned()),
+    }
+}
+
+/// The order `column` puts two instances in (ascending).
+fn compare(column: Col, a: &Stamped<Instance>, b: &Stamped<Instance>) -> std::cmp::Ordering {
+    let (x, y) = (&a.value, &b.value);
+    match column {
+        // Out of service first: declared, unparsed, then by the TTL left.
+        Col::Status => {
+            let rank = |i: &Instance| u8::from(i.declared.is_none()) * 2 + u8::from(i.error.is_none());
+            rank(x).cmp(&rank(y)).then(x.ttl.cmp(&y.ttl))
+        }
+        Col::Address => x.address.cmp(&y.address),
+        Col::Instance => x.id.cmp(&y.id),
+        Col::Version => x.version.cmp(&y.version),
+        Col::Layout => x.layout.as_str().cmp(y.layout.as_str()),
+        Col::Ttl => x.ttl.cmp(&y.ttl),
+    }
+}
 
 fn matches(instance: &Instance, query: &str) -> bool {
     query.is_empty()
@@ -40,22 +107,45 @@ pub fn ServicePage() -> impl IntoView {
     let name = Memo::new(move |_| decode_segment(&params.read().get("name").unwrap_or_default()));
     // Its topics are subscribed by the route (`deferred::watch_topics`).
 
-    let query = RwSignal::new(String::new());
+    let address = use_query_map();
+    let query = RwSignal::new(address.read_untracked().get("q").unwrap_or_default());
+    let sort = RwSignal::new(
+        address
+            .read_untracked()
+            .get("sort")
+            .and_then(|s| Sorting::from_query(&s)),
+    );
+    mirror_in_address("q", move || query.get());
+    mirror_in_address("sort", move || sort.get().map(Sorting::to_query).unwrap_or_default());
     let scroll = RwSignal::new(0.0_f64);
     let selected = RwSignal::new(None::<String>);
-    // Ids of the instances the filter lets through, in key order; `None`
-    // before the snapshot. Ids only: the rows in view are looked up.
+    // Ids of the instances the filter lets through, in key order or the
+    // chosen one; `None` before the snapshot. Ids only: the rows in view are
+    // looked up. Sorting costs only when asked for.
     let rows = Memo::new(move |_| {
         let q = lowercase(query.get().trim());
+        let sort = sort.get();
         live.instances.with(|all| {
             all.get(&name.get()).map(|c| {
-                c.items
-                    .iter()
-                    .filter(|(_, i)| matches(&i.value, &q))
-                    .map(|(id, _)| id.clone())
-                    .collect::<Vec<String>>()
+                let mut found: Vec<(&String, &Stamped<Instance>)> =
+                    c.items.iter().filter(|(_, i)| matches(&i.value, &q)).collect();
+                if let Some(sort) = sort {
+                    found.sort_by(|a, b| {
+                        let order = compare(sort.column, a.1, b.1).then_with(|| a.0.cmp(b.0));
+                        if sort.descending {
+                            order.reverse()
+                        } else {
+                            order
+                        }
+                    });
+                }
+                found.into_iter().map(|(id, _)| id.clone()).collect::<Vec<String>>()
             })
         })
+    });
+    let total = Memo::new(move |_| {
+        live.instances
+            .with(|all| all.get(&name.get()).map_or(0, |c| c.items.len()))
     });
     // While the rest of a large snapshot is still arriving.
     let partial = Memo::new(move |_| {
@@ -67,16 +157,12 @@ pub fn ServicePage() -> impl IntoView {
         let total = rows.with(|r| r.as_ref().map_or(0, Vec::len));
         super::rows_in_view(scroll.get(), total, ROW, VIEWPORT, OVERSCAN)
     });
+    // The ids in the window; each row reads its own instance, so an update
+    // changes its cells in place and a focused row keeps its focus.
     let visible = move || {
         let (first, last, _) = window.get();
-        let ids = rows.with(|r| r.as_ref().and_then(|r| r.get(first..last)).map(<[String]>::to_vec));
-        live.instances.with(|all| {
-            let items = all.get(&name.get()).map(|c| &c.items);
-            ids.unwrap_or_default()
-                .iter()
-                .filter_map(|id| items?.get(id).cloned())
-                .collect::<Vec<Stamped<Instance>>>()
-        })
+        rows.with(|r| r.as_ref().and_then(|r| r.get(first..last)).map(<[String]>::to_vec))
+            .unwrap_or_default()
     };
     let on_scroll = move |ev: leptos::ev::Event| {
         if let Some(top) = super::scroll_top(&ev) {
@@ -110,26 +196,35 @@ pub fn ServicePage() -> impl IntoView {
         }
         Shown::Rows => view! {
             <p class="summary">
-                {move || {
-                    let total = window.get().2;
-                    if partial.get() {
-                        format!("{total} instance(s) so far; the rest is arriving")
-                    } else {
-                        format!("{total} instance(s)")
-                    }
-                }}
+                <span data-testid="instances-count">
+                    {move || {
+                        let shown = window.get().2;
+                        let all = total.get();
+                        let count = if shown == all {
+                            format!("{all} instance(s)")
+                        } else {
+                            format!("{shown} of {all} instance(s) match")
+                        };
+                        if partial.get() {
+                            format!("{count} so far; the rest is arriving")
+                        } else {
+                            count
+                        }
+                    }}
+                </span>
             </p>
             <div class="virtual" on:scroll=on_scroll data-testid="instances">
                 <table class="grid">
                     <thead>
                         <tr>
-                            <th scope="col">"Address"</th>
-                            <th scope="col">"Instance"</th>
-                            <th scope="col">"Version"</th>
-                            <th scope="col">"Layout"</th>
+                            <SortHeader label="Status" column=Col::Status sort/>
+                            <SortHeader label="Address" column=Col::Address sort/>
+                            <SortHeader label="Instance" column=Col::Instance sort/>
+                            <SortHeader label="Version" column=Col::Version sort/>
+                            <SortHeader label="Layout" column=Col::Layout sort/>
                             <th scope="col">"Metadata"</th>
                             <th scope="col">"Lease"</th>
-                            <th scope="col" class="num">"TTL"</th>
+                            <SortHeader label="TTL" column=Col::Ttl sort numeric=true/>
                         </tr>
                     </thead>
                     <tbody>
@@ -138,12 +233,8 @@ pub fn ServicePage() -> impl IntoView {
                             style=move || format!("height:{}px", window.get().0 as f64 * ROW)
                             aria-hidden="true"
                         ></tr>
-                        <For
-                            each=visible
-                            key=|stamped| (stamped.value.id.clone(), stamped.received_ms.to_bits())
-                            let(stamped)
-                        >
-                            <InstanceRow stamped selected/>
+                        <For each=visible key=|id| id.clone() let(id)>
+                            <InstanceRow id service=name selected/>
                         </For>
                         <tr
                             class="spacer"
@@ -168,8 +259,14 @@ pub fn ServicePage() -> impl IntoView {
         Some(view! { <InstanceDetail instance/> })
     };
 
+    // Escape closes the instance's panel.
+    let on_keydown = move |ev: leptos::ev::KeyboardEvent| {
+        if ev.key() == "Escape" && selected.with_untracked(Option::is_some) {
+            selected.set(None);
+        }
+    };
     view! {
-        <section class="page">
+        <section class="page" on:keydown=on_keydown>
             <p class="crumbs"><a href="/services">"Services"</a> " / "</p>
             <h1>{move || name.get()}</h1>
             <div class="toolbar">
@@ -190,15 +287,72 @@ pub fn ServicePage() -> impl IntoView {
     }
 }
 
-/// One row of the instances table.
+/// One row of the instances table: the row stays while its instance
+/// changes, its cells follow.
 #[component]
-fn InstanceRow(stamped: Stamped<Instance>, selected: RwSignal<Option<String>>) -> impl IntoView {
-    let i = stamped.value;
-    let id = i.id.clone();
+fn InstanceRow(id: String, service: Memo<String>, selected: RwSignal<Option<String>>) -> impl IntoView {
+    let live = Live::get();
+    let stamped = Memo::new({
+        let id = id.clone();
+        move |_| {
+            live.instances
+                .with(|all| all.get(&service.get())?.items.get(&id).cloned())
+        }
+    });
     let is_selected = {
         let id = id.clone();
         move || selected.get().as_deref() == Some(id.as_str())
     };
+    let address = move || {
+        stamped.with(|s| {
+            let i = &s.as_ref()?.value;
+            Some(match (&i.address, &i.error) {
+                (Some(a), _) => view! { <code>{a.clone()}</code> }.into_any(),
+                (None, Some(e)) => view! { <span class="bad" title=e.clone()>"unparsed value"</span> }.into_any(),
+                (None, None) => view! { <span>"—"</span> }.into_any(),
+            })
+        })
+    };
+    let key = Memo::new(move |_| stamped.with(|s| s.as_ref().map(|s| s.value.key.clone()).unwrap_or_default()));
+    let version = move || {
+        stamped.with(|s| {
+            s.as_ref()
+                .and_then(|s| s.value.version.clone())
+                .unwrap_or_else(|| "—".to_owned())
+        })
+    };
+    let layout = move || stamped.with(|s| s.as_ref().map(|s| s.value.layout.as_str()));
+    let metadata = move || {
+        stamped.with(|s| {
+            s.as_ref().map(|s| {
+                s.value
+                    .metadata
+                    .iter()
+                    .map(|(k, v)| view! { <span class="chip">{format!("{k}={v}")}</span> })
+                    .collect_view()
+            })
+        })
+    };
+    let lease = move || {
+        stamped
+            .with(|s| s.as_ref().and_then(|s| s.value.lease))
+            .map(|l| view! { <code>{l.to_string()}</code> })
+    };
+    let ttl = move || {
+        stamped.with(|s| {
+            s.as_ref().map(|s| {
+                let i = &s.value;
+                view! { <Ttl ttl=i.ttl granted=i.granted_ttl received_ms=s.received_ms/> }
+            })
+        })
+    };
+    let state = Memo::new(move |_| {
+        let now = live.now_ms.get();
+        stamped.with(|s| {
+            s.as_ref()
+                .map(|s| status(&s.value, remaining(s.value.ttl, s.received_ms, now)))
+        })
+    });
     view! {
         <tr
             class="row"
@@ -218,21 +372,16 @@ fn InstanceRow(stamped: Stamped<Instance>, selected: RwSignal<Option<String>>) -
                 }
             }
         >
-            <td>
-                {match (&i.address, &i.error) {
-                    (Some(a), _) => view! { <code>{a.clone()}</code> }.into_any(),
-                    (None, Some(e)) => view! { <span class="bad" title=e.clone()>"unparsed value"</span> }.into_any(),
-                    (None, None) => view! { <span>"—"</span> }.into_any(),
-                }}
+            <td data-testid="instance-status">
+                {move || state.get().map(|(class, text)| view! { <span class=format!("state {class}")>{text}</span> })}
             </td>
-            <td class="key" title=i.key.clone()>{i.key.rsplit('/').next().unwrap_or_default().to_owned()}</td>
-            <td>{i.version.clone().unwrap_or_else(|| "—".to_owned())}</td>
-            <td><span class="badge">{i.layout.as_str()}</span></td>
-            <td class="chips">
-                {i.metadata.iter().map(|(k, v)| view! { <span class="chip">{format!("{k}={v}")}</span> }).collect_view()}
-            </td>
-            <td>{i.lease.map(|l| view! { <code>{l.to_string()}</code> })}</td>
-            <td class="num"><Ttl ttl=i.ttl granted=i.granted_ttl received_ms=stamped.received_ms/></td>
+            <td>{address}</td>
+            <td class="key" title=move || key.get()>{move || key.with(|k| k.rsplit('/').next().unwrap_or_default().to_owned())}</td>
+            <td>{version}</td>
+            <td><span class="badge">{layout}</span></td>
+            <td class="chips">{metadata}</td>
+            <td>{lease}</td>
+            <td class="num">{ttl}</td>
         </tr>
     }
 }

@@ -10,12 +10,44 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use leptos_router::hooks::use_query_map;
 
+use super::table::{mirror_in_address, Column, SortHeader, Sorting};
 use super::{input_text, lowercase, Loading};
 use crate::components::encode_segment;
 use crate::live::api::{get_json, ApiFailure};
 use crate::live::Live;
 use crate::model::{ServiceSummary, ServicesBody};
+
+/// The services table's columns that sort.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Col {
+    Name,
+    Instances,
+    WithLease,
+    MinTtl,
+}
+
+impl Column for Col {
+    const ALL: &'static [Self] = &[Col::Name, Col::Instances, Col::WithLease, Col::MinTtl];
+    fn name(self) -> &'static str {
+        match self {
+            Col::Name => "name",
+            Col::Instances => "instances",
+            Col::WithLease => "leased",
+            Col::MinTtl => "ttl",
+        }
+    }
+}
+
+fn compare(column: Col, a: &ServiceSummary, b: &ServiceSummary) -> std::cmp::Ordering {
+    match column {
+        Col::Name => a.name.cmp(&b.name),
+        Col::Instances => a.instances.cmp(&b.instances),
+        Col::WithLease => a.with_lease.cmp(&b.with_lease),
+        Col::MinTtl => a.min_ttl.cmp(&b.min_ttl),
+    }
+}
 
 /// How long typing pauses before the server is asked.
 const SEARCH_DELAY: Duration = Duration::from_millis(250);
@@ -61,18 +93,29 @@ fn search_on_server(query: RwSignal<String>) -> RwSignal<Option<Found>> {
 pub fn ServicesPage() -> impl IntoView {
     let live = Live::get();
     // Its topics are subscribed by the route (`deferred::watch_topics`).
-    let query = RwSignal::new(String::new());
+    let address = use_query_map();
+    let query = RwSignal::new(address.read_untracked().get("q").unwrap_or_default());
+    let sort = RwSignal::new(
+        address
+            .read_untracked()
+            .get("sort")
+            .and_then(|s| Sorting::from_query(&s)),
+    );
+    mirror_in_address("q", move || query.get());
+    mirror_in_address("sort", move || sort.get().map(Sorting::to_query).unwrap_or_default());
     let found = search_on_server(query);
     let rows = Memo::new(move |_| {
         let typed = query.get();
         let q = lowercase(typed.trim());
+        let sort = sort.get();
         found.with(|found| {
             let by_server = found
                 .as_ref()
                 .filter(|(asked, _)| asked.as_str() == typed.trim())
                 .and_then(|(_, names)| names.as_ref().ok());
             live.services.with(|c| {
-                c.items
+                let mut found: Vec<&ServiceSummary> = c
+                    .items
                     .values()
                     .filter(|s| {
                         q.is_empty()
@@ -80,8 +123,18 @@ pub fn ServicesPage() -> impl IntoView {
                             || s.layouts.iter().any(|l| l.as_str().contains(&q))
                             || by_server.is_some_and(|names| names.contains(&s.name))
                     })
-                    .cloned()
-                    .collect::<Vec<ServiceSummary>>()
+                    .collect();
+                if let Some(sort) = sort {
+                    found.sort_by(|a, b| {
+                        let order = compare(sort.column, a, b).then_with(|| a.name.cmp(&b.name));
+                        if sort.descending {
+                            order.reverse()
+                        } else {
+                            order
+                        }
+                    });
+                }
+                found.into_iter().map(|s| s.name.clone()).collect::<Vec<String>>()
             })
         })
     });
@@ -93,53 +146,53 @@ pub fn ServicesPage() -> impl IntoView {
             _ => None,
         })
     };
+    #[derive(Clone, Copy, PartialEq)]
+    enum Shown {
+        Loading,
+        Nothing,
+        Rows,
+    }
+    let shown = Memo::new(move |_| match live.services.with(|c| (c.loaded, c.items.is_empty())) {
+        (false, _) => Shown::Loading,
+        (true, true) => Shown::Nothing,
+        (true, false) => Shown::Rows,
+    });
     let content = move || {
-        let (loaded, total) = live.services.with(|c| (c.loaded, c.items.len()));
-        if !loaded {
-            return view! { <Loading/> }.into_any();
+        match shown.get() {
+        Shown::Loading => view! { <Loading/> }.into_any(),
+        Shown::Nothing => view! {
+            <div class="empty" data-testid="services-empty">
+                <p>"No service is registered in the watched keys yet."</p>
+                <p>
+                    "Services appear here as soon as they register, in any layout Leasehold understands. To try one:"
+                </p>
+                <pre><code>"etcdctl put /microservices/hello/1 '{\"id\":\"1\",\"name\":\"hello\",\"endpoints\":[\"grpc://127.0.0.1:9000\"]}'"</code></pre>
+            </div>
         }
-        if total == 0 {
-            return view! {
-                <div class="empty" data-testid="services-empty">
-                    <p>"No service is registered in the watched keys yet."</p>
-                    <p>
-                        "Services appear here as soon as they register, in any layout Leasehold understands. To try one:"
-                    </p>
-                    <pre><code>"etcdctl put /microservices/hello/1 '{\"id\":\"1\",\"name\":\"hello\",\"endpoints\":[\"grpc://127.0.0.1:9000\"]}'"</code></pre>
-                </div>
-            }
-            .into_any();
-        }
-        view! {
-            <table class="grid">
-                <thead>
-                    <tr>
-                        <th scope="col">"Service"</th>
-                        <th scope="col">"Layouts"</th>
-                        <th scope="col" class="num">"Instances"</th>
-                        <th scope="col" class="num">"On a lease"</th>
-                        <th scope="col" class="num">"Lowest TTL"</th>
-                    </tr>
-                </thead>
-                <tbody>
-                    <For each=move || rows.get() key=|s| (s.name.clone(), s.instances, s.with_lease, s.min_ttl, s.layouts.clone()) let:service>
-                        <tr data-testid="service-row">
-                            <td>
-                                <a href=format!("/services/{}", encode_segment(&service.name))>{service.name.clone()}</a>
-                            </td>
-                            <td>
-                                {service.layouts.iter().map(|l| view! { <span class="badge">{l.as_str()}</span> }).collect_view()}
-                            </td>
-                            <td class="num">{service.instances}</td>
-                            <td class="num">{service.with_lease}</td>
-                            <td class="num">{service.min_ttl.map_or_else(|| "—".to_owned(), |t| format!("{t} s"))}</td>
+        .into_any(),
+        Shown::Rows => view! {
+            <div class="scroll">
+                <table class="grid">
+                    <thead>
+                        <tr>
+                            <SortHeader label="Service" column=Col::Name sort/>
+                            <th scope="col">"Layouts"</th>
+                            <SortHeader label="Instances" column=Col::Instances sort numeric=true/>
+                            <SortHeader label="On a lease" column=Col::WithLease sort numeric=true/>
+                            <SortHeader label="Lowest TTL" column=Col::MinTtl sort numeric=true/>
                         </tr>
-                    </For>
-                </tbody>
-            </table>
+                    </thead>
+                    <tbody>
+                        <For each=move || rows.get() key=|name| name.clone() let:name>
+                            <ServiceRow name/>
+                        </For>
+                    </tbody>
+                </table>
+            </div>
             {move || rows.with(Vec::is_empty).then(|| view! { <p class="empty">"No service matches the filter."</p> })}
         }
-        .into_any()
+        .into_any(),
+    }
     };
     view! {
         <section class="page">
@@ -153,9 +206,48 @@ pub fn ServicesPage() -> impl IntoView {
                     prop:value=move || query.get()
                     on:input=move |ev| query.set(input_text(&ev))
                 />
+                <span class="count" data-testid="services-count">
+                    {move || {
+                        let total = live.services.with(|c| c.items.len());
+                        let shown = rows.with(Vec::len);
+                        if shown == total { format!("{total} service(s)") } else { format!("{shown} of {total} service(s)") }
+                    }}
+                </span>
             </div>
             {search_error}
             {content}
         </section>
+    }
+}
+
+/// One service's row; its cells follow the service, the row and its link stay.
+#[component]
+fn ServiceRow(name: String) -> impl IntoView {
+    let live = Live::get();
+    let service = Memo::new({
+        let name = name.clone();
+        move |_| live.services.with(|c| c.items.get(&name).cloned())
+    });
+    let cell =
+        move |read: fn(&ServiceSummary) -> String| move || service.with(|s| s.as_ref().map(read).unwrap_or_default());
+    let layouts = Memo::new(move |_| {
+        service.with(|s| {
+            s.as_ref()
+                .map(|s| s.layouts.iter().map(|l| l.as_str()).collect::<Vec<&'static str>>())
+                .unwrap_or_default()
+        })
+    });
+    view! {
+        <tr data-testid="service-row">
+            <td>
+                <a href=format!("/services/{}", encode_segment(&name))>{name.clone()}</a>
+            </td>
+            <td>
+                {move || layouts.get().into_iter().map(|l| view! { <span class="badge">{l}</span> }).collect_view()}
+            </td>
+            <td class="num">{cell(|s| s.instances.to_string())}</td>
+            <td class="num">{cell(|s| s.with_lease.to_string())}</td>
+            <td class="num">{cell(|s| s.min_ttl.map_or_else(|| "—".to_owned(), |t| format!("{t} s")))}</td>
+        </tr>
     }
 }

@@ -21,7 +21,7 @@ use crate::config::{Config, EtcdConfig};
 use crate::registry::Writer;
 use crate::tasks::Supervisor;
 
-pub use actions::{ActionError, Actions, LeaseNow, Revoked};
+pub use actions::{ActionError, Actions, LeaseKeys, LeaseNow, Release, Revoked};
 pub use cluster_poller::ClusterPoller;
 pub use diff::{Diff, DIFF_MAX};
 pub use key_history::{KeyHistory, Version, HISTORY_MAX, HISTORY_MAX_BYTES};

@@ -2,21 +2,18 @@
 
 use app::model::{
     ClusterBody, ElectionsBody, EtcdHealth, HealthBody, Lease, LeaseDetailBody, LeaseId, LeasesBody, LocksBody,
-    RevokedBody, Role, ServiceBody, ServicesBody,
+    ServiceBody, ServicesBody,
 };
 
 use axum::extract::State;
 use axum::extract::{Path, Query};
 use axum::http::{HeaderMap, StatusCode, Uri};
-use axum::{Extension, Json};
+use axum::Json;
 use serde::Deserialize;
 
-use super::audit::Entry;
-use super::client::Client;
 use super::error::ApiError;
 use super::AppState;
-use crate::auth::{AuthMode, Caller};
-use crate::etcd::ActionError;
+use crate::auth::AuthMode;
 
 /// What health says of an error to a caller without a session.
 const UNDISCLOSED: &str = "failing; sign in for the details (they are also in the server's log)";
@@ -90,23 +87,11 @@ pub async fn leases(State(state): State<AppState>) -> Json<LeasesBody> {
     Json(state.store.leases_body())
 }
 
-fn parse_lease(text: &str) -> Result<LeaseId, ApiError> {
-    text.parse()
-        .map_err(|error| ApiError::BadRequest(format!("lease id {text:?}: {error}")))
-}
-
-impl From<ActionError> for ApiError {
-    fn from(error: ActionError) -> Self {
-        match error {
-            ActionError::NotFound => ApiError::NotFound("etcd does not know this lease".to_owned()),
-            ActionError::Unavailable(why) => ApiError::EtcdUnavailable(why),
-        }
-    }
-}
-
 /// `GET /api/v1/leases/{id}`: the lease and what revoking it would remove.
 pub async fn lease(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<LeaseDetailBody>, ApiError> {
-    let lease = parse_lease(&id)?;
+    let lease: LeaseId = id
+        .parse()
+        .map_err(|error| ApiError::BadRequest(format!("lease id {id:?}: {error}")))?;
     if let Some(body) = state.store.lease_detail(lease.0) {
         return Ok(Json(body));
     }
@@ -126,99 +111,60 @@ pub async fn lease(State(state): State<AppState>, Path(id): Path<String>) -> Res
         locks: Vec::new(),
         elections: Vec::new(),
         other_keys: Vec::new(),
+        keys: Vec::new(),
         stale: !state.store.link().synced,
-    }))
-}
-
-/// Every destructive route under `--read-only`.
-pub async fn read_only(
-    State(state): State<AppState>,
-    Extension(Client(from)): Extension<Client>,
-    Extension(caller): Extension<Caller>,
-    Path(id): Path<String>,
-) -> ApiError {
-    let why = "this Leasehold runs with --read-only: nothing can be revoked or changed through it".to_owned();
-    let entry = Entry::new("revoke_lease", caller.who(), Some(from), "refused", why.clone()).with_lease(id, None);
-    state.audit.record(&entry);
-    ApiError::Forbidden(why)
-}
-
-/// `DELETE /api/v1/leases/{id}`: revokes the lease through etcd. The keys
-/// leave the model when the watch reports their deletion.
-pub async fn revoke_lease(
-    State(state): State<AppState>,
-    Extension(Client(from)): Extension<Client>,
-    Extension(caller): Extension<Caller>,
-    Path(id): Path<String>,
-) -> Result<Json<RevokedBody>, ApiError> {
-    let refuse = |error: ApiError, id: String| {
-        let entry =
-            Entry::new("revoke_lease", caller.who(), Some(from), "refused", error.to_string()).with_lease(id, None);
-        state.audit.record(&entry);
-        error
-    };
-    if caller.role != Role::Operator {
-        let who = caller.user.as_deref().unwrap_or("this caller");
-        let why = format!("{who} is a viewer: only an operator may revoke leases");
-        return Err(refuse(ApiError::Forbidden(why), id));
-    }
-    let lease = match parse_lease(&id) {
-        Ok(lease) => lease,
-        Err(error) => return Err(refuse(error, id)),
-    };
-    let held = state.store.lease_detail(lease.0);
-    let audit = |result: &'static str, detail: String| {
-        let entry = Entry::new("revoke_lease", caller.who(), Some(from), result, detail)
-            .with_lease(lease.to_string(), held.as_ref());
-        state.audit.record(&entry);
-    };
-    state.revocations.note(lease.0);
-    let revoked = match state.actions.revoke_lease(lease.0).await {
-        Ok(revoked) => revoked,
-        Err(error) => {
-            let error = ApiError::from(error);
-            audit("failed", error.to_string());
-            return Err(error);
-        }
-    };
-    audit(
-        "ok",
-        format!(
-            "{} key(s) deleted at revision {}",
-            revoked.deleted_keys, revoked.revision
-        ),
-    );
-    Ok(Json(RevokedBody {
-        revision: revoked.revision,
-        revoked: lease,
-        deleted_keys: revoked.deleted_keys,
     }))
 }
 
 /// Most events one request may ask for.
 const EVENTS_MAX: usize = 10_000;
 
-/// `GET /api/v1/events?since=REV&limit=N`.
+/// `GET /api/v1/events?since=REV&before=REV&limit=N&kind=K,…&q=TEXT&subject=S&hide=lock_chatter&from=T&until=T`:
+/// the newest `limit` events that match, oldest first, from the whole
+/// history the server keeps; `matched`, `oldest` and `next_before` say how
+/// much there is and how to page back.
 pub async fn events(
     State(state): State<AppState>,
-    Query(query): Query<std::collections::HashMap<String, String>>,
+    Query(query): Query<Vec<(String, String)>>,
 ) -> Result<Json<app::model::EventsBody>, ApiError> {
-    let number = |name: &str, default: i64| -> Result<i64, ApiError> {
-        match query.get(name) {
-            None => Ok(default),
-            Some(text) => text
-                .parse::<i64>()
-                .ok()
-                .filter(|n| *n >= 0)
-                .ok_or_else(|| ApiError::BadRequest(format!("{name}={text:?} is not a whole number >= 0"))),
+    let get = |name: &str| query.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let number = |name: &str| -> Result<Option<i64>, ApiError> {
+        match get(name) {
+            None => Ok(None),
+            Some(text) => text.parse::<i64>().ok().filter(|n| *n >= 0).map(Some).ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "{name}={:?} is not a whole number >= 0",
+                    super::audit::clip(text)
+                ))
+            }),
         }
     };
-    let since = number("since", 0)?;
-    let limit = usize::try_from(number("limit", 1000)?).unwrap_or(usize::MAX);
+    let since = number("since")?.unwrap_or(0);
+    let before = number("before")?;
+    let limit = usize::try_from(number("limit")?.unwrap_or(1000)).unwrap_or(usize::MAX);
     if limit > EVENTS_MAX {
         return Err(ApiError::BadRequest(format!("limit must be at most {EVENTS_MAX}")));
     }
-    Ok(Json(state.store.events_body(since, limit)))
+    let mut filter = app::model::EventFilter::from_pairs(query.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .map_err(ApiError::BadRequest)?;
+    filter.from = get("from").map(|t| utc_time("from", t)).transpose()?;
+    filter.until = get("until").map(|t| utc_time("until", t)).transpose()?;
+    Ok(Json(state.store.events_query(&filter, since, before, limit)))
+}
+
+/// An RFC 3339 time as events are stamped (UTC, whole seconds), so that
+/// times compare as text.
+fn utc_time(name: &str, text: &str) -> Result<String, ApiError> {
+    use time::format_description::well_known::Rfc3339;
+    let parsed = time::OffsetDateTime::parse(text, &Rfc3339).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "{name}={:?} is not an RFC 3339 time (2026-12-01T10:02:00Z): {e}",
+            super::audit::clip(text)
+        ))
+    })?;
+    let utc = parsed.to_offset(time::UtcOffset::UTC);
+    let utc = utc.replace_nanosecond(0).unwrap_or(utc);
+    utc.format(&Rfc3339).map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 /// `GET /api/v1/locks`.

@@ -250,8 +250,16 @@ impl Audit {
                 "result": entry.result,
                 "detail": entry.detail,
             });
-            if let (Some(count), Some(fields)) = (entry.count, detail.as_object_mut()) {
-                fields.insert("count".to_owned(), count.into());
+            if let Some(fields) = detail.as_object_mut() {
+                if let Some(count) = entry.count {
+                    fields.insert("count".to_owned(), count.into());
+                }
+                if let Some(lease) = &entry.lease {
+                    fields.insert("lease".to_owned(), lease.clone().into());
+                }
+                if let Some(key) = &entry.key {
+                    fields.insert("key".to_owned(), key.clone().into());
+                }
             }
             timeline.record_action(subject, detail);
         }

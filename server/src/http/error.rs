@@ -5,7 +5,10 @@
 //! Internal errors are logged with their cause and answered with a generic
 //! message.
 
-use app::model::{ErrorBody, ErrorCode, ErrorDetail, Kv, KvConflictBody};
+use app::model::{
+    Contender, ErrorBody, ErrorCode, ErrorDetail, HolderChangedBody, Kv, KvConflictBody, LeaseChangedBody,
+    LeaseDetailBody,
+};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -30,6 +33,20 @@ pub enum ApiError {
     /// `current` is the key now (`None`: it does not exist).
     #[error("{message}")]
     Conflict { message: String, current: Option<Box<Kv>> },
+    /// A break-lock confirmed against a holder that no longer holds the
+    /// lock; `current` is the holder now (`None`: nobody).
+    #[error("{message}")]
+    HolderChanged {
+        message: String,
+        current: Option<Box<Contender>>,
+    },
+    /// A revoke confirmed against a preview whose keys are no longer the
+    /// lease's; `current` is the preview now.
+    #[error("{message}")]
+    LeaseChanged {
+        message: String,
+        current: Box<LeaseDetailBody>,
+    },
     /// A revision older than etcd's compaction: that history is gone.
     #[error("{0}")]
     Compacted(String),
@@ -54,6 +71,8 @@ impl ApiError {
             ApiError::OutOfScope(_) => (StatusCode::FORBIDDEN, ErrorCode::OutOfScope),
             ApiError::HostNotAllowed(_) => (StatusCode::FORBIDDEN, ErrorCode::HostNotAllowed),
             ApiError::Conflict { .. } => (StatusCode::CONFLICT, ErrorCode::Conflict),
+            ApiError::HolderChanged { .. } => (StatusCode::CONFLICT, ErrorCode::HolderChanged),
+            ApiError::LeaseChanged { .. } => (StatusCode::CONFLICT, ErrorCode::Changed),
             ApiError::Compacted(_) => (StatusCode::GONE, ErrorCode::Compacted),
             ApiError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::TooManyRequests),
             ApiError::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Busy),
@@ -79,6 +98,20 @@ impl IntoResponse for ApiError {
                 let body = KvConflictBody {
                     error,
                     current: current.map(|kv| *kv),
+                };
+                return (status, Json(body)).into_response();
+            }
+            ApiError::HolderChanged { current, .. } => {
+                let body = HolderChangedBody {
+                    error,
+                    current: current.map(|c| *c),
+                };
+                return (status, Json(body)).into_response();
+            }
+            ApiError::LeaseChanged { current, .. } => {
+                let body = LeaseChangedBody {
+                    error,
+                    current: *current,
                 };
                 return (status, Json(body)).into_response();
             }

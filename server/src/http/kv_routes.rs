@@ -175,6 +175,19 @@ pub async fn list(
         query.get("after_base64").filter(|a| !a.is_empty()),
         "after",
     )?;
+    // A search: the keys whose name holds the text, from the model, which
+    // holds every watched key (etcd cannot filter by a part of a key).
+    if let Some(text) = query.get("contains").filter(|t| !t.is_empty()) {
+        let (revision, items, more) = state
+            .store
+            .search_keys(prefix.as_bytes(), text, after.as_deref(), limit);
+        return Ok(Json(KvListBody {
+            revision,
+            items,
+            more,
+            stale: !state.store.link().synced,
+        }));
+    }
     let page = state
         .actions
         .list_keys(prefix.as_bytes(), after.as_deref(), limit)

@@ -8,6 +8,7 @@ pub mod client;
 mod error;
 pub mod host;
 mod kv_routes;
+mod lease_actions;
 mod refusals;
 mod security;
 pub mod tls;
@@ -115,6 +116,7 @@ pub fn router(state: AppState) -> Router {
         .route("/me", get(auth::me))
         .route("/leases/{id}", lease_routes(state.config.read_only))
         .route("/locks", get(api::locks))
+        .route("/locks/{name}/break", break_route(state.config.read_only))
         .route("/events", get(api::events))
         .route("/elections", get(api::elections))
         .route("/kv", get(kv_routes::list))
@@ -170,9 +172,18 @@ pub fn router(state: AppState) -> Router {
 fn lease_routes(read_only: bool) -> axum::routing::MethodRouter<AppState> {
     let detail = get(api::lease);
     if read_only {
-        detail.delete(api::read_only)
+        detail.delete(lease_actions::read_only_revoke)
     } else {
-        detail.delete(api::revoke_lease)
+        detail.delete(lease_actions::revoke_lease)
+    }
+}
+
+/// `POST` breaks a lock; under `--read-only` the route refuses, whoever asks.
+fn break_route(read_only: bool) -> axum::routing::MethodRouter<AppState> {
+    if read_only {
+        post(lease_actions::read_only_break)
+    } else {
+        post(lease_actions::break_lock)
     }
 }
 

@@ -60,6 +60,16 @@ pub struct Queues {
     /// name -> (create revision, key id), so iteration is queue order.
     locks: BTreeMap<String, BTreeSet<(Revision, String)>>,
     elections: BTreeMap<String, BTreeSet<(Revision, String)>>,
+    /// Each queue's head (key id) and when it became the head.
+    heads: HashMap<(QueueKind, String), Head>,
+}
+
+/// A queue's head and when this server saw it take the head (`None` when
+/// it was the head in what predates the server).
+#[derive(Debug, Clone, PartialEq)]
+struct Head {
+    id: String,
+    since: Option<String>,
 }
 
 impl Queues {
@@ -83,6 +93,7 @@ impl Queues {
     }
 
     /// Puts the key `id` in its queue, behind every key created before it.
+    /// The caller then calls [`Queues::note_head`] for its queue.
     pub fn insert(&mut self, id: String, entry: ContenderEntry) {
         let queues = match entry.queue() {
             QueueKind::Lock => &mut self.locks,
@@ -95,7 +106,8 @@ impl Queues {
         self.contenders.insert(id, entry);
     }
 
-    /// Takes the key `id` out of its queue; a queue left empty is gone.
+    /// Takes the key `id` out of its queue; a queue left empty is gone. The
+    /// caller then calls [`Queues::note_head`] for its queue.
     pub fn remove(&mut self, id: &str) -> Option<ContenderEntry> {
         let entry = self.contenders.remove(id)?;
         let queues = match entry.queue() {
@@ -109,6 +121,30 @@ impl Queues {
             }
         }
         Some(entry)
+    }
+
+    /// Records that `name`'s head changed at `now` (`None` while loading what
+    /// predates the server), once a key's change is whole: a key put again
+    /// is taken out and put back, and must keep the time it took the head.
+    pub fn note_head(&mut self, queue: QueueKind, name: &str, now: Option<&str>) {
+        let head = self.head(queue, name).map(str::to_owned);
+        let key = (queue, name.to_owned());
+        match head {
+            None => {
+                self.heads.remove(&key);
+            }
+            Some(id) => {
+                if self.heads.get(&key).is_none_or(|h| h.id != id) {
+                    let since = now.map(str::to_owned);
+                    self.heads.insert(key, Head { id, since });
+                }
+            }
+        }
+    }
+
+    /// When the head of `name` took it, as [`Lock::holder_since`] says.
+    fn head_since(&self, queue: QueueKind, name: &str) -> Option<String> {
+        self.heads.get(&(queue, name.to_owned()))?.since.clone()
     }
 
     /// The key id holding the lock (leading the election) `name`.
@@ -126,6 +162,7 @@ impl Queues {
         Some(Lock {
             name: name.to_owned(),
             holder: queue.next(),
+            holder_since: self.head_since(QueueKind::Lock, name),
             waiters: queue.collect(),
         })
     }
@@ -143,6 +180,7 @@ impl Queues {
         Some(Election {
             name: name.to_owned(),
             leader: queue.next(),
+            leader_since: self.head_since(QueueKind::Election, name),
             candidates: queue.collect(),
         })
     }
@@ -223,5 +261,39 @@ mod tests {
         assert_eq!(queues.locks().len(), 0);
         assert!(queues.remove("jobs/c").is_none());
         assert_eq!(queues.elections().len(), 1);
+    }
+
+    #[test]
+    fn the_holder_counts_from_the_hand_over_not_from_its_key() {
+        let mut queues = Queues::default();
+        let put = |q: &mut Queues, id: &str, lease: i64, rev: Revision, now: Option<&str>| {
+            q.remove(id);
+            q.insert(id.to_owned(), entry("jobs", lease, rev, None));
+            q.note_head(QueueKind::Lock, "jobs", now);
+        };
+        let del = |q: &mut Queues, id: &str, now: Option<&str>| {
+            q.remove(id);
+            q.note_head(QueueKind::Lock, "jobs", now);
+        };
+        let since = |q: &Queues| q.lock("jobs").and_then(|l| l.holder_since);
+        // Held before the server started: nobody knows since when.
+        put(&mut queues, "jobs/a", 0xa, 10, None);
+        assert_eq!(since(&queues), None);
+        // A waiter queues at 10:00; its time in the queue is not holding time.
+        put(&mut queues, "jobs/b", 0xb, 20, Some("10:00"));
+        assert_eq!(since(&queues), None, "a new waiter changes nothing of the holder");
+        // The holder leaves at 10:05: the waiter holds from then.
+        del(&mut queues, "jobs/a", Some("10:05"));
+        assert_eq!(since(&queues).as_deref(), Some("10:05"));
+        // The holder's key put again (out and back in): it keeps its time.
+        put(&mut queues, "jobs/b", 0xb, 20, Some("10:06"));
+        put(&mut queues, "jobs/c", 0xc, 30, Some("10:06"));
+        assert_eq!(since(&queues).as_deref(), Some("10:05"));
+        // The last goes: the lock and its record are gone; a new lock starts afresh.
+        del(&mut queues, "jobs/b", Some("10:07"));
+        del(&mut queues, "jobs/c", Some("10:08"));
+        assert!(queues.heads.is_empty());
+        put(&mut queues, "jobs/d", 0xd, 40, Some("10:09"));
+        assert_eq!(since(&queues).as_deref(), Some("10:09"));
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use app::model::{Event, EventKind, Instance, LeaseId, Revision};
+use app::model::{Event, EventFilter, EventKind, Instance, LeaseId, Revision};
 use serde_json::json;
 
 /// How a lease that lost all its keys in one revision ended.
@@ -16,7 +16,7 @@ pub enum LeaseEnd {
 }
 
 /// Which kind of queue a name is: a lock or an election.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum QueueKind {
     Lock,
     Election,
@@ -153,11 +153,16 @@ pub fn events_of(
     out
 }
 
-/// The newest events, oldest first, at most `capacity`.
+/// The newest events, in two bounded histories: the registry's own events
+/// (`capacity` of them) and operators' actions (`audit`, as many again), so
+/// a flood of registrations or lock hand-overs never pushes an operator's
+/// action out of reach. A sequence number orders the two as one timeline.
 #[derive(Debug)]
 pub struct EventLog {
-    events: VecDeque<Event>,
+    registry: VecDeque<(u64, Event)>,
+    audit: VecDeque<(u64, Event)>,
     capacity: usize,
+    next: u64,
 }
 
 impl Default for EventLog {
@@ -166,27 +171,98 @@ impl Default for EventLog {
     }
 }
 
+/// One page of a query: the events oldest first, how many match in all,
+/// and the revision to page on from when older ones match.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventPage {
+    pub events: Vec<Event>,
+    pub matched: usize,
+    pub next_before: Option<Revision>,
+}
+
 impl EventLog {
     pub fn new(capacity: usize) -> Self {
         EventLog {
-            events: VecDeque::new(),
+            registry: VecDeque::new(),
+            audit: VecDeque::new(),
             capacity: capacity.max(1),
+            next: 0,
         }
     }
 
     pub fn push(&mut self, event: Event) {
-        if self.events.len() == self.capacity {
-            self.events.pop_front();
+        let log = if event.kind == EventKind::Audit {
+            &mut self.audit
+        } else {
+            &mut self.registry
+        };
+        if log.len() == self.capacity {
+            log.pop_front();
         }
-        self.events.push_back(event);
+        log.push_back((self.next, event));
+        self.next += 1;
+    }
+
+    /// Every kept event, newest first.
+    fn newest_first(&self) -> impl Iterator<Item = &Event> {
+        let mut registry = self.registry.iter().rev().peekable();
+        let mut audit = self.audit.iter().rev().peekable();
+        std::iter::from_fn(move || {
+            let take_audit = match (registry.peek(), audit.peek()) {
+                (Some(r), Some(a)) => a.0 > r.0,
+                (None, Some(_)) => true,
+                _ => false,
+            };
+            let next = if take_audit { audit.next() } else { registry.next() };
+            next.map(|(_, e)| e)
+        })
+    }
+
+    /// When the oldest kept event happened.
+    pub fn oldest(&self) -> Option<&str> {
+        let registry = self.registry.front();
+        let audit = self.audit.front();
+        let oldest = match (registry, audit) {
+            (Some(r), Some(a)) => Some(if a.0 < r.0 { a } else { r }),
+            (r, a) => r.or(a),
+        };
+        oldest.map(|(_, e)| e.at.as_str())
     }
 
     /// Events after revision `since`: the newest `limit` of them, oldest first.
     pub fn since(&self, since: Revision, limit: usize) -> Vec<Event> {
-        let newer = self.events.iter().rev().take_while(|e| e.revision > since).take(limit);
-        let mut out: Vec<Event> = newer.cloned().collect();
-        out.reverse();
-        out
+        self.query(&EventFilter::default(), since, None, limit).events
+    }
+
+    /// The newest `limit` events after `since` and before revision `before`
+    /// that `filter` lets through, oldest first. A page never splits a
+    /// revision: the events of its oldest revision are all in it (a page may
+    /// be longer than `limit` by the rest of that revision).
+    pub fn query(&self, filter: &EventFilter, since: Revision, before: Option<Revision>, limit: usize) -> EventPage {
+        let mut page = Vec::new();
+        let mut matched = 0;
+        let mut next_before = None;
+        for event in self.newest_first() {
+            if event.revision <= since {
+                break;
+            }
+            if before.is_some_and(|b| event.revision >= b) || !filter.matches(event) {
+                continue;
+            }
+            matched += 1;
+            let whole = page.last().is_some_and(|last: &Event| last.revision != event.revision);
+            if page.len() < limit || (!whole && !page.is_empty()) {
+                page.push(event.clone());
+            } else if next_before.is_none() {
+                next_before = page.last().map(|last| last.revision);
+            }
+        }
+        page.reverse();
+        EventPage {
+            events: page,
+            matched,
+            next_before,
+        }
     }
 }
 
@@ -215,5 +291,52 @@ mod tests {
         assert_eq!(revisions(log.since(3, 10)), [4, 5]);
         assert_eq!(revisions(log.since(0, 2)), [4, 5]);
         assert_eq!(revisions(log.since(5, 10)), Vec::<Revision>::new());
+    }
+
+    fn audit(revision: Revision, who: &str) -> Event {
+        Event {
+            kind: EventKind::Audit,
+            detail: json!({"who": who, "action": "revoke_lease"}),
+            subject: "694d8b0ee8ec6c0a".to_owned(),
+            ..event(revision)
+        }
+    }
+
+    #[test]
+    fn operators_actions_outlive_a_flood_of_registry_events() {
+        let mut log = EventLog::new(10);
+        log.push(audit(1, "alice"));
+        for revision in 2..=1_000 {
+            log.push(event(revision));
+        }
+        let page = log.query(&EventFilter::default(), 0, None, 100);
+        let revisions: Vec<Revision> = page.events.iter().map(|e| e.revision).collect();
+        let mut expected = vec![1];
+        expected.extend(991..=1_000);
+        assert_eq!(revisions, expected, "the action, then the newest registry events");
+        assert_eq!(page.matched, 11);
+        let who = EventFilter::from_pairs([("q", "ALICE")]).unwrap_or_default();
+        assert_eq!(log.query(&who, 0, None, 10).events.len(), 1);
+        assert_eq!(log.oldest(), Some(""), "the action is the oldest kept");
+    }
+
+    #[test]
+    fn pages_go_back_by_revision_and_never_split_one() {
+        let mut log = EventLog::new(100);
+        for revision in 1..=5 {
+            log.push(event(revision));
+            log.push(event(revision));
+        }
+        let all = EventFilter::default();
+        let revisions = |events: &[Event]| events.iter().map(|e| e.revision).collect::<Vec<_>>();
+        // Three asked for: the rest of revision 4 comes along.
+        let first = log.query(&all, 0, None, 3);
+        assert_eq!(revisions(&first.events), [4, 4, 5, 5]);
+        assert_eq!((first.matched, first.next_before), (10, Some(4)));
+        let second = log.query(&all, 0, first.next_before, 3);
+        assert_eq!(revisions(&second.events), [2, 2, 3, 3]);
+        let third = log.query(&all, 0, second.next_before, 3);
+        assert_eq!(revisions(&third.events), [1, 1]);
+        assert_eq!(third.next_before, None);
     }
 }

@@ -88,6 +88,53 @@ impl Store {
         self.view(|v| v.lease(lease))
     }
 
+    /// The keys under `prefix` whose text holds `text` (ASCII letters of any
+    /// case), after `after`, at most `limit`, from the model (what is
+    /// watched, at its revision): the model's revision, the keys, and
+    /// whether more match.
+    pub fn search_keys(
+        &self,
+        prefix: &[u8],
+        text: &str,
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> (Revision, Vec<Kv>, bool) {
+        let needle = text.as_bytes();
+        let model = self.shared.read();
+        let holds = |key: &[u8]| needle.is_empty() || key.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle));
+        let mut found = model
+            .mirror
+            .under(prefix)
+            .filter(|kv| after.is_none_or(|a| kv.key.as_slice() > a))
+            .filter(|kv| holds(&kv.key));
+        let items: Vec<Kv> = found.by_ref().take(limit).map(|kv| self.kv(kv)).collect();
+        let more = found.next().is_some();
+        (model.revision, items, more)
+    }
+
+    /// The lock `name` as the model has it now.
+    pub fn lock(&self, name: &str) -> Option<app::model::Lock> {
+        self.shared.read().index.lock(name)
+    }
+
+    /// Waits until the model is at `revision` or later, at most `within`;
+    /// `false` when it was not reached by then. For answers that must show
+    /// what etcd just said (a refusal's preview).
+    pub async fn reach(&self, revision: Revision, within: std::time::Duration) -> bool {
+        /// How often the revision is looked at while waiting.
+        const STEP: std::time::Duration = std::time::Duration::from_millis(10);
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if self.revision() >= revision {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(STEP).await;
+        }
+    }
+
     /// `GET /api/v1/locks`.
     pub fn locks_body(&self) -> LocksBody {
         self.view(|v| v.locks())
@@ -101,6 +148,18 @@ impl Store {
     /// `GET /api/v1/events`: events after `since`, the newest `limit`, oldest first.
     pub fn events_body(&self, since: Revision, limit: usize) -> EventsBody {
         self.view(|v| v.events(since, limit))
+    }
+
+    /// `GET /api/v1/events` with a filter or a page: the newest `limit`
+    /// matching events after `since` and before revision `before`.
+    pub fn events_query(
+        &self,
+        filter: &app::model::EventFilter,
+        since: Revision,
+        before: Option<Revision>,
+        limit: usize,
+    ) -> EventsBody {
+        self.view(|v| v.events_query(filter, since, before, limit))
     }
 
     /// A topic's snapshot: its REST body, serialized once, with its place in

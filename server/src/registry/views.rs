@@ -2,7 +2,7 @@
 //! ([`View`]): pure functions of what the [`Store`](super::Store) read.
 
 use app::model::{
-    ClusterBody, ElectionsBody, EventsBody, LeaseDetailBody, LeasesBody, LocksBody, Revision, ServiceBody,
+    ClusterBody, ElectionsBody, EventFilter, EventsBody, LeaseDetailBody, LeasesBody, LocksBody, Revision, ServiceBody,
     ServicesBody, Topic,
 };
 use serde::Serialize;
@@ -77,6 +77,7 @@ impl View<'_> {
             locks: holdings.locks,
             elections: holdings.elections,
             other_keys: holdings.other_keys,
+            keys: holdings.keys,
             stale: self.stale,
         })
     }
@@ -101,6 +102,27 @@ impl View<'_> {
         EventsBody {
             revision: self.model.revision,
             events: self.model.events.since(since, limit),
+            matched: None,
+            oldest: None,
+            next_before: None,
+            stale: self.stale,
+        }
+    }
+
+    pub(super) fn events_query(
+        &self,
+        filter: &EventFilter,
+        since: Revision,
+        before: Option<Revision>,
+        limit: usize,
+    ) -> EventsBody {
+        let page = self.model.events.query(filter, since, before, limit);
+        EventsBody {
+            revision: self.model.revision,
+            events: page.events,
+            matched: Some(page.matched),
+            oldest: self.model.events.oldest().map(str::to_owned),
+            next_before: page.next_before,
             stale: self.stale,
         }
     }

@@ -7,6 +7,7 @@ use leptos::task::spawn_local;
 use super::panel::{conflict_of, Panel};
 use super::{key_path, Fetch};
 use crate::components::code::ValueView;
+use crate::components::modal::Modal;
 use crate::live::api::delete_json;
 use crate::model::{Kv, KvDeletedBody, Revision};
 
@@ -48,20 +49,21 @@ pub(super) fn delete_dialog(id: String, current: Memo<Fetch<Option<Kv>>>, panel:
             return None;
         };
         let target = id.clone();
+        let shown = id.clone();
         let expect = kv.mod_revision;
         Some(view! {
-            <div class="backdrop">
-                <div class="dialog" role="dialog" aria-modal="true" aria-labelledby="delete-title" data-testid="delete-dialog">
-                    <h2 id="delete-title">"Delete " <code>{id.clone()}</code></h2>
+            <Modal labelled_by="delete-title" testid="delete-dialog" on_close=Callback::new(move |()| deleting.set(false))>
+                    <h2 id="delete-title">"Delete " <code>{shown}</code></h2>
                     <p>{format!("This deletes the key as it is at revision {expect}; if someone changes it first, nothing is deleted.")}</p>
                     {kv.lease.map(|l| view! { <p>{format!("It is held by lease {l}: its owner may write it again.")}</p> })}
                     <ValueView value=kv.value.clone() value_base64=kv.value_base64.clone()/>
                     <div class="actions">
-                        <button type="button" class="danger" data-testid="delete-confirm" disabled=move || busy.get() on:click=move |_| remove(target.clone(), panel, expect)>"Delete"</button>
                         <button type="button" on:click=move |_| deleting.set(false)>"Cancel"</button>
+                        <button type="button" class="danger" data-testid="delete-confirm" disabled=move || busy.get() on:click=move |_| remove(target.clone(), panel, expect)>
+                            {format!("Delete {}", kv.key)}
+                        </button>
                     </div>
-                </div>
-            </div>
+            </Modal>
         })
     }
 }

@@ -6,11 +6,11 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::key_path;
 use super::panel::{conflict_of, Conflict, Edit, Panel};
+use super::{key_path, Fetch};
 use crate::components::code::{kv_text, DiffView};
 use crate::live::api::{put_json, ApiFailure};
-use crate::model::{KvBody, KvPutRequest, Revision};
+use crate::model::{Kv, KvBody, KvPutRequest, Revision};
 
 /// Writes `text` to the key if it is still at `expect` (0: absent).
 pub(super) async fn put_value(id: &str, text: String, expect: Revision) -> Result<KvBody, ApiFailure> {
@@ -59,8 +59,10 @@ fn save(id: String, panel: Panel, text: String, expect: Revision) {
     });
 }
 
-/// The editor of an edit in progress, saved by compare-and-swap.
-pub(super) fn editor(id: String, panel: Panel) -> impl IntoView {
+/// The editor of an edit in progress, saved by compare-and-swap. When the
+/// key (`current`, live where its folder is watched) moves on from the
+/// revision the edit started from, it says so at once, before a save fails.
+pub(super) fn editor(id: String, current: Memo<Fetch<Option<Kv>>>, panel: Panel) -> impl IntoView {
     let Panel { editing, busy, .. } = panel;
     move || {
         let edit = editing.get()?;
@@ -72,11 +74,34 @@ pub(super) fn editor(id: String, panel: Panel) -> impl IntoView {
                 ev.prevent_default();
                 save(id.clone(), panel, text.get_untracked(), base);
             }>
-                <p class="muted">{if base == 0 {
-                    "Creating the key: saving fails if someone creates it first.".to_owned()
-                } else {
-                    format!("Editing from revision {base}: saving fails, and shows both versions, if someone changes the key first.")
-                }}</p>
+                {move || {
+                    let now = current.with(|c| match c {
+                        Fetch::Done(Some(kv)) => Some(kv.mod_revision),
+                        Fetch::Done(None) => Some(0),
+                        _ => None,
+                    });
+                    // While our own save is under way, the change is ours.
+                    match now {
+                        Some(now) if now != base && !busy.get() => view! {
+                            <p class="warn" role="alert" data-testid="editor-moved">
+                                {if now == 0 {
+                                    format!("The key was deleted since you started editing from revision {base}: saving will be refused.")
+                                } else {
+                                    format!("The key changed at revision {now} since you started editing from revision {base}: saving will be refused and show both versions.")
+                                }}
+                            </p>
+                        }
+                        .into_any(),
+                        _ => view! {
+                            <p class="muted">{if base == 0 {
+                                "Creating the key: saving fails if someone creates it first.".to_owned()
+                            } else {
+                                format!("Editing from revision {base}: saving fails, and shows both versions, if someone changes the key first.")
+                            }}</p>
+                        }
+                        .into_any(),
+                    }
+                }}
                 <textarea
                     data-testid="editor"
                     aria-label="Value"

@@ -103,7 +103,7 @@ pub(super) fn KeyPanel(id: String) -> impl IntoView {
                 Ok(text) => view! { <p class="done" role="status" data-testid="key-outcome">{text}</p> }.into_any(),
                 Err(text) => view! { <p class="error" role="alert" data-testid="key-outcome">{text}</p> }.into_any(),
             })}
-            {editor(id.clone(), panel)}
+            {editor(id.clone(), current, panel)}
             {conflict_view(id.clone(), panel)}
             {delete_dialog(id.clone(), current, panel)}
             <AtRevision id=id.clone()/>

@@ -124,7 +124,8 @@ pub fn ConfigPage() -> impl IntoView {
         }
         open.set(folders);
     });
-    let filter = RwSignal::new(String::new());
+    let filter = RwSignal::new(query.read_untracked().get("q").unwrap_or_default());
+    crate::pages::table::mirror_in_address("q", move || filter.get());
     let scroll = RwSignal::new(0.0_f64);
     let root_input = RwSignal::new(root.get_untracked());
 

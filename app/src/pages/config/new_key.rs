@@ -6,6 +6,7 @@ use leptos::task::spawn_local;
 
 use super::edit::put_value;
 use super::panel::conflict_of;
+use crate::components::modal::Modal;
 use crate::model::text_id;
 
 /// Creating a key: its name (in the folder open beside the tree) and value,
@@ -42,17 +43,17 @@ pub(super) fn NewKey(folder: String, on_close: Callback<()>, select: Callback<St
         });
     };
     view! {
-        <div class="backdrop">
-            <form class="dialog" role="dialog" aria-modal="true" aria-labelledby="new-key-title" data-testid="new-key-dialog" on:submit=create>
+        <Modal labelled_by="new-key-title" testid="new-key-dialog" on_close>
+            <form on:submit=create>
                 <h2 id="new-key-title">"New key"</h2>
                 <label>"Key" <input type="text" data-testid="new-key-name" prop:value=move || key.get() on:input=move |ev| key.set(event_target_value(&ev))/></label>
                 <label>"Value" <textarea rows="8" spellcheck="false" data-testid="new-key-value" prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev))></textarea></label>
                 {move || failure.get().map(|f| view! { <p class="error" role="alert">{f}</p> })}
                 <div class="actions">
-                    <button type="submit" class="primary" data-testid="new-key-create" disabled=move || busy.get()>"Create"</button>
                     <button type="button" on:click=move |_| on_close.run(())>"Cancel"</button>
+                    <button type="submit" class="primary" data-testid="new-key-create" disabled=move || busy.get()>"Create key"</button>
                 </div>
             </form>
-        </div>
+        </Modal>
     }
 }

@@ -17,6 +17,8 @@ pub struct LeaseHoldings {
     pub locks: Vec<String>,
     pub elections: Vec<String>,
     pub other_keys: Vec<String>,
+    /// Every key id on the lease, sorted.
+    pub keys: Vec<String>,
 }
 
 impl Index {
@@ -73,6 +75,7 @@ impl Index {
             locks: Vec::new(),
             elections: Vec::new(),
             other_keys: Vec::new(),
+            keys: self.leases.keys(lease).cloned().collect(),
         };
         for id in self.leases.keys(lease) {
             if let Some(instance) = self.instances.get(id) {

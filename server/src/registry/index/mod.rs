@@ -101,6 +101,14 @@ impl Index {
             };
             self.add(id.clone(), after, since, touched);
         }
+        let contender_now = self.queues.get(&id).map(|e| (e.queue(), e.name.clone()));
+        for (queue, name) in contender_before
+            .iter()
+            .map(|(q, n, _)| (*q, n))
+            .chain(contender_now.iter().map(|(q, n)| (*q, n)))
+        {
+            self.queues.note_head(queue, name, now);
+        }
 
         if touched.quiet {
             return;
@@ -114,7 +122,6 @@ impl Index {
             (Some(before), None) => happenings.instances.push(InstanceChange::Deregistered(before)),
             _ => {}
         }
-        let contender_now = self.queues.get(&id).map(|e| (e.queue(), e.name.clone()));
         let before = contender_before.map(|(queue, name, _)| (queue, name));
         if before != contender_now {
             if let Some((queue, name)) = before {
@@ -333,6 +340,10 @@ impl Index {
             .collect();
         out.push((Topic::Leases, leases));
         out
+    }
+
+    pub fn lock(&self, name: &str) -> Option<app::model::Lock> {
+        self.queues.lock(name)
     }
 
     pub fn locks(&self) -> Vec<app::model::Lock> {

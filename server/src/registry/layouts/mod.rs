@@ -66,6 +66,7 @@ pub fn instance(kv: &KeyValue, service: String, layout: Layout, parsed: Result<P
     let address = parsed
         .address
         .or_else(|| parsed.endpoints.iter().find_map(|e| super::text::host_port(e)));
+    let declared = declared(layout, &parsed.metadata);
     Instance {
         id: key_id(&kv.key),
         service,
@@ -84,6 +85,21 @@ pub fn instance(kv: &KeyValue, service: String, layout: Layout, parsed: Result<P
         value,
         value_base64,
         error,
+        declared,
+    }
+}
+
+/// What an instance's own registry says when it is registered but must not
+/// get traffic, read from the fields its layout puts into the metadata:
+/// dubbo-go's `Enable`/`Healthy`, rpcx's `state=inactive`, Kitex's weight 0.
+pub fn declared(layout: Layout, metadata: &BTreeMap<String, String>) -> Option<String> {
+    let is = |name: &str, value: &str| metadata.get(name).is_some_and(|v| v == value);
+    match layout {
+        Layout::DubboApp if is("healthy", "false") => Some("unhealthy (Healthy=false)".to_owned()),
+        Layout::DubboApp if is("enable", "false") => Some("disabled (Enable=false)".to_owned()),
+        Layout::Rpcx if is("state", "inactive") => Some("inactive (state=inactive)".to_owned()),
+        Layout::Kitex if is("weight", "0") => Some("no traffic (weight=0)".to_owned()),
+        _ => None,
     }
 }
 
@@ -102,4 +118,45 @@ pub fn metadata_of(value: Option<&serde_json::Value>) -> BTreeMap<String, String
             (k.clone(), text)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instances_their_own_registry_takes_out_of_service_say_so() {
+        let rpcx = |value: &str| Rpcx.classify(&KeyValue::sample("/rpcx/Arith/tcp@10.0.0.5:8972", value));
+        assert_eq!(
+            rpcx("group=a&state=inactive").and_then(|i| i.declared).as_deref(),
+            Some("inactive (state=inactive)")
+        );
+        assert_eq!(rpcx("group=a&state=active").and_then(|i| i.declared), None);
+
+        let kitex = |weight: u32| {
+            let value = format!(r#"{{"network":"tcp","address":"10.3.0.4:8888","weight":{weight}}}"#);
+            Kitex.classify(&KeyValue::sample("kitex/registry-etcd/echo/10.3.0.4:8888", &value))
+        };
+        assert_eq!(
+            kitex(0).and_then(|i| i.declared).as_deref(),
+            Some("no traffic (weight=0)")
+        );
+        assert_eq!(kitex(10).and_then(|i| i.declared), None);
+
+        let dubbo = |enable: bool, healthy: bool| {
+            let value = format!(
+                r#"{{"ID":"10.2.0.7:20000","ServiceName":"shop","Host":"10.2.0.7","Port":20000,"Enable":{enable},"Healthy":{healthy}}}"#
+            );
+            DubboApp.classify(&KeyValue::sample("/services/shop/10.2.0.7:20000", &value))
+        };
+        assert_eq!(
+            dubbo(true, false).and_then(|i| i.declared).as_deref(),
+            Some("unhealthy (Healthy=false)")
+        );
+        assert_eq!(
+            dubbo(false, true).and_then(|i| i.declared).as_deref(),
+            Some("disabled (Enable=false)")
+        );
+        assert_eq!(dubbo(true, true).and_then(|i| i.declared), None);
+    }
 }

@@ -93,8 +93,14 @@ pub(super) fn key_tree(
     });
     let load_more = Callback::new(load_page);
 
+    let found = search_whole_prefix(root, filter);
     let rows = Memo::new(move |_| {
         let q = lowercase(filter.get().trim());
+        // A filter searches every key under the root, on the server; the
+        // open folders do not limit it.
+        if !q.is_empty() {
+            return found.with(|found| search_rows(&root.get(), filter.get().trim(), found.as_ref()));
+        }
         let open = open.get();
         let root = root.get();
         live.kv_dirs.with(|dirs| {
@@ -161,6 +167,89 @@ pub(super) fn key_tree(
     }
 }
 
+/// Most keys a search shows; the note says when more match.
+const FOUND_MAX: usize = 500;
+/// How long typing pauses before the server is asked.
+const SEARCH_DELAY: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// What the server found for `(root, text)`: keys, whether more match, or why not.
+type Found = ((String, String), Result<(Vec<crate::model::Kv>, bool), String>);
+
+/// Asks the server for the keys under the root whose name holds the filter,
+/// once typing pauses.
+fn search_whole_prefix(root: Memo<String>, filter: RwSignal<String>) -> RwSignal<Option<Found>> {
+    let found = RwSignal::new(None::<Found>);
+    Effect::new(move |_| {
+        let asked = (root.get(), filter.get().trim().to_owned());
+        if asked.1.is_empty() {
+            return;
+        }
+        set_timeout(
+            move || {
+                if (root.get_untracked(), filter.get_untracked().trim().to_owned()) != asked {
+                    return;
+                }
+                let path = format!(
+                    "/api/v1/kv?prefix={}&contains={}&limit={FOUND_MAX}",
+                    encode_segment(&asked.0),
+                    encode_segment(&asked.1)
+                );
+                spawn_local(async move {
+                    let result = get_json::<crate::model::KvListBody>(&path)
+                        .await
+                        .map(|body| (body.items, body.more))
+                        .map_err(|f| f.to_string());
+                    found.set(Some((asked, result)));
+                });
+            },
+            SEARCH_DELAY,
+        );
+    });
+    found
+}
+
+/// The rows of a search: a note of what was searched and found, then the
+/// keys, named by what follows the root.
+fn search_rows(root: &str, text: &str, found: Option<&Found>) -> Vec<TreeRow> {
+    let note = |kind: &str, line: String| TreeRow {
+        id: format!("search-{kind}:{root}"),
+        depth: 0,
+        line: Line::Note(line),
+    };
+    let scope = if root.is_empty() {
+        String::new()
+    } else {
+        format!(" under {root}")
+    };
+    let Some((_, result)) = found.filter(|((r, t), _)| r == root && t == text) else {
+        return vec![note("busy", format!("Searching every key{scope} for {text:?}…"))];
+    };
+    match result {
+        Err(why) => vec![note("failed", why.clone())],
+        Ok((items, _)) if items.is_empty() => vec![note("none", format!("No key{scope} holds {text:?}."))],
+        Ok((items, more)) => {
+            let head = if *more {
+                format!(
+                    "The first {} keys whose name holds {text:?}; type more to narrow it.",
+                    items.len()
+                )
+            } else {
+                format!("{} key(s) whose name holds {text:?}:", items.len())
+            };
+            let mut rows = vec![note("found", head)];
+            rows.extend(items.iter().map(|kv| TreeRow {
+                id: kv.id(),
+                depth: 0,
+                line: Line::Key(
+                    Box::new(kv.clone()),
+                    kv.key.get(root.len()..).unwrap_or(&kv.key).to_owned(),
+                ),
+            }));
+            rows
+        }
+    }
+}
+
 /// Keeps one folder's topic subscribed while it is open.
 #[component]
 pub(super) fn FolderWatch(prefix: String) -> impl IntoView {
@@ -178,10 +267,13 @@ fn TreeLine(
     let indent = format!("padding-left:{:.1}rem", 0.5 + row.depth as f64 * 1.2);
     match row.line {
         Line::Folder { prefix, name, open } => {
-            let shown = if name.is_empty() {
-                "(empty name)/".to_owned()
-            } else {
-                name
+            // A folder nested in another also shows its whole prefix, so two
+            // folders of one name (`services/` and `/services/`) are told apart.
+            let whole = (prefix != name).then(|| prefix.clone());
+            let shown = match name.as_str() {
+                "" => "(empty name)/".to_owned(),
+                "/" => "/ (keys that begin with /)".to_owned(),
+                _ => name,
             };
             let p = prefix.clone();
             view! {
@@ -202,6 +294,7 @@ fn TreeLine(
                 >
                     <span class="twisty" aria-hidden="true">{if open { "▾" } else { "▸" }}</span>
                     <span class="name">{shown}</span>
+                    {whole.map(|w| view! { <span class="preview">{w}</span> })}
                 </div>
             }
             .into_any()

@@ -113,6 +113,7 @@ fn instance(service: &str, n: usize) -> Instance {
         value: String::new(),
         value_base64: None,
         error: None,
+        declared: None,
     }
 }
 
