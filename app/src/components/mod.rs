@@ -10,18 +10,7 @@ pub mod theme;
 pub mod time;
 pub mod ttl;
 
-/// A path segment, percent-encoded (service names may hold `/` and more).
-pub fn encode_segment(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
+pub use crate::model::encode_segment;
 
 /// Undoes [`encode_segment`] (and any other percent-encoding); invalid
 /// escapes are kept as they are.

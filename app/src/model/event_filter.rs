@@ -3,7 +3,7 @@
 //! the server (over the whole history it keeps) and the browser (over the
 //! live events that arrive after the server's answer), so both agree.
 
-use super::{Event, EventKind};
+use super::{encode_segment as encode, Event, EventKind};
 
 /// The lock hand-over events that a busy registry makes many of.
 pub const LOCK_CHATTER: [EventKind; 3] = [EventKind::LockAcquired, EventKind::LockWaiting, EventKind::LockReleased];
@@ -127,19 +127,6 @@ fn detail_contains(detail: &serde_json::Value, text: &str) -> bool {
     detail
         .as_object()
         .is_some_and(|o| o.values().any(|v| v.as_str().is_some_and(|s| contains(s, text))))
-}
-
-/// Percent-encodes a query value.
-fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~:".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -194,6 +194,20 @@ fn base64_decode_canonical(text: &str) -> Option<Vec<u8>> {
     (again == text).then_some(out)
 }
 
+/// A path segment or query value, percent-encoded (service names and keys
+/// may hold `/`, `?`, `&` and more).
+pub fn encode_segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

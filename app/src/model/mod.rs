@@ -25,7 +25,9 @@ pub use cluster::{ClusterBody, EtcdHealth, HealthBody, Member, TaskHealth};
 pub use codes::{ErrorCode, CLOSE_SIGNED_OUT};
 pub use event_filter::{EventFilter, LOCK_CHATTER};
 pub use event_kind::EventKind;
-pub use ids::{key_id, key_of_id, key_text_of_id, text_id, IdError, LeaseId, MemberId, BINARY_ID_MARKER};
+pub use ids::{
+    encode_segment, key_id, key_of_id, key_text_of_id, text_id, IdError, LeaseId, MemberId, BINARY_ID_MARKER,
+};
 pub use kv::{
     Kv, KvBody, KvChange, KvConflictBody, KvDeletedBody, KvDiffBody, KvDirBody, KvDirEntry, KvHistoryBody, KvKind,
     KvListBody, KvPutRequest, KvVersion, KV_TOPIC_MAX,

@@ -251,6 +251,24 @@ pub struct LeaseDetailBody {
     pub stale: bool,
 }
 
+impl LeaseDetailBody {
+    /// The preview of a lease that holds no watched key: etcd's own view of
+    /// it (a lease granted since the last poll, or one the model does not
+    /// know yet).
+    pub fn holding_nothing(revision: Revision, lease: Lease, stale: bool) -> Self {
+        LeaseDetailBody {
+            revision,
+            lease,
+            instances: Vec::new(),
+            locks: Vec::new(),
+            elections: Vec::new(),
+            other_keys: Vec::new(),
+            keys: Vec::new(),
+            stale,
+        }
+    }
+}
+
 /// One entry of the timeline: something that happened at a revision.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {

@@ -3,9 +3,9 @@
 //! counting down, and an instance's raw key and value on click.
 
 use leptos::prelude::*;
-use leptos_router::hooks::{use_params_map, use_query_map};
+use leptos_router::hooks::use_params_map;
 
-use super::table::{mirror_in_address, Column, SortHeader, Sorting};
+use super::table::{filter_and_sort_in_address, Column, SortHeader};
 use super::{input_text, lowercase, Loading};
 use crate::components::copy::CopyButton;
 use crate::components::decode_segment;
@@ -107,16 +107,7 @@ pub fn ServicePage() -> impl IntoView {
     let name = Memo::new(move |_| decode_segment(&params.read().get("name").unwrap_or_default()));
     // Its topics are subscribed by the route (`deferred::watch_topics`).
 
-    let address = use_query_map();
-    let query = RwSignal::new(address.read_untracked().get("q").unwrap_or_default());
-    let sort = RwSignal::new(
-        address
-            .read_untracked()
-            .get("sort")
-            .and_then(|s| Sorting::from_query(&s)),
-    );
-    mirror_in_address("q", move || query.get());
-    mirror_in_address("sort", move || sort.get().map(Sorting::to_query).unwrap_or_default());
+    let (query, sort) = filter_and_sort_in_address::<Col>();
     let scroll = RwSignal::new(0.0_f64);
     let selected = RwSignal::new(None::<String>);
     // Ids of the instances the filter lets through, in key order or the
@@ -130,14 +121,7 @@ pub fn ServicePage() -> impl IntoView {
                 let mut found: Vec<(&String, &Stamped<Instance>)> =
                     c.items.iter().filter(|(_, i)| matches(&i.value, &q)).collect();
                 if let Some(sort) = sort {
-                    found.sort_by(|a, b| {
-                        let order = compare(sort.column, a.1, b.1).then_with(|| a.0.cmp(b.0));
-                        if sort.descending {
-                            order.reverse()
-                        } else {
-                            order
-                        }
-                    });
+                    found.sort_by(|a, b| sort.order(compare(sort.column, a.1, b.1).then_with(|| a.0.cmp(b.0))));
                 }
                 found.into_iter().map(|(id, _)| id.clone()).collect::<Vec<String>>()
             })

@@ -10,9 +10,8 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::hooks::use_query_map;
 
-use super::table::{mirror_in_address, Column, SortHeader, Sorting};
+use super::table::{filter_and_sort_in_address, Column, SortHeader};
 use super::{input_text, lowercase, Loading};
 use crate::components::encode_segment;
 use crate::live::api::{get_json, ApiFailure};
@@ -93,16 +92,7 @@ fn search_on_server(query: RwSignal<String>) -> RwSignal<Option<Found>> {
 pub fn ServicesPage() -> impl IntoView {
     let live = Live::get();
     // Its topics are subscribed by the route (`deferred::watch_topics`).
-    let address = use_query_map();
-    let query = RwSignal::new(address.read_untracked().get("q").unwrap_or_default());
-    let sort = RwSignal::new(
-        address
-            .read_untracked()
-            .get("sort")
-            .and_then(|s| Sorting::from_query(&s)),
-    );
-    mirror_in_address("q", move || query.get());
-    mirror_in_address("sort", move || sort.get().map(Sorting::to_query).unwrap_or_default());
+    let (query, sort) = filter_and_sort_in_address::<Col>();
     let found = search_on_server(query);
     let rows = Memo::new(move |_| {
         let typed = query.get();
@@ -125,14 +115,7 @@ pub fn ServicesPage() -> impl IntoView {
                     })
                     .collect();
                 if let Some(sort) = sort {
-                    found.sort_by(|a, b| {
-                        let order = compare(sort.column, a, b).then_with(|| a.name.cmp(&b.name));
-                        if sort.descending {
-                            order.reverse()
-                        } else {
-                            order
-                        }
-                    });
+                    found.sort_by(|a, b| sort.order(compare(sort.column, a, b).then_with(|| a.name.cmp(&b.name))));
                 }
                 found.into_iter().map(|s| s.name.clone()).collect::<Vec<String>>()
             })

@@ -25,6 +25,15 @@ impl<C: Column> Sorting<C> {
         format!("{sign}{}", self.column.name())
     }
 
+    /// `ascending` turned the way this sorting goes.
+    pub fn order(self, ascending: std::cmp::Ordering) -> std::cmp::Ordering {
+        if self.descending {
+            ascending.reverse()
+        } else {
+            ascending
+        }
+    }
+
     pub fn from_query(text: &str) -> Option<Self> {
         let (descending, name) = match text.strip_prefix('-') {
             Some(name) => (true, name),
@@ -113,6 +122,18 @@ pub fn keep_in_address(name: &str, value: &str) {
     }
     #[cfg(not(feature = "hydrate"))]
     let _ = (name, value);
+}
+
+/// A table's filter text (`?q=`) and sort order (`?sort=`), read from the
+/// address and kept in it from now on.
+pub fn filter_and_sort_in_address<C: Column>() -> (RwSignal<String>, RwSignal<Option<Sorting<C>>>) {
+    let address = leptos_router::hooks::use_query_map();
+    let read = |name: &str| address.read_untracked().get(name);
+    let query = RwSignal::new(read("q").unwrap_or_default());
+    let sort = RwSignal::new(read("sort").and_then(|s| Sorting::from_query(&s)));
+    mirror_in_address("q", move || query.get());
+    mirror_in_address("sort", move || sort.get().map(Sorting::to_query).unwrap_or_default());
+    (query, sort)
 }
 
 /// Keeps `signal`'s text in the address as `name`, from now on.

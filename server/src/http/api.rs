@@ -97,23 +97,20 @@ pub async fn lease(State(state): State<AppState>, Path(id): Path<String>) -> Res
     }
     // Not in the model yet (granted since the last poll, holding no key): ask etcd.
     let now = state.actions.lease(lease.0).await?;
-    Ok(Json(LeaseDetailBody {
-        revision: state.store.revision(),
-        lease: Lease {
-            id: lease,
-            ttl: Some(now.ttl),
-            granted_ttl: Some(now.granted_ttl),
-            keys: now.keys,
-            sampled_at: None,
-            services: Vec::new(),
-        },
-        instances: Vec::new(),
-        locks: Vec::new(),
-        elections: Vec::new(),
-        other_keys: Vec::new(),
-        keys: Vec::new(),
-        stale: !state.store.link().synced,
-    }))
+    let entity = Lease {
+        id: lease,
+        ttl: Some(now.ttl),
+        granted_ttl: Some(now.granted_ttl),
+        keys: now.keys,
+        sampled_at: None,
+        services: Vec::new(),
+    };
+    let stale = !state.store.link().synced;
+    Ok(Json(LeaseDetailBody::holding_nothing(
+        state.store.revision(),
+        entity,
+        stale,
+    )))
 }
 
 /// Most events one request may ask for.

@@ -131,22 +131,16 @@ impl LeaseAction<'_> {
     /// after [`CATCH_UP`], marked stale then).
     async fn preview_at(&self, lease: i64, revision: Revision) -> LeaseDetailBody {
         let caught_up = self.state.store.reach(revision, CATCH_UP).await;
-        let mut body = self.state.store.lease_detail(lease).unwrap_or_else(|| LeaseDetailBody {
-            revision: self.state.store.revision(),
-            lease: app::model::Lease {
+        let mut body = self.state.store.lease_detail(lease).unwrap_or_else(|| {
+            let entity = app::model::Lease {
                 id: LeaseId(lease),
                 ttl: None,
                 granted_ttl: None,
                 keys: 0,
                 sampled_at: None,
                 services: Vec::new(),
-            },
-            instances: Vec::new(),
-            locks: Vec::new(),
-            elections: Vec::new(),
-            other_keys: Vec::new(),
-            keys: Vec::new(),
-            stale: false,
+            };
+            LeaseDetailBody::holding_nothing(self.state.store.revision(), entity, false)
         });
         body.stale |= !caught_up;
         body
