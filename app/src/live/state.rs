@@ -47,6 +47,16 @@ pub struct Collection<T> {
     pub loaded: bool,
     pub partial: bool,
     pub items: BTreeMap<String, T>,
+    /// Changes whenever the set of ids does (an id added or removed, a new
+    /// snapshot), and only then: a list of ids stays valid while it is the
+    /// same, however the entities' values change. Unique across collections.
+    pub members: u64,
+}
+
+/// A new [`Collection::members`] stamp.
+fn next_members() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 impl<T> Default for Collection<T> {
@@ -55,6 +65,7 @@ impl<T> Default for Collection<T> {
             loaded: false,
             partial: false,
             items: BTreeMap::new(),
+            members: next_members(),
         }
     }
 }
@@ -73,6 +84,7 @@ impl<T> Collection<T> {
             loaded: true,
             partial: more,
             items: map,
+            members: next_members(),
         }
     }
 
@@ -94,11 +106,15 @@ impl<T> Collection<T> {
             match op {
                 PatchOp::Upsert { id, value } => {
                     if let Some(entity) = decode::<E>(value.get(), what) {
-                        self.items.insert(id, wrap(entity));
+                        if self.items.insert(id, wrap(entity)).is_none() {
+                            self.members = next_members();
+                        }
                     }
                 }
                 PatchOp::Remove { id } => {
-                    self.items.remove(&id);
+                    if self.items.remove(&id).is_some() {
+                        self.members = next_members();
+                    }
                 }
                 PatchOp::Append { .. } => warn(&format!("append op on {what}s")),
             }
@@ -158,6 +174,22 @@ mod tests {
         let got: Vec<(&str, i64)> = numbers.items.iter().map(|(k, v)| (k.as_str(), *v)).collect();
         assert_eq!(got, [("a", 10), ("c", 3)]);
         assert!(numbers.loaded);
+
+        // New values keep the stamp of the ids; a new id or a removal changes it.
+        let stamp = numbers.members;
+        let upsert = |id: &str, json: &str| PatchOp::Upsert {
+            id: id.into(),
+            value: raw(json),
+        };
+        numbers.apply(vec![upsert("a", "11")], "number", |n: i64| n);
+        assert_eq!(numbers.members, stamp, "a value changed, not the ids");
+        numbers.apply(vec![upsert("e", "5")], "number", |n: i64| n);
+        assert_ne!(numbers.members, stamp);
+        let stamp = numbers.members;
+        numbers.apply(vec![PatchOp::Remove { id: "never".into() }], "number", |n: i64| n);
+        assert_eq!(numbers.members, stamp);
+        numbers.apply(vec![PatchOp::Remove { id: "e".into() }], "number", |n: i64| n);
+        assert_ne!(numbers.members, stamp);
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! are in the DOM, so 10,000 instances open and scroll like 10), TTLs
 //! counting down, and an instance's raw key and value on click.
 
+use std::sync::Arc;
+
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
@@ -86,6 +88,23 @@ fn compare(column: Col, a: &Stamped<Instance>, b: &Stamped<Instance>) -> std::cm
     }
 }
 
+/// The ids a table shows, shared: the memo that holds them compares them by
+/// identity, so a list kept as it was costs no comparison of its ids.
+#[derive(Debug, Clone)]
+struct Ids {
+    list: Arc<Vec<String>>,
+    /// The collection's [`members`](crate::live::Collection::members) the list was made from.
+    members: u64,
+    /// Made without a filter or an order: valid while `members` is.
+    plain: bool,
+}
+
+impl PartialEq for Ids {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.list, &other.list)
+    }
+}
+
 fn matches(instance: &Instance, query: &str) -> bool {
     query.is_empty()
         || lowercase(&instance.id).contains(query)
@@ -112,18 +131,30 @@ pub fn ServicePage() -> impl IntoView {
     let selected = RwSignal::new(None::<String>);
     // Ids of the instances the filter lets through, in key order or the
     // chosen one; `None` before the snapshot. Ids only: the rows in view are
-    // looked up. Sorting costs only when asked for.
-    let rows = Memo::new(move |_| {
+    // looked up. Sorting costs only when asked for, and without a filter or
+    // an order the list is kept while the set of ids stays the same (500
+    // instances changing a second change no list).
+    let rows = Memo::new(move |prev: Option<&Option<Ids>>| {
         let q = lowercase(query.get().trim());
         let sort = sort.get();
+        let plain = q.is_empty() && sort.is_none();
         live.instances.with(|all| {
-            all.get(&name.get()).map(|c| {
-                let mut found: Vec<(&String, &Stamped<Instance>)> =
-                    c.items.iter().filter(|(_, i)| matches(&i.value, &q)).collect();
-                if let Some(sort) = sort {
-                    found.sort_by(|a, b| sort.order(compare(sort.column, a.1, b.1).then_with(|| a.0.cmp(b.0))));
+            let c = all.get(&name.get())?;
+            if let Some(Some(prev)) = prev {
+                if plain && prev.plain && prev.members == c.members {
+                    return Some(prev.clone());
                 }
-                found.into_iter().map(|(id, _)| id.clone()).collect::<Vec<String>>()
+            }
+            let mut found: Vec<(&String, &Stamped<Instance>)> =
+                c.items.iter().filter(|(_, i)| matches(&i.value, &q)).collect();
+            if let Some(sort) = sort {
+                found.sort_by(|a, b| sort.order(compare(sort.column, a.1, b.1).then_with(|| a.0.cmp(b.0))));
+            }
+            let list = found.into_iter().map(|(id, _)| id.clone()).collect::<Vec<String>>();
+            Some(Ids {
+                list: Arc::new(list),
+                members: c.members,
+                plain,
             })
         })
     });
@@ -138,14 +169,14 @@ pub fn ServicePage() -> impl IntoView {
     });
     // (first, last, total): the rows in the DOM are `first..last`.
     let window = Memo::new(move |_| {
-        let total = rows.with(|r| r.as_ref().map_or(0, Vec::len));
+        let total = rows.with(|r| r.as_ref().map_or(0, |r| r.list.len()));
         super::rows_in_view(scroll.get(), total, ROW, VIEWPORT, OVERSCAN)
     });
     // The ids in the window; each row reads its own instance, so an update
     // changes its cells in place and a focused row keeps its focus.
     let visible = move || {
         let (first, last, _) = window.get();
-        rows.with(|r| r.as_ref().and_then(|r| r.get(first..last)).map(<[String]>::to_vec))
+        rows.with(|r| r.as_ref().and_then(|r| r.list.get(first..last)).map(<[String]>::to_vec))
             .unwrap_or_default()
     };
     let on_scroll = move |ev: leptos::ev::Event| {
@@ -160,7 +191,7 @@ pub fn ServicePage() -> impl IntoView {
         Empty,
         Rows,
     }
-    let shown = Memo::new(move |_| match rows.with(|r| r.as_ref().map(Vec::is_empty)) {
+    let shown = Memo::new(move |_| match rows.with(|r| r.as_ref().map(|r| r.list.is_empty())) {
         None => Shown::Loading,
         Some(true) if !partial.get() => Shown::Empty,
         Some(_) => Shown::Rows,
