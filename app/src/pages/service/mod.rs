@@ -2,18 +2,21 @@
 //! are in the DOM, so 10,000 instances open and scroll like 10), TTLs
 //! counting down, and an instance's raw key and value on click.
 
+mod order;
+mod row;
+
 use std::sync::Arc;
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
-use super::table::{filter_and_sort_in_address, Column, SortHeader};
+use super::table::{filter_and_sort_in_address, SortHeader};
 use super::{input_text, lowercase, Loading};
-use crate::components::copy::CopyButton;
 use crate::components::decode_segment;
-use crate::components::ttl::Ttl;
-use crate::live::{remaining, Live, Stamped};
+use crate::live::{Live, Stamped};
 use crate::model::Instance;
+use order::{compare, matches, Col};
+use row::{InstanceDetail, InstanceRow};
 
 /// Height of one row in pixels; the CSS gives rows exactly this height.
 const ROW: f64 = 34.0;
@@ -21,72 +24,6 @@ const ROW: f64 = 34.0;
 const VIEWPORT: f64 = 560.0;
 /// Rows rendered above and below the visible ones.
 const OVERSCAN: usize = 8;
-
-/// The instance table's columns that sort.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Col {
-    Status,
-    Address,
-    Instance,
-    Version,
-    Layout,
-    Ttl,
-}
-
-impl Column for Col {
-    const ALL: &'static [Self] = &[
-        Col::Status,
-        Col::Address,
-        Col::Instance,
-        Col::Version,
-        Col::Layout,
-        Col::Ttl,
-    ];
-    fn name(self) -> &'static str {
-        match self {
-            Col::Status => "status",
-            Col::Address => "address",
-            Col::Instance => "instance",
-            Col::Version => "version",
-            Col::Layout => "layout",
-            Col::Ttl => "ttl",
-        }
-    }
-}
-
-/// An instance's state for the status column: `(class, text)`. What its own
-/// registry declares comes first, then a value that did not parse, then the
-/// lease: expired, or expiring (a fifth of its TTL left), else live.
-fn status(i: &Instance, left: Option<i64>) -> (&'static str, String) {
-    if let Some(declared) = &i.declared {
-        return ("bad", declared.clone());
-    }
-    if i.error.is_some() {
-        return ("bad", "unparsed value".to_owned());
-    }
-    match (left, i.granted_ttl) {
-        (Some(l), _) if l < 0 => ("bad", "expired".to_owned()),
-        (Some(l), Some(g)) if g > 0 && l * 5 <= g => ("warn", "expiring".to_owned()),
-        _ => ("ok", "live".to_owned()),
-    }
-}
-
-/// The order `column` puts two instances in (ascending).
-fn compare(column: Col, a: &Stamped<Instance>, b: &Stamped<Instance>) -> std::cmp::Ordering {
-    let (x, y) = (&a.value, &b.value);
-    match column {
-        // Out of service first: declared, unparsed, then by the TTL left.
-        Col::Status => {
-            let rank = |i: &Instance| u8::from(i.declared.is_none()) * 2 + u8::from(i.error.is_none());
-            rank(x).cmp(&rank(y)).then(x.ttl.cmp(&y.ttl))
-        }
-        Col::Address => x.address.cmp(&y.address),
-        Col::Instance => x.id.cmp(&y.id),
-        Col::Version => x.version.cmp(&y.version),
-        Col::Layout => x.layout.as_str().cmp(y.layout.as_str()),
-        Col::Ttl => x.ttl.cmp(&y.ttl),
-    }
-}
 
 /// The ids a table shows, shared: the memo that holds them compares them by
 /// identity, so a list kept as it was costs no comparison of its ids.
@@ -103,20 +40,6 @@ impl PartialEq for Ids {
     fn eq(&self, other: &Self) -> bool {
         Arc::ptr_eq(&self.list, &other.list)
     }
-}
-
-fn matches(instance: &Instance, query: &str) -> bool {
-    query.is_empty()
-        || lowercase(&instance.id).contains(query)
-        || instance.address.as_deref().is_some_and(|a| a.contains(query))
-        || instance
-            .version
-            .as_deref()
-            .is_some_and(|v| lowercase(v).contains(query))
-        || instance
-            .metadata
-            .iter()
-            .any(|(k, v)| lowercase(k).contains(query) || lowercase(v).contains(query))
 }
 
 #[component]
@@ -299,136 +222,5 @@ pub fn ServicePage() -> impl IntoView {
             {table}
             {detail}
         </section>
-    }
-}
-
-/// One row of the instances table: the row stays while its instance
-/// changes, its cells follow.
-#[component]
-fn InstanceRow(id: String, service: Memo<String>, selected: RwSignal<Option<String>>) -> impl IntoView {
-    let live = Live::get();
-    let stamped = Memo::new({
-        let id = id.clone();
-        move |_| {
-            live.instances
-                .with(|all| all.get(&service.get())?.items.get(&id).cloned())
-        }
-    });
-    let is_selected = {
-        let id = id.clone();
-        move || selected.get().as_deref() == Some(id.as_str())
-    };
-    let address = move || {
-        stamped.with(|s| {
-            let i = &s.as_ref()?.value;
-            Some(match (&i.address, &i.error) {
-                (Some(a), _) => view! { <code>{a.clone()}</code> }.into_any(),
-                (None, Some(e)) => view! { <span class="bad" title=e.clone()>"unparsed value"</span> }.into_any(),
-                (None, None) => view! { <span>"—"</span> }.into_any(),
-            })
-        })
-    };
-    let key = Memo::new(move |_| stamped.with(|s| s.as_ref().map(|s| s.value.key.clone()).unwrap_or_default()));
-    let version = move || {
-        stamped.with(|s| {
-            s.as_ref()
-                .and_then(|s| s.value.version.clone())
-                .unwrap_or_else(|| "—".to_owned())
-        })
-    };
-    let layout = move || stamped.with(|s| s.as_ref().map(|s| s.value.layout.as_str()));
-    let metadata = move || {
-        stamped.with(|s| {
-            s.as_ref().map(|s| {
-                s.value
-                    .metadata
-                    .iter()
-                    .map(|(k, v)| view! { <span class="chip">{format!("{k}={v}")}</span> })
-                    .collect_view()
-            })
-        })
-    };
-    let lease = move || {
-        stamped
-            .with(|s| s.as_ref().and_then(|s| s.value.lease))
-            .map(|l| view! { <code>{l.to_string()}</code> })
-    };
-    let ttl = move || {
-        stamped.with(|s| {
-            s.as_ref().map(|s| {
-                let i = &s.value;
-                view! { <Ttl ttl=i.ttl granted=i.granted_ttl received_ms=s.received_ms/> }
-            })
-        })
-    };
-    let state = Memo::new(move |_| {
-        let now = live.now_ms.get();
-        stamped.with(|s| {
-            s.as_ref()
-                .map(|s| status(&s.value, remaining(s.value.ttl, s.received_ms, now)))
-        })
-    });
-    view! {
-        <tr
-            class="row"
-            class:selected=is_selected
-            data-testid="instance-row"
-            tabindex="0"
-            on:click={
-                let id = id.clone();
-                move |_| selected.set(Some(id.clone()))
-            }
-            on:keydown={
-                let id = id.clone();
-                move |ev| {
-                    if ev.key() == "Enter" {
-                        selected.set(Some(id.clone()));
-                    }
-                }
-            }
-        >
-            <td data-testid="instance-status">
-                {move || state.get().map(|(class, text)| view! { <span class=format!("state {class}")>{text}</span> })}
-            </td>
-            <td>{address}</td>
-            <td class="key" title=move || key.get()>{move || key.with(|k| k.rsplit('/').next().unwrap_or_default().to_owned())}</td>
-            <td>{version}</td>
-            <td><span class="badge">{layout}</span></td>
-            <td class="chips">{metadata}</td>
-            <td>{lease}</td>
-            <td class="num">{ttl}</td>
-        </tr>
-    }
-}
-
-#[component]
-fn InstanceDetail(instance: Instance) -> impl IntoView {
-    let pretty = serde_json::from_str::<serde_json::Value>(&instance.value)
-        .ok()
-        .and_then(|v| serde_json::to_string_pretty(&v).ok())
-        .unwrap_or_else(|| instance.value.clone());
-    view! {
-        <aside class="detail" data-testid="instance-detail" aria-label="Instance details">
-            <h2>"Instance"</h2>
-            <dl>
-                <dt>"Key"</dt>
-                <dd><code>{instance.key.clone()}</code> " " <CopyButton text=instance.key.clone() label="key"/></dd>
-                <dt>"Revisions"</dt>
-                <dd>{format!("created at {}, modified at {}", instance.create_revision, instance.mod_revision)}</dd>
-                <dt>"Lease"</dt>
-                <dd>
-                    {match instance.lease {
-                        Some(lease) => view! {
-                            <a href=format!("/leases?lease={lease}")><code>{lease.to_string()}</code></a>
-                            " " <CopyButton text=lease.to_string() label="lease id"/>
-                        }.into_any(),
-                        None => view! { <span>"none: this key stays until deleted"</span> }.into_any(),
-                    }}
-                </dd>
-                {instance.error.clone().map(|e| view! { <dt>"Problem"</dt><dd class="bad">{e}</dd> })}
-                <dt>"Value"</dt>
-                <dd><pre class="value">{pretty}</pre></dd>
-            </dl>
-        </aside>
     }
 }
