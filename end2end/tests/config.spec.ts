@@ -23,15 +23,34 @@ test('a key found in the live tree is edited by compare-and-swap, a concurrent e
   await page.goto(`${dev.dashboard}config`);
   await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
   const tree = page.getByTestId('tree');
-  // Folders open one at a time, each loaded when opened.
-  await tree.locator('[data-testid="tree-folder"][data-prefix="/"]').click();
-  await tree.locator('[data-testid="tree-folder"][data-prefix="/config/"]').click();
+  // A folder that is all its parent holds opens by itself: "/" at the top,
+  // "/config/" in it. Where keys fan out, folders open one at a time, each
+  // loaded when opened.
+  await expect(tree.locator('[data-testid="tree-folder"][data-prefix="/"]')).toHaveAttribute('aria-expanded', 'true');
+  const configFolder = tree.locator('[data-testid="tree-folder"][data-prefix="/config/"]');
+  await expect(configFolder).toHaveAttribute('aria-expanded', 'true');
   await expect(tree.locator('[data-testid="tree-key"][data-key="/config/other"]')).toHaveCount(1);
   await expect(tree.locator('[data-testid="tree-key"][data-key="/config/shop/db"]')).toHaveCount(0);
   await tree.locator('[data-testid="tree-folder"][data-prefix="/config/shop/"]').click();
   const dbRow = tree.locator('[data-testid="tree-key"][data-key="/config/shop/db"]');
   await expect(dbRow).toContainText('db1');
   await expect(dbRow.getByTestId('tree-kind')).toHaveText('plain');
+
+  // A focused key row is the same element after its value changes: it
+  // changes in place, and keeps focus.
+  const flagsRow = tree.locator('[data-testid="tree-key"][data-key="/config/shop/flags"]');
+  await flagsRow.focus();
+  const focused = await flagsRow.elementHandle();
+  etcdctl(dev.etcd, 'put', '/config/shop/flags', 'checkout: on\nbeta: true');
+  await expect(flagsRow.getByTestId('tree-preview')).toContainText('beta: true');
+  expect(await focused!.evaluate((el) => el.isConnected && document.activeElement === el)).toBe(true);
+  // Closing and opening a folder by keyboard keeps its row focused too.
+  await configFolder.focus();
+  await page.keyboard.press('Enter');
+  await expect(configFolder).toHaveAttribute('aria-expanded', 'false');
+  await page.keyboard.press('Enter');
+  await expect(configFolder).toHaveAttribute('aria-expanded', 'true');
+  await expect(configFolder).toBeFocused();
 
   // The tree is live: keys appear and vanish as etcdctl writes them.
   etcdctl(dev.etcd, 'put', '/config/shop/new', 'fresh');
@@ -93,9 +112,11 @@ test('a key found in the live tree is edited by compare-and-swap, a concurrent e
   await page.goto(`${dev.dashboard}config/travel?prefix=${encodeURIComponent('/config/')}&from=${before}`);
   await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
   await page.getByTestId('travel-compare').click();
-  await expect(page.getByTestId('travel-summary')).toContainText('0 added, 0 removed, 1 changed');
-  const changed = page.getByTestId('travel-changed');
-  await expect(changed).toContainText('/config/shop/db');
+  // db, edited above, and flags, changed under the focused row.
+  await expect(page.getByTestId('travel-summary')).toContainText('0 added, 0 removed, 2 changed');
+  await expect(page.getByTestId('travel-changed')).toHaveCount(2);
+  await expect(page.getByTestId('travel-changed').filter({ hasText: '/config/shop/flags' })).toHaveCount(1);
+  const changed = page.getByTestId('travel-changed').filter({ hasText: '/config/shop/db' });
   await expect(changed.locator('tr.removed').filter({ hasText: 'db1' })).toHaveCount(1);
   await expect(changed.locator('tr.added').filter({ hasText: 'db3' })).toHaveCount(1);
 });

@@ -160,6 +160,55 @@ test('at 390x844 no page is wider than the screen, and the nav folds', async ({ 
   await context.close();
 });
 
+/** Pairs of visible controls closer than 4 px to each other, and (on a phone) controls under 24 px. */
+async function crampedControls(page: Page, phone: boolean): Promise<string[]> {
+  return page.evaluate((phone) => {
+    // An open modal dialog is all that can be reached.
+    const scope = document.querySelector('dialog[open]') ?? document;
+    const controls = [...scope.querySelectorAll<HTMLElement>('button, input:not([type=hidden]), select, textarea, a.button, summary')]
+      .filter((el) => el.checkVisibility())
+      .map((el) => ({ el, r: el.getBoundingClientRect() }))
+      .filter(({ r }) => r.width > 0 && r.height > 0);
+    const name = (el: HTMLElement) => `${el.tagName.toLowerCase()}${el.dataset.testid ? `[${el.dataset.testid}]` : ''} "${(el.innerText || (el as HTMLInputElement).placeholder || el.getAttribute('aria-label') || '').trim().slice(0, 30)}"`;
+    const out: string[] = [];
+    for (let i = 0; i < controls.length; i++) {
+      const a = controls[i];
+      if (phone && (a.r.height < 24 || a.r.width < 24)) out.push(`${name(a.el)} is ${Math.round(a.r.width)}x${Math.round(a.r.height)} px`);
+      for (let j = i + 1; j < controls.length; j++) {
+        const b = controls[j];
+        if (a.el.contains(b.el) || b.el.contains(a.el)) continue;
+        const dx = Math.max(a.r.left, b.r.left) - Math.min(a.r.right, b.r.right);
+        const dy = Math.max(a.r.top, b.r.top) - Math.min(a.r.bottom, b.r.bottom);
+        if (dx < 4 && dy < 4) out.push(`${name(a.el)} and ${name(b.el)} are ${Math.round(Math.max(dx, dy))} px apart`);
+      }
+    }
+    return out;
+  }, phone);
+}
+
+test('no two controls touch, on a desktop and on a phone, where tap targets are at least 24 px', async ({ browser }) => {
+  const service = (await (await fetch(`${dev.dashboard}api/v1/services`)).json()).services[0].name as string;
+  const problems: string[] = [];
+  for (const phone of [false, true]) {
+    const context = await browser.newContext(phone
+      ? { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true }
+      : { viewport: { width: 1280, height: 800 } });
+    const page = await context.newPage();
+    for (const where of [...PAGES, `services/${encodeURIComponent(service)}`, 'config/travel']) {
+      await open(page, where);
+      await page.waitForTimeout(300);
+      problems.push(...(await crampedControls(page, phone)).map((p) => `${phone ? 'phone' : 'desktop'} /${where}: ${p}`));
+    }
+    // A dialog's controls too: the revoke dialog.
+    await open(page, 'leases');
+    await page.getByTestId('revoke').first().click();
+    await expect(page.locator('dialog[open]')).toHaveCount(1);
+    problems.push(...(await crampedControls(page, phone)).map((p) => `${phone ? 'phone' : 'desktop'} revoke dialog: ${p}`));
+    await context.close();
+  }
+  expect(problems, problems.join('\n')).toEqual([]);
+});
+
 for (const scheme of ['light', 'dark'] as const) {
   test(`axe-core finds no serious or critical violation on any page (${scheme})`, async ({ page }) => {
     await page.emulateMedia({ colorScheme: scheme });

@@ -124,6 +124,7 @@ pub fn ConfigPage() -> impl IntoView {
         }
         open.set(folders);
     });
+    unfold_lone_folders(open);
     let filter = RwSignal::new(query.read_untracked().get("q").unwrap_or_default());
     crate::pages::table::mirror_in_address("q", move || filter.get());
     let scroll = RwSignal::new(0.0_f64);
@@ -202,6 +203,43 @@ pub fn ConfigPage() -> impl IntoView {
             </div>
         </section>
     }
+}
+
+/// Opens a folder that is the only entry of an open folder, once each: the
+/// tree opens where keys fan out (inside `/` on most registries) rather than
+/// on a list of one folder. A folder closed afterwards stays closed.
+fn unfold_lone_folders(open: RwSignal<BTreeSet<String>>) {
+    let live = Live::get();
+    let unfolded = StoredValue::new(BTreeSet::<String>::new());
+    Effect::new(move |_| {
+        let lone: Vec<(String, String)> = open.with(|open| {
+            live.kv_dirs.with(|dirs| {
+                open.iter()
+                    .filter(|prefix| !unfolded.with_value(|u| u.contains(*prefix)))
+                    .filter_map(|prefix| {
+                        // Whole folders only: one still arriving in parts
+                        // may show one entry of many.
+                        let dir = dirs.get(prefix).filter(|d| d.loaded && !d.partial)?;
+                        let only = match dir.items.len() {
+                            1 => dir.items.values().next()?,
+                            _ => return None,
+                        };
+                        only.kv
+                            .is_none()
+                            .then(|| (prefix.clone(), format!("{prefix}{}", only.name)))
+                    })
+                    .collect()
+            })
+        });
+        for (from, sub) in lone {
+            unfolded.update_value(|u| {
+                u.insert(from);
+            });
+            open.update(|o| {
+                o.insert(sub);
+            });
+        }
+    });
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use super::kind_label;
 use crate::components::encode_segment;
 use crate::live::api::get_json;
 use crate::live::Live;
-use crate::model::{ErrorCode, Topic};
+use crate::model::{ErrorCode, Kv, Topic};
 use crate::pages::{lowercase, rows_in_view, scroll_top};
 use rows::{Line, Paged, Tree, TreeRow, PAGE};
 
@@ -124,10 +124,10 @@ pub(super) fn key_tree(
         let total = rows.with(Vec::len);
         rows_in_view(scroll.get(), total, ROW, VIEWPORT, OVERSCAN)
     });
-    let visible = move || {
+    let visible = Memo::new(move |_| {
         let (first, last, _) = window.get();
         rows.with(|r| r.get(first..last).map(<[TreeRow]>::to_vec).unwrap_or_default())
-    };
+    });
     let on_scroll = move |ev: leptos::ev::Event| {
         if let Some(top) = scroll_top(&ev) {
             scroll.set(top);
@@ -144,17 +144,11 @@ pub(super) fn key_tree(
     view! {
         <div class="tree" role="tree" aria-label="Keys" on:scroll=on_scroll data-testid="tree">
             <div style=move || format!("height:{}px", window.get().0 as f64 * ROW) aria-hidden="true"></div>
-            <For
-                each=visible
-                key=|row| (row.id.clone(), match &row.line {
-                    Line::Folder { open, .. } => if *open { 1 } else { 0 },
-                    Line::Key(kv, _) => kv.mod_revision,
-                    Line::Note(_) => -1,
-                    Line::More(_) => -2,
-                })
-                let(row)
-            >
-                <TreeLine row selected=selected toggle select load_more/>
+            // Keyed by the entry, not its content: a key whose value changes,
+            // a folder opened or closed, keeps its element (and focus); its
+            // cells follow the row through `visible`.
+            <For each=move || visible.get() key=|row| (row.id.clone(), row.line.shape()) let(row)>
+                <TreeLine row visible selected=selected toggle select load_more/>
             </For>
             <div
                 style=move || {
@@ -259,14 +253,28 @@ pub(super) fn FolderWatch(prefix: String) -> impl IntoView {
 #[component]
 fn TreeLine(
     row: TreeRow,
+    visible: Memo<Vec<TreeRow>>,
     selected: Memo<Option<String>>,
     toggle: impl Fn(String) + Copy + Send + Sync + 'static,
     select: Callback<String>,
     load_more: Callback<String>,
 ) -> impl IntoView {
-    let indent = format!("padding-left:{:.1}rem", 0.5 + row.depth as f64 * 1.2);
+    let id = row.id.clone();
+    let shape = row.line.shape();
+    // The row as it is now: this entry's line among the rows in view (the
+    // last one seen while the row leaves them).
+    let now = {
+        let (id, first) = (id.clone(), row.clone());
+        Memo::new(move |prev: Option<&TreeRow>| {
+            visible
+                .with(|rows| rows.iter().find(|r| r.id == id && r.line.shape() == shape).cloned())
+                .or_else(|| prev.cloned())
+                .unwrap_or_else(|| first.clone())
+        })
+    };
+    let indent = move || format!("padding-left:{:.1}rem", 0.5 + now.with(|r| r.depth) as f64 * 1.2);
     match row.line {
-        Line::Folder { prefix, name, open } => {
+        Line::Folder { prefix, name, .. } => {
             // A folder nested in another also shows its whole prefix, so two
             // folders of one name (`services/` and `/services/`) are told apart.
             let whole = (prefix != name).then(|| prefix.clone());
@@ -275,12 +283,13 @@ fn TreeLine(
                 "/" => "/ (keys that begin with /)".to_owned(),
                 _ => name,
             };
+            let open = move || now.with(|r| matches!(r.line, Line::Folder { open: true, .. }));
             let p = prefix.clone();
             view! {
                 <div
                     class="tree-row folder"
                     role="treeitem"
-                    aria-expanded=if open { "true" } else { "false" }
+                    aria-expanded=move || if open() { "true" } else { "false" }
                     tabindex="0"
                     style=indent
                     data-testid="tree-folder"
@@ -292,33 +301,35 @@ fn TreeLine(
                         }
                     }
                 >
-                    <span class="twisty" aria-hidden="true">{if open { "▾" } else { "▸" }}</span>
+                    <span class="twisty" aria-hidden="true">{move || if open() { "▾" } else { "▸" }}</span>
                     <span class="name">{shown}</span>
                     {whole.map(|w| view! { <span class="preview">{w}</span> })}
                 </div>
             }
             .into_any()
         }
-        Line::Key(kv, name) => {
-            let id = row.id.clone();
+        Line::Key(kv, _) => {
             let is_selected = {
                 let id = id.clone();
                 move || selected.get().as_deref() == Some(id.as_str())
             };
-            let preview: String = if kv.is_binary() {
-                "(binary)".to_owned()
-            } else {
-                kv.value
-                    .chars()
-                    .take(PREVIEW)
-                    .map(|c| if c.is_control() { ' ' } else { c })
-                    .collect()
+            let key = move |read: fn(&Kv, &str) -> String| {
+                now.with(|r| match &r.line {
+                    Line::Key(kv, name) => read(kv, name),
+                    _ => String::new(),
+                })
             };
-            let shown = if name.is_empty() {
-                "(empty name)".to_owned()
-            } else {
-                name
+            let shown = move || {
+                key(|_, name| {
+                    if name.is_empty() {
+                        "(empty name)".to_owned()
+                    } else {
+                        name.to_owned()
+                    }
+                })
             };
+            let kind = move || key(|kv, _| kind_label(kv.kind).to_owned());
+            let preview = move || key(|kv, _| preview_of(kv));
             let activate = {
                 let id = id.clone();
                 move || select.run(id.clone())
@@ -342,16 +353,21 @@ fn TreeLine(
                 >
                     <span class="twisty" aria-hidden="true"></span>
                     <span class="name">{shown}</span>
-                    <span class=format!("badge kind-{}", kind_label(kv.kind)) data-testid="tree-kind">{kind_label(kv.kind)}</span>
-                    <span class="preview">{preview}</span>
+                    <span class=move || format!("badge kind-{}", kind()) data-testid="tree-kind">{kind}</span>
+                    <span class="preview" data-testid="tree-preview">{preview}</span>
                 </div>
             }
             .into_any()
         }
-        Line::Note(text) => view! {
-            <div class="tree-row note" style=indent data-testid="tree-note">{text}</div>
+        Line::Note(_) => {
+            let text = move || {
+                now.with(|r| match &r.line {
+                    Line::Note(text) => text.clone(),
+                    _ => String::new(),
+                })
+            };
+            view! { <div class="tree-row note" style=indent data-testid="tree-note">{text}</div> }.into_any()
         }
-        .into_any(),
         Line::More(prefix) => view! {
             <div class="tree-row more" style=indent>
                 <button type="button" data-testid="tree-more" on:click=move |_| load_more.run(prefix.clone())>
@@ -361,4 +377,16 @@ fn TreeLine(
         }
         .into_any(),
     }
+}
+
+/// The start of a key's value as its tree row shows it.
+fn preview_of(kv: &Kv) -> String {
+    if kv.is_binary() {
+        return "(binary)".to_owned();
+    }
+    kv.value
+        .chars()
+        .take(PREVIEW)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }

@@ -31,6 +31,19 @@ pub(super) enum Line {
     More(String),
 }
 
+impl Line {
+    /// Which kind of line this is: with the id, what a row is keyed by, so a
+    /// key and a folder of the same text are two rows.
+    pub(super) fn shape(&self) -> u8 {
+        match self {
+            Line::Folder { .. } => 0,
+            Line::Key(..) => 1,
+            Line::Note(_) => 2,
+            Line::More(_) => 3,
+        }
+    }
+}
+
 /// A folder too large to watch, listed page by page from etcd instead
 /// (`GET /api/v1/kv`): its keys, deep, in key order.
 #[derive(Debug, Clone, Default, PartialEq)]
