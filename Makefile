@@ -25,7 +25,10 @@ help:
 	@echo "make bench  benchmarks: Leasehold next to etcd alone, one table (target/bench/report.md)"
 	@echo "make lint   rustfmt and clippy, as CI would want them"
 
-setup: setup-apt setup-rust setup-npm
+setup:
+	@t0=$$(date +%s%N); \
+	$(MAKE) --no-print-directory setup-apt setup-rust setup-npm; \
+	echo "setup: $$(( ($$(date +%s%N) - t0) / 1000000 )) ms"
 
 # Debian packages: only what is missing, with one `apt-get update` before.
 setup-apt:
@@ -55,10 +58,34 @@ end2end/node_modules/.installed: end2end/package-lock.json end2end/package.json
 	cd end2end && npm ci --no-audit --no-fund
 	touch $@
 
-# Release server binary (target/release/leasehold) and site (target/site),
-# with precompressed .br/.gz assets.
+# Release server binary (target/release/leasehold, the site built in) and
+# site (target/site), with precompressed .br/.gz assets. Skipped when nothing
+# it is built from changed since the last build: BUILD_STAMP holds the hash
+# of those inputs (sources by content, so a touch or a checkout of the same
+# tree rebuilds nothing; the commit, which --version names; the tools'
+# versions; the flags in the environment). Tests are not inputs of the build.
+# cargo-leptos builds the site only; the binaries are one `cargo build` of the
+# whole workspace, whose features are those `cargo test --workspace` and the
+# benchmarks use, so neither rebuilds a crate that `make build` built (a
+# `-p server` build leaves out what bench and the tests turn on in axum,
+# tower, hyper and reqwest, and everything above them was compiled twice).
+BUILD_STAMP := target/.build-inputs
+BUILD_INPUTS := { find app server style vendor -type f -not -path 'server/tests/*' -print0 | sort -z | xargs -0 sha256sum; \
+	sha256sum Cargo.toml Cargo.lock .cargo/config.toml Makefile; git rev-parse HEAD 2>/dev/null || true; \
+	echo "$${RUSTFLAGS:-} $${CARGO_TARGET_DIR:-} $${CARGO_PROFILE_RELEASE_LTO:-}"; \
+	rustc -vV; cargo leptos --version; wasm-bindgen --version; wasm-opt --version; } | sha256sum | cut -d' ' -f1
 build: setup
-	cargo leptos build --release --precompress --split
+	@t0=$$(date +%s%N); inputs=$$($(BUILD_INPUTS)); \
+	if [ -x target/release/leasehold ] && [ -f target/site/pkg/leasehold.wasm ] && \
+	   [ "$$inputs" = "$$(cat $(BUILD_STAMP) 2>/dev/null)" ]; then \
+	  echo "build: nothing changed since the last build ($(BUILD_STAMP))"; \
+	else \
+	  rm -f $(BUILD_STAMP); \
+	  cargo leptos build --release --precompress --split --frontend-only; \
+	  env $(LEPTOS_BUILD_ENV) cargo build --release --workspace; \
+	  echo "$$inputs" > $(BUILD_STAMP); \
+	fi; \
+	echo "build: $$(( ($$(date +%s%N) - t0) / 1000000 )) ms"
 
 run: build
 	target/release/leasehold dev
@@ -68,8 +95,8 @@ run: build
 test: build
 	$(MAKE) --no-print-directory test-rust test-e2e
 
-# The environment cargo-leptos builds with: crates that read it at compile
-# time would otherwise be rebuilt for the tests.
+# The environment of every cargo build of the server, as cargo-leptos would
+# set it: crates that read it at compile time would otherwise be rebuilt.
 LEPTOS_BUILD_ENV := LEPTOS_OUTPUT_NAME=leasehold LEPTOS_SITE_ROOT=target/site LEPTOS_SITE_PKG_DIR=pkg \
 	LEPTOS_SITE_ADDR=127.0.0.1:8080 LEPTOS_RELOAD_PORT=3001 LEPTOS_LIB_DIR=app LEPTOS_BIN_DIR=server \
 	LEPTOS_JS_MINIFY=true LEPTOS_HASH_FILES=false
@@ -83,7 +110,6 @@ test-e2e:
 # Benchmarks print figures and never fail on slowness. `make bench ONLY="P2 P6"`
 # runs some; LEASEHOLD_BENCH_SECONDS sets the length of each load phase (10).
 bench: build
-	env $(LEPTOS_BUILD_ENV) cargo build --release -p bench
 	target/release/leasehold-bench $(ONLY)
 
 # The chaos test of `make test` (30 s per shape there), for longer.

@@ -26,41 +26,28 @@ mod text;
 pub use ui::{shell, App};
 
 /// Which browser code the server serves: a hash of its wasm modules, names
-/// and bytes. A page carries the one it was served with (`<meta
-/// name="leasehold-build">`) and compares it with the server's before it
-/// fetches a page's modules: modules of two builds must never be mixed, and a
-/// tab opened before an upgrade would otherwise do so. Read once, at the first
-/// call; empty when no site is built.
+/// and bytes (the server's `site::Site::build_id`). A page carries the one it
+/// was served with (`<meta name="leasehold-build">`) and compares it with the
+/// server's before it fetches a page's modules: modules of two builds must
+/// never be mixed, and a tab opened before an upgrade would otherwise do so.
+/// Empty until the server sets it, and when no site is built.
 #[cfg(feature = "ssr")]
-pub fn build_id(options: &leptos::config::LeptosOptions) -> &'static str {
-    use std::hash::Hasher;
-    static BUILD: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    BUILD.get_or_init(|| {
-        let pkg = std::path::Path::new(&*options.site_root).join(&*options.site_pkg_dir);
-        let Ok(entries) = std::fs::read_dir(pkg) else {
-            return String::new();
-        };
-        let mut modules: Vec<std::path::PathBuf> = entries
-            .filter_map(|entry| entry.ok().map(|e| e.path()))
-            .filter(|path| path.extension().is_some_and(|ext| ext == "wasm"))
-            .collect();
-        if modules.is_empty() {
-            return String::new();
-        }
-        modules.sort();
-        let mut hasher = std::hash::DefaultHasher::new();
-        for module in modules {
-            hasher.write(module.file_name().map(|n| n.as_encoded_bytes()).unwrap_or_default());
-            // A module that cannot be read still counts, by its name.
-            hasher.write(&std::fs::read(&module).unwrap_or_default());
-        }
-        format!("{:016x}", hasher.finish())
-    })
+pub fn build_id() -> &'static str {
+    BUILD.get().map_or("", String::as_str)
 }
+
+/// Sets what [`build_id`] answers, once: a process serves one site.
+#[cfg(feature = "ssr")]
+pub fn set_build_id(id: String) {
+    let _ = BUILD.set(id);
+}
+
+#[cfg(feature = "ssr")]
+static BUILD: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 /// The browser renders no document head: `shell` is the server's.
 #[cfg(all(feature = "ui", not(feature = "ssr")))]
-pub fn build_id(_: &leptos::config::LeptosOptions) -> &'static str {
+pub fn build_id() -> &'static str {
     ""
 }
 
@@ -91,7 +78,7 @@ mod ui {
                     // for first, before the preloads of the page's modules take
                     // the browser's connections.
                     <link rel="modulepreload" href="/pkg/__wasm_split.______________________.js"/>
-                    <meta name="leasehold-build" content=crate::build_id(&options)/>
+                    <meta name="leasehold-build" content=crate::build_id()/>
                     <AutoReload options=options.clone()/>
                     <HydrationScripts options/>
                     <MetaTags/>

@@ -15,6 +15,7 @@ mod load;
 mod report;
 mod scale;
 mod server;
+mod start;
 mod ui;
 
 use std::time::Duration;
@@ -60,6 +61,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if wanted("P6") {
         bundle::run(&mut report).context("P6 bundle")?;
+    }
+    if wanted("START") {
+        start::run(&mut report).await.context("START warm start")?;
     }
 
     let table = report.markdown(length, cores());

@@ -26,14 +26,22 @@ export interface Dev {
   stop(): Promise<void>;
 }
 
-/** `leasehold dev` on a private etcd; with `demo`, the demo workload writes to it (rows update all the time). */
-export async function startDev(options: { demo?: boolean } = {}): Promise<Dev> {
-  const binary = path.join(repoRoot, 'target', 'release', 'leasehold');
+/** The release binary `make build` writes. */
+export const releaseBinary = path.join(repoRoot, 'target', 'release', 'leasehold');
+
+/**
+ * `leasehold dev` on a private etcd; with `demo`, the demo workload writes to
+ * it (rows update all the time). `binary` and `cwd` run another copy of it
+ * from elsewhere (default: the release build, from the repository's root).
+ */
+export async function startDev(options: { demo?: boolean; binary?: string; cwd?: string } = {}): Promise<Dev> {
   const args = ['dev', ...(options.demo ? [] : ['--no-demo']), '--listen', '127.0.0.1:0'];
-  const child = spawn(binary, args, {
-    cwd: repoRoot,
+  const env = { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'info' };
+  delete env.LEASEHOLD_SITE_ROOT;
+  const child = spawn(options.binary ?? releaseBinary, args, {
+    cwd: options.cwd ?? repoRoot,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'info' },
+    env,
   });
   let stdout = '';
   let stderr = '';
@@ -212,7 +220,7 @@ export class Etcd {
 /** `leasehold serve` against `etcd`, from the repository root. */
 export async function startServe(etcd: Etcd, flags: string[] = []): Promise<{ url: string; stop: () => Promise<void> }> {
   const port = await freePort();
-  const child = spawn(path.join(repoRoot, 'target', 'release', 'leasehold'),
+  const child = spawn(releaseBinary,
     ['serve', '--etcd', etcd.endpoint, '--listen', `127.0.0.1:${port}`, ...flags], { cwd: repoRoot, stdio: 'ignore' });
   const url = `http://127.0.0.1:${port}/`;
   const deadline = Date.now() + 30_000;

@@ -11,6 +11,7 @@
 //! - [`hub`]: the fan-out of those diffs and of the link status to sessions.
 //!   Knows nothing of etcd.
 //! - [`http`]: REST routes, the WebSocket session, the one error boundary.
+//! - [`site`]: the browser's code, built into the binary or a folder.
 //! - [`metrics`]: counters for `GET /metrics`.
 //! - [`tasks`]: supervision of background tasks, visible in `/api/v1/health`.
 //! - [`dev`]: `leasehold dev`, a private etcd child process.
@@ -26,6 +27,7 @@ pub mod http;
 pub mod hub;
 pub mod metrics;
 pub mod registry;
+pub mod site;
 pub mod tasks;
 
 use std::future::Future;

@@ -1,14 +1,14 @@
 //! The `leasehold` binary: parse the command line, set up logging, run.
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use server::config::{Cli, Command, Config};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let cli = parse_command_line();
     // Logs go to stderr: stdout carries only what a script may read (dev's URLs).
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
@@ -22,7 +22,7 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("cannot listen on {}", args.common.listen))?;
             let addr = listener.local_addr().context("listener has no address")?;
-            tracing::info!(%addr, endpoints = ?config.etcd.endpoints, "serving");
+            tracing::info!(%addr, endpoints = ?config.etcd.endpoints, site = %config.site.describe(), "serving");
             server::run(config, listener, server::shutdown_signal()).await?;
         }
         Command::Dev(args) => server::dev::run(args).await?,
@@ -30,6 +30,25 @@ async fn main() -> anyhow::Result<()> {
         Command::HashPassword => hash_password()?,
     }
     Ok(())
+}
+
+/// The command line, with `--version` naming the version, the commit and the
+/// build id of the site built in (the one the page checks against health).
+fn parse_command_line() -> Cli {
+    let site = server::site::Site::built_in();
+    let version = format!(
+        "{} (commit {}, site {})",
+        env!("CARGO_PKG_VERSION"),
+        if server::site::COMMIT.is_empty() { "unknown" } else { server::site::COMMIT },
+        match &site {
+            Some(site) => format!("built in, build {}", site.build_id()),
+            None => "not built in: served from --site-root".to_owned(),
+        }
+    );
+    // Parsed once per process: the text lives as long as it.
+    let version: &'static str = Box::leak(version.into_boxed_str());
+    let matches = Cli::command().version(version).get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }
 
 /// `leasehold hash-password`: the password from stdin (typed without echo

@@ -536,7 +536,7 @@ async fn assets_are_revalidated_by_a_tag_that_changes_with_the_file() {
     std::fs::write(&file, "console.log('build 2')").expect("write");
     std::fs::write(pkg.join("leasehold.js.br"), "not really brotli").expect("write");
     let app = spawn_app_with(common::Config {
-        site_root: site.path().to_owned(),
+        site: server::site::Site::Folder(site.path().to_owned()),
         ..config(etcd.endpoint())
     })
     .await;

@@ -130,10 +130,12 @@ pub struct CommonArgs {
     #[arg(long, env = "LEASEHOLD_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
-    /// Directory holding the built site (the `pkg/` wasm, JS and CSS).
-    /// Relative paths are taken from the working directory.
-    #[arg(long, env = "LEASEHOLD_SITE_ROOT", default_value = "target/site")]
-    pub site_root: PathBuf,
+    /// Serve the site (the `pkg/` wasm, JS and CSS) from this directory
+    /// instead of the one built into the binary. Relative paths are taken
+    /// from the working directory. Default: the built-in site, or
+    /// `target/site` for a binary built without one.
+    #[arg(long, env = "LEASEHOLD_SITE_ROOT")]
+    pub site_root: Option<PathBuf>,
 
     /// Watch only keys under this prefix (repeatable; default: the whole keyspace).
     #[arg(long = "prefix", env = "LEASEHOLD_PREFIXES", value_delimiter = ',')]

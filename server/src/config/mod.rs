@@ -30,6 +30,7 @@ pub use self::etcd::{EtcdConfig, EtcdTls, EtcdUser, Secret};
 use crate::auth::AuthMode;
 use crate::http::client::IpNet;
 use crate::registry::layouts::Pattern;
+use crate::site::Site;
 pub use app::model::within_prefixes;
 
 /// What `run` needs, whichever command built it.
@@ -39,7 +40,8 @@ pub struct Config {
     /// Key prefixes watched; empty means everything.
     pub prefixes: Vec<String>,
     pub service_patterns: Vec<Pattern>,
-    pub site_root: PathBuf,
+    /// The site the browser runs: built in, or a folder (`--site-root`).
+    pub site: Site,
     pub cluster_poll: Duration,
     pub lease_sample_rate: f64,
     pub lease_poll: Duration,
@@ -72,7 +74,7 @@ impl Config {
             },
             prefixes: common.prefixes.clone(),
             service_patterns: common.service_patterns.clone(),
-            site_root: common.site_root.clone(),
+            site: Site::chosen(common.site_root.as_deref()),
             cluster_poll: common.cluster_poll,
             lease_sample_rate: common.lease_sample_rate,
             lease_poll: common.lease_poll,

@@ -47,7 +47,7 @@ pub async fn health(State(state): State<AppState>, headers: HeaderMap) -> (Statu
         },
         revision: state.store.revision(),
         tasks,
-        build: app::build_id(&state.leptos).to_owned(),
+        build: app::build_id().to_owned(),
     };
     let status = if body.synced {
         StatusCode::OK

@@ -1,4 +1,7 @@
-//! How browsers cache `/pkg` (the wasm, JS and CSS): `Cache-Control:
+//! `/pkg` (the wasm, JS and CSS): the built-in site served from memory
+//! ([`built_in`]), or a folder's served by `ServeDir` ([`revalidate`]).
+//!
+//! How browsers cache it: `Cache-Control:
 //! no-cache` with an `ETag`, so a browser keeps the files but asks each
 //! time whether they are still current, and gets a 304 without a body when
 //! they are.
@@ -8,9 +11,10 @@
 //! modules with another's. Not `Last-Modified` either, which `ServeDir`
 //! gives: its one-second dates are compared by order, so a build rolled back
 //! with its files' times kept (`cp -p`, `rsync -t`, a tarball) would look
-//! older than what a browser holds and be answered 304. The `ETag` is the
-//! served file's size and modification time to the nanosecond, compared
-//! for equality: any other build's file is another tag.
+//! older than what a browser holds and be answered 304. A folder's `ETag`
+//! is the served file's size and modification time to the nanosecond,
+//! compared for equality: any other build's file is another tag; a built-in
+//! file's is its size and a hash of its bytes.
 
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
@@ -24,6 +28,60 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use super::kv_routes::percent_decode_bytes;
+use crate::site::Files;
+
+/// A file of the built-in site under `/pkg`: brotli, gzip or plain by
+/// `Accept-Encoding`, 304 to an `If-None-Match` naming it, 404 for any other path.
+pub async fn built_in(State(files): State<&'static Files>, request: Request) -> Response {
+    let headers = request.headers();
+    let decoded = percent_decode_bytes(request.uri().path().trim_start_matches('/'))
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok());
+    let asset = decoded.and_then(|path| files.by_path.get(format!("pkg/{path}").as_str()));
+    let mut response = Response::new(Body::empty());
+    let answer = response.headers_mut();
+    answer.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    let Some(asset) = asset else {
+        *response.status_mut() = StatusCode::NOT_FOUND;
+        return response;
+    };
+    answer.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    let accepts = |name: &str| {
+        headers
+            .get_all(header::ACCEPT_ENCODING)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|part| {
+                let mut it = part.split(';');
+                let coding = it.next().unwrap_or_default().trim();
+                // `q=0` refuses the coding.
+                let refused = it.any(|p| matches!(p.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"));
+                coding.eq_ignore_ascii_case(name) && !refused
+            })
+    };
+    let (chosen, encoding) = match (&asset.br, &asset.gzip) {
+        (Some(br), _) if accepts("br") => (br, Some("br")),
+        (_, Some(gz)) if accepts("gzip") => (gz, Some("gzip")),
+        _ => (&asset.plain, None),
+    };
+    let Ok(tag) = HeaderValue::from_str(&chosen.etag) else {
+        *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+        return response;
+    };
+    answer.insert(header::ETAG, tag.clone());
+    if headers.get(header::IF_NONE_MATCH).is_some_and(|wanted| names(wanted, &tag)) {
+        *response.status_mut() = StatusCode::NOT_MODIFIED;
+        return response;
+    }
+    answer.insert(header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type));
+    if let Some(encoding) = encoding {
+        answer.insert(header::CONTENT_ENCODING, HeaderValue::from_static(encoding));
+    }
+    answer.insert(header::CONTENT_LENGTH, HeaderValue::from(chosen.bytes.len()));
+    *response.body_mut() = Body::from(chosen.bytes);
+    response
+}
 
 /// Adds the caching headers to what `ServeDir` answers from `dir`, and
 /// answers 304 to an `If-None-Match` that names the file's current tag.

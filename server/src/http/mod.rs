@@ -31,6 +31,7 @@ use crate::config::Config;
 use crate::etcd::Actions;
 use crate::hub::Hub;
 use crate::registry::{Revocations, Store};
+use crate::site::Site;
 use crate::tasks::Supervisor;
 
 pub use error::ApiError;
@@ -73,9 +74,17 @@ impl AppState {
         stop: CancellationToken,
         audit: audit::Audit,
     ) -> Self {
+        // What the page names as its build, and health as the server's.
+        app::set_build_id(config.site.build_id());
+        // A built-in site has no folder: the fallback then finds no file
+        // and renders the app's own "not found".
+        let site_root = match &config.site {
+            Site::Folder(root) => root.to_string_lossy().into_owned(),
+            Site::BuiltIn(_) => String::new(),
+        };
         let leptos = LeptosOptions::builder()
             .output_name("leasehold")
-            .site_root(config.site_root.to_string_lossy().into_owned())
+            .site_root(site_root)
             .site_pkg_dir("pkg")
             .env(leptos::config::Env::PROD)
             .build();
@@ -136,14 +145,20 @@ pub fn router(state: AppState) -> Router {
         .layer(CompressionLayer::new());
 
     // wasm, JS and CSS, with the `.br`/`.gz` files cargo-leptos precompressed
-    // served under the matching content-encoding, revalidated on every use.
-    let pkg_dir = std::path::Path::new(&*state.leptos.site_root).join(&*state.leptos.site_pkg_dir);
-    let assets = Router::new()
-        .fallback_service(ServeDir::new(&pkg_dir).precompressed_br().precompressed_gzip())
-        .layer(axum::middleware::from_fn_with_state(
-            Arc::new(pkg_dir),
-            assets::revalidate,
-        ));
+    // served under the matching content-encoding, revalidated on every use:
+    // from memory when built in, else from the folder.
+    let assets = match &state.config.site {
+        Site::BuiltIn(files) => Router::new().fallback(get(assets::built_in)).with_state(*files),
+        Site::Folder(root) => {
+            let pkg_dir = root.join(&*state.leptos.site_pkg_dir);
+            Router::new()
+                .fallback_service(ServeDir::new(&pkg_dir).precompressed_br().precompressed_gzip())
+                .layer(axum::middleware::from_fn_with_state(
+                    Arc::new(pkg_dir),
+                    assets::revalidate,
+                ))
+        }
+    };
 
     let leptos_options = state.leptos.clone();
     let routes = generate_route_list(app::App);
@@ -153,8 +168,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api", get(api::not_found))
         .route("/api/{*rest}", get(api::not_found))
         .nest_service("/pkg", assets)
-        .leptos_routes(&state, routes, move || app::shell(leptos_options.clone()))
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+        .leptos_routes(&state, routes, {
+            let options = leptos_options.clone();
+            move || app::shell(options.clone())
+        })
+        .fallback(not_found(&state.config.site, leptos_options))
         // Outermost last: the client is known to every layer after it, and
         // no handler runs for a host that is not served.
         .layer(axum::middleware::from_fn_with_state(
@@ -165,6 +183,28 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), client::identify))
         .layer(axum::middleware::from_fn(security::headers))
         .with_state(state)
+}
+
+/// What answers a path no route has: a file of the site's folder when there
+/// is one of that name, else the app's "not found" page with status 404. A
+/// built-in site has nothing outside `/pkg`, and no folder to look in.
+fn not_found(site: &Site, options: LeptosOptions) -> axum::routing::MethodRouter<AppState> {
+    match site {
+        Site::Folder(_) => axum::routing::any(leptos_axum::file_and_error_handler::<AppState, _>(app::shell)),
+        Site::BuiltIn(_) => {
+            let render = leptos_axum::render_app_to_stream_with_context(|| (), move || app::shell(options.clone()));
+            axum::routing::any(move |request: axum::extract::Request| {
+                let render = render.clone();
+                async move {
+                    let mut response = render(request).await;
+                    if response.status() == axum::http::StatusCode::OK {
+                        *response.status_mut() = axum::http::StatusCode::NOT_FOUND;
+                    }
+                    response
+                }
+            })
+        }
+    }
 }
 
 /// `GET` a lease's detail; `DELETE` revokes it, a route that does not exist

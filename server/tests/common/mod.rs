@@ -73,7 +73,7 @@ pub fn config(endpoint: String) -> Config {
         etcd: EtcdConfig::new(vec![endpoint]),
         prefixes: Vec::new(),
         service_patterns: Vec::new(),
-        site_root: "target/site".into(),
+        site: server::site::Site::chosen(None),
         cluster_poll: Duration::from_millis(500),
         lease_sample_rate: 50.0,
         lease_poll: Duration::from_millis(500),
