@@ -70,7 +70,7 @@ end2end/node_modules/.installed: end2end/package-lock.json end2end/package.json
 # `-p server` build leaves out what bench and the tests turn on in axum,
 # tower, hyper and reqwest, and everything above them was compiled twice).
 BUILD_STAMP := target/.build-inputs
-BUILD_INPUTS := { find app server style vendor -type f -not -path 'server/tests/*' -print0 | sort -z | xargs -0 sha256sum; \
+BUILD_INPUTS := { find app server bench style vendor -type f -not -path 'server/tests/*' -print0 | sort -z | xargs -0 sha256sum; \
 	sha256sum Cargo.toml Cargo.lock .cargo/config.toml Makefile; git rev-parse HEAD 2>/dev/null || true; \
 	echo "$${RUSTFLAGS:-} $${CARGO_TARGET_DIR:-} $${CARGO_PROFILE_RELEASE_LTO:-}"; \
 	rustc -vV; cargo leptos --version; wasm-bindgen --version; wasm-opt --version; } | sha256sum | cut -d' ' -f1

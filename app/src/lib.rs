@@ -45,6 +45,24 @@ pub fn set_build_id(id: String) {
 #[cfg(feature = "ssr")]
 static BUILD: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
+/// The split build's manifest (`pkg/__wasm_split_manifest.json`: each page's
+/// modules, which the server links for preloading), given by a server whose
+/// site is not a folder: Leptos's `HydrationScripts` reads it only from the
+/// site's folder. Set once; an error when it is not a manifest.
+#[cfg(feature = "ssr")]
+pub fn set_split_manifest(json: &[u8]) -> Result<(), serde_json::Error> {
+    let preloads: std::collections::HashMap<String, Vec<String>> = serde_json::from_slice(json)?;
+    let _ = SPLIT.set(leptos::WasmSplitManifest(leptos::prelude::ArcStoredValue::new((
+        "/pkg".to_owned(),
+        preloads,
+        "__wasm_split.______________________.js".to_owned(),
+    ))));
+    Ok(())
+}
+
+#[cfg(feature = "ssr")]
+static SPLIT: std::sync::OnceLock<leptos::WasmSplitManifest> = std::sync::OnceLock::new();
+
 /// The browser renders no document head: `shell` is the server's.
 #[cfg(all(feature = "ui", not(feature = "ssr")))]
 pub fn build_id() -> &'static str {
@@ -67,6 +85,10 @@ mod ui {
 
     /// The HTML document the server renders around the app.
     pub fn shell(options: leptos::config::LeptosOptions) -> impl IntoView {
+        #[cfg(feature = "ssr")]
+        if let Some(manifest) = crate::SPLIT.get() {
+            provide_context(manifest.clone());
+        }
         view! {
             <!DOCTYPE html>
             <html lang="en">

@@ -128,6 +128,10 @@ pub async fn run(report: &mut Report) -> anyhow::Result<()> {
         build + answer < GOAL,
     );
     let size = std::fs::metadata(&binary).map(|m| m.len()).unwrap_or(0);
-    report.figure("START", "the release binary, the site built in", crate::report::mib(size));
+    report.figure(
+        "START",
+        "the release binary, the site built in",
+        crate::report::mib(size),
+    );
     Ok(())
 }

@@ -39,7 +39,11 @@ fn parse_command_line() -> Cli {
     let version = format!(
         "{} (commit {}, site {})",
         env!("CARGO_PKG_VERSION"),
-        if server::site::COMMIT.is_empty() { "unknown" } else { server::site::COMMIT },
+        if server::site::COMMIT.is_empty() {
+            "unknown"
+        } else {
+            server::site::COMMIT
+        },
         match &site {
             Some(site) => format!("built in, build {}", site.build_id()),
             None => "not built in: served from --site-root".to_owned(),

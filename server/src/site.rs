@@ -144,9 +144,11 @@ impl Files {
     fn new(all: &'static [(&'static str, &'static [u8])]) -> Files {
         let bytes_of: BTreeMap<&str, &'static [u8]> = all.iter().copied().collect();
         let compressed = |path: &str| {
-            ["br", "gz"]
-                .iter()
-                .any(|ext| path.strip_suffix(ext).and_then(|p| p.strip_suffix('.')).is_some_and(|p| bytes_of.contains_key(p)))
+            ["br", "gz"].iter().any(|ext| {
+                path.strip_suffix(ext)
+                    .and_then(|p| p.strip_suffix('.'))
+                    .is_some_and(|p| bytes_of.contains_key(p))
+            })
         };
         let by_path = all
             .iter()
@@ -209,7 +211,15 @@ mod tests {
         ];
         let files = Files::new(ALL);
         let paths: Vec<&str> = files.by_path.keys().copied().collect();
-        assert_eq!(paths, ["pkg/a.wasm", "pkg/leasehold.css.gz", "pkg/leasehold.js", "pkg/nested/b.wasm"]);
+        assert_eq!(
+            paths,
+            [
+                "pkg/a.wasm",
+                "pkg/leasehold.css.gz",
+                "pkg/leasehold.js",
+                "pkg/nested/b.wasm"
+            ]
+        );
         let a = &files.by_path["pkg/a.wasm"];
         assert_eq!(a.br.as_ref().map(|e| e.bytes), Some(&b"brotli of a"[..]));
         assert_eq!(a.gzip.as_ref().map(|e| e.bytes), Some(&b"gzip of a"[..]));

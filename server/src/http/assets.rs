@@ -70,7 +70,10 @@ pub async fn built_in(State(files): State<&'static Files>, request: Request) -> 
         return response;
     };
     answer.insert(header::ETAG, tag.clone());
-    if headers.get(header::IF_NONE_MATCH).is_some_and(|wanted| names(wanted, &tag)) {
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|wanted| names(wanted, &tag))
+    {
         *response.status_mut() = StatusCode::NOT_MODIFIED;
         return response;
     }

@@ -76,6 +76,15 @@ impl AppState {
     ) -> Self {
         // What the page names as its build, and health as the server's.
         app::set_build_id(config.site.build_id());
+        if let Site::BuiltIn(files) = &config.site {
+            // The pages' modules to preload, which Leptos reads from a
+            // folder only.
+            if let Some(manifest) = files.by_path.get("pkg/__wasm_split_manifest.json") {
+                if let Err(e) = app::set_split_manifest(manifest.plain.bytes) {
+                    tracing::error!(error = %e, "the built-in site's split manifest is not one: pages' modules are not preloaded");
+                }
+            }
+        }
         // A built-in site has no folder: the fallback then finds no file
         // and renders the app's own "not found".
         let site_root = match &config.site {
