@@ -45,6 +45,9 @@ use server::registry::{Classifier, KeyValue, Mirror, Writer};
 const OPS_PER_ROUND: usize = 60;
 /// How long a quiet point may wait for the server to catch up with etcd.
 const SETTLE: Duration = Duration::from_secs(90);
+/// The faults of the first rounds (see `Chaos::fault`): a backup, a cut, a
+/// freeze, a restart, a restore.
+const PLANNED: [u32; 5] = [10, 0, 2, 3, 4];
 /// The largest value written (etcd refuses requests over 1.5 MiB).
 const LARGE: usize = 1_400_000;
 
@@ -150,7 +153,8 @@ impl Chaos {
         };
         let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
         chaos.check().await;
-        while tokio::time::Instant::now() < deadline {
+        // However short the run, it goes through the planned faults.
+        while tokio::time::Instant::now() < deadline || chaos.tally.checks <= PLANNED.len() {
             for _ in 0..OPS_PER_ROUND {
                 chaos.operate().await;
             }
@@ -158,6 +162,11 @@ impl Chaos {
             chaos.check().await;
         }
         eprintln!("chaos: seed {seed}: {:?}", chaos.tally);
+        let t = &chaos.tally;
+        assert!(
+            t.cuts > 0 && t.freezes > 0 && t.restarts > 0 && t.restores > 0,
+            "every kind of fault happened: {t:?}"
+        );
         assert!(chaos.tally.checks > 1, "the run compared the model at least twice");
         assert!(
             chaos.tally.compared_keys > 0 && chaos.tally.compared_entities > 0,
@@ -354,15 +363,33 @@ impl Chaos {
         self.client.compact(revision - back, None).await.is_ok()
     }
 
-    /// One fault, or none, between rounds of operations.
+    /// One fault, or none, between rounds of operations. The first rounds
+    /// go through every kind once, in an order that lets each matter (a
+    /// backup, then a cut with more than gRPC's 4 MiB to catch up, a freeze,
+    /// a restart, the backup restored): a run of any seed and length covers
+    /// them all; the rest are drawn.
     async fn fault(&mut self) {
-        match self.rng.random_range(0..10) {
+        // One check ran before the first round.
+        let kind = match PLANNED.get(self.tally.checks.saturating_sub(1)) {
+            Some(&kind) => kind,
+            None => self.rng.random_range(0..10),
+        };
+        match kind {
             0..=1 => {
                 self.tally.cuts += 1;
                 self.proxy.set(ProxyMode::Cut);
                 let ops = self.rng.random_range(10..60);
                 for _ in 0..ops {
                     self.operate().await;
+                }
+                if kind == 0 && self.tally.cuts == 1 {
+                    // Four large values written while cut off: the catch-up
+                    // is one answer over 4 MiB.
+                    for i in 0..4 {
+                        let key = format!("{}cfg/large-{i}", self.prefix());
+                        self.tally.large_values += 1;
+                        let _ = self.client.put(key, vec![b'y'; LARGE], None).await;
+                    }
                 }
                 tokio::time::sleep(Duration::from_millis(self.rng.random_range(100..2000))).await;
                 self.proxy.set(ProxyMode::Open);
@@ -384,8 +411,8 @@ impl Chaos {
                 self.etcd.restart().await.expect("etcd restarts");
                 self.reconnect().await;
             }
-            4..=5 => match self.snapshot.take() {
-                Some(file) if self.rng.random_bool(0.5) => {
+            4..=5 | 10 => match self.snapshot.take() {
+                Some(file) if (kind == 4 && self.tally.restores == 0) || self.rng.random_bool(0.5) => {
                     self.tally.restores += 1;
                     self.etcd.restore_snapshot(&file).await.expect("etcd restored");
                     self.reconnect().await;
@@ -422,14 +449,16 @@ impl Chaos {
     async fn check(&mut self) {
         let deadline = tokio::time::Instant::now() + SETTLE;
         let mut last = String::new();
+        let mut seen = String::new();
         loop {
             if tokio::time::Instant::now() > deadline {
                 self.fail(format!(
-                    "the model did not settle within {SETTLE:?}; last difference: {last}"
+                    "the model did not settle within {SETTLE:?}; last difference: {last}; {seen}"
                 ));
             }
             let target = self.etcd_revision().await;
             let (status, health) = self.app.get("/api/v1/health").await;
+            seen = format!("etcd at revision {target}, health {status}: {health}");
             if status != 200 || health["revision"].as_i64().unwrap_or(0) < target {
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 continue;
