@@ -85,11 +85,12 @@ impl AppState {
                 }
             }
         }
-        // A built-in site has no folder: the fallback then finds no file
-        // and renders the app's own "not found".
+        // A built-in site has no folder. Leptos still looks for the split
+        // manifest under its site root: a path no file can have (it holds a
+        // NUL byte) rather than "", which would be the working directory.
         let site_root = match &config.site {
             Site::Folder(root) => root.to_string_lossy().into_owned(),
-            Site::BuiltIn(_) => String::new(),
+            Site::BuiltIn(_) => "\0built-in".to_owned(),
         };
         let leptos = LeptosOptions::builder()
             .output_name("leasehold")
