@@ -14,6 +14,8 @@ use std::hash::Hasher;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use axum::http::HeaderValue;
+
 mod built_in {
     include!(concat!(env!("OUT_DIR"), "/site.rs"));
 }
@@ -112,7 +114,8 @@ pub struct Asset {
 #[derive(Debug)]
 pub struct Encoded {
     pub bytes: &'static [u8],
-    pub etag: String,
+    /// Made once, when the site is first read: answering only copies it.
+    pub etag: HeaderValue,
 }
 
 impl Encoded {
@@ -121,7 +124,9 @@ impl Encoded {
         hasher.write(bytes);
         Encoded {
             bytes,
-            etag: format!("\"{:x}-{:016x}{encoding}\"", bytes.len(), hasher.finish()),
+            // Hex digits and an encoding's name: always a valid header value.
+            etag: HeaderValue::from_str(&format!("\"{:x}-{:016x}{encoding}\"", bytes.len(), hasher.finish()))
+                .unwrap_or_else(|_| HeaderValue::from_static("\"\"")),
         }
     }
 }
@@ -224,7 +229,7 @@ mod tests {
         assert_eq!(a.br.as_ref().map(|e| e.bytes), Some(&b"brotli of a"[..]));
         assert_eq!(a.gzip.as_ref().map(|e| e.bytes), Some(&b"gzip of a"[..]));
         assert_eq!(a.content_type, "application/wasm");
-        assert_ne!(a.plain.etag, a.br.as_ref().map(|e| e.etag.clone()).unwrap_or_default());
+        assert_ne!(Some(&a.plain.etag), a.br.as_ref().map(|e| &e.etag));
         assert!(files.by_path["pkg/leasehold.js"].br.is_none());
         // The build id is the modules directly in pkg/, as a folder's is.
         assert_eq!(files.build_id, hash_modules([("a.wasm", &b"module a"[..])]));

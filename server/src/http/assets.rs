@@ -46,33 +46,15 @@ pub async fn built_in(State(files): State<&'static Files>, request: Request) -> 
         return response;
     };
     answer.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
-    let accepts = |name: &str| {
-        headers
-            .get_all(header::ACCEPT_ENCODING)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .any(|part| {
-                let mut it = part.split(';');
-                let coding = it.next().unwrap_or_default().trim();
-                // `q=0` refuses the coding.
-                let refused = it.any(|p| matches!(p.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"));
-                coding.eq_ignore_ascii_case(name) && !refused
-            })
-    };
     let (chosen, encoding) = match (&asset.br, &asset.gzip) {
-        (Some(br), _) if accepts("br") => (br, Some("br")),
-        (_, Some(gz)) if accepts("gzip") => (gz, Some("gzip")),
+        (Some(br), _) if accepts(headers, "br") => (br, Some("br")),
+        (_, Some(gz)) if accepts(headers, "gzip") => (gz, Some("gzip")),
         _ => (&asset.plain, None),
     };
-    let Ok(tag) = HeaderValue::from_str(&chosen.etag) else {
-        *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-        return response;
-    };
-    answer.insert(header::ETAG, tag.clone());
+    answer.insert(header::ETAG, chosen.etag.clone());
     if headers
         .get(header::IF_NONE_MATCH)
-        .is_some_and(|wanted| names(wanted, &tag))
+        .is_some_and(|wanted| names(wanted, &chosen.etag))
     {
         *response.status_mut() = StatusCode::NOT_MODIFIED;
         return response;
@@ -84,6 +66,21 @@ pub async fn built_in(State(files): State<&'static Files>, request: Request) -> 
     answer.insert(header::CONTENT_LENGTH, HeaderValue::from(chosen.bytes.len()));
     *response.body_mut() = Body::from(chosen.bytes);
     response
+}
+
+/// Whether `Accept-Encoding` names `coding` with a weight above 0.
+fn accepts(headers: &HeaderMap, coding: &str) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|part| {
+            let mut it = part.split(';');
+            let named = it.next().unwrap_or_default().trim();
+            let refused = it.any(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()) == Some(0.0));
+            named.eq_ignore_ascii_case(coding) && !refused
+        })
 }
 
 /// Adds the caching headers to what `ServeDir` answers from `dir`, and
@@ -164,6 +161,21 @@ fn names(wanted: &HeaderValue, tag: &HeaderValue) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn accepted_encodings() {
+        let with = |value: &'static str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static(value));
+            headers
+        };
+        assert!(accepts(&with("gzip, deflate, br, zstd"), "br"));
+        assert!(accepts(&with("GZIP;q=0.5"), "gzip"));
+        assert!(!accepts(&with("br;q=0, gzip"), "br"));
+        assert!(!accepts(&with("br; q=0.000"), "br"));
+        assert!(!accepts(&with("gzip"), "br"));
+        assert!(!accepts(&HeaderMap::new(), "gzip"));
+    }
 
     #[test]
     fn if_none_match_lists() {
