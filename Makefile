@@ -10,24 +10,26 @@ CARGO_LEPTOS_VERSION := 0.3.10
 WASM_BINDGEN_VERSION := 0.2.130
 # libprotobuf-dev holds the well-known types (descriptor.proto) etcd-client's build imports.
 # iproute2: `ip netns` for the test that partitions an etcd member.
-APT_PACKAGES := etcd-server etcd-client protobuf-compiler libprotobuf-dev chromium iproute2
+# python3-venv: the Python test peers' environment (peers/.venv).
+APT_PACKAGES := etcd-server etcd-client protobuf-compiler libprotobuf-dev chromium iproute2 python3-venv
 
 # cargo-leptos finds wasm-opt (npm `binaryen`) and wasm-bindgen on PATH.
 export PATH := $(CURDIR)/end2end/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: help setup setup-apt setup-rust setup-npm build run test test-rust test-e2e bench soak lint clean
+.PHONY: help setup setup-apt setup-rust setup-npm setup-peers build run test test-rust test-e2e bench soak lint clean
 
 help:
 	@echo "make run    set up, build (release) and start the dashboard on a private etcd"
 	@echo "make test   set up, build once, run every Rust and end-to-end test"
 	@echo "make build  set up and build the release server and wasm"
-	@echo "make soak   the chaos test for SECONDS (3600) per shape, LEASEHOLD_CHAOS_SEED to replay one"
+	@echo "make soak   the chaos test for SECONDS (3600) per shape, LEASEHOLD_CHAOS_SEED to replay one;"
+	@echo "            the OpenAPI fuzzing with EXAMPLES (1000) cases per operation"
 	@echo "make bench  benchmarks: Leasehold next to etcd alone, one table (target/bench/report.md)"
 	@echo "make lint   rustfmt and clippy, as CI would want them"
 
 setup:
 	@t0=$$(date +%s%N); \
-	$(MAKE) --no-print-directory setup-apt setup-rust setup-npm; \
+	$(MAKE) --no-print-directory setup-apt setup-rust setup-npm setup-peers; \
 	echo "setup: $$(( ($$(date +%s%N) - t0) / 1000000 )) ms"
 
 # Debian packages: only what is missing, with one `apt-get update` before.
@@ -58,32 +60,52 @@ end2end/node_modules/.installed: end2end/package-lock.json end2end/package.json
 	cd end2end && npm ci --no-audit --no-fund
 	touch $@
 
+# The Python test peers (schemathesis, ...), pinned in peers/requirements.txt,
+# in their own virtual environment; reinstalled only when the list changes.
+setup-peers: peers/.venv/.installed
+peers/.venv/.installed: peers/requirements.txt
+	rm -rf peers/.venv
+	python3 -m venv peers/.venv
+	peers/.venv/bin/pip install --quiet --disable-pip-version-check --no-input -r peers/requirements.txt
+	touch $@
+
 # Release server binary (target/release/leasehold, the site built in) and
-# site (target/site), with precompressed .br/.gz assets. Skipped when nothing
-# it is built from changed since the last build: BUILD_STAMP holds the hash
-# of those inputs (sources by content, so a touch or a checkout of the same
-# tree rebuilds nothing; the commit, which --version names; the tools'
-# versions; the flags in the environment). Tests are not inputs of the build.
+# site (target/site), with precompressed .br/.gz assets. Each half is skipped
+# when nothing it is built from changed since it was last built: a stamp
+# holds the hash of those inputs (sources by content, so a touch or a
+# checkout of the same tree rebuilds nothing; the tools' versions; the flags
+# in the environment). The site's stamp covers the app, the style and what
+# both halves share; the server's covers those, the server, the benchmarks
+# and the commit, which --version names: a new commit rebuilds the server
+# (the site is built in) but not the site. Tests are inputs of neither.
 # cargo-leptos builds the site only; the binaries are one `cargo build` of the
 # whole workspace, whose features are those `cargo test --workspace` and the
 # benchmarks use, so neither rebuilds a crate that `make build` built (a
 # `-p server` build leaves out what bench and the tests turn on in axum,
 # tower, hyper and reqwest, and everything above them was compiled twice).
+SITE_STAMP := target/.site-inputs
 BUILD_STAMP := target/.build-inputs
-BUILD_INPUTS := { find app server bench style vendor -type f -not -path 'server/tests/*' -print0 | sort -z | xargs -0 sha256sum; \
-	sha256sum Cargo.toml Cargo.lock .cargo/config.toml Makefile; git rev-parse HEAD 2>/dev/null || true; \
+SITE_INPUTS := { find app style vendor -type f -print0 | sort -z | xargs -0 sha256sum; \
+	sha256sum Cargo.toml Cargo.lock .cargo/config.toml Makefile; \
 	echo "$${RUSTFLAGS:-} $${CARGO_TARGET_DIR:-} $${CARGO_PROFILE_RELEASE_LTO:-}"; \
 	rustc -vV; cargo leptos --version; wasm-bindgen --version; wasm-opt --version; } | sha256sum | cut -d' ' -f1
+SERVER_INPUTS := { echo "$$site"; find server bench -type f -not -path 'server/tests/*' -print0 | sort -z | xargs -0 sha256sum; \
+	git rev-parse HEAD 2>/dev/null || true; } | sha256sum | cut -d' ' -f1
 build: setup
-	@t0=$$(date +%s%N); inputs=$$($(BUILD_INPUTS)); \
-	if [ -x target/release/leasehold ] && [ -f target/site/pkg/leasehold.wasm ] && \
-	   [ "$$inputs" = "$$(cat $(BUILD_STAMP) 2>/dev/null)" ]; then \
-	  echo "build: nothing changed since the last build ($(BUILD_STAMP))"; \
+	@t0=$$(date +%s%N); site=$$($(SITE_INPUTS)); server=$$($(SERVER_INPUTS)); \
+	if [ -f target/site/pkg/leasehold.wasm ] && [ "$$site" = "$$(cat $(SITE_STAMP) 2>/dev/null)" ]; then \
+	  echo "build: the site is as built ($(SITE_STAMP))"; \
+	else \
+	  rm -f $(SITE_STAMP) $(BUILD_STAMP); \
+	  cargo leptos build --release --precompress --split --frontend-only; \
+	  echo "$$site" > $(SITE_STAMP); \
+	fi; \
+	if [ -x target/release/leasehold ] && [ "$$server" = "$$(cat $(BUILD_STAMP) 2>/dev/null)" ]; then \
+	  echo "build: the server is as built ($(BUILD_STAMP))"; \
 	else \
 	  rm -f $(BUILD_STAMP); \
-	  cargo leptos build --release --precompress --split --frontend-only; \
 	  env $(LEPTOS_BUILD_ENV) cargo build --release --workspace; \
-	  echo "$$inputs" > $(BUILD_STAMP); \
+	  echo "$$server" > $(BUILD_STAMP); \
 	fi; \
 	echo "build: $$(( ($$(date +%s%N) - t0) / 1000000 )) ms"
 
@@ -112,10 +134,13 @@ test-e2e:
 bench: build
 	target/release/leasehold-bench $(ONLY)
 
-# The chaos test of `make test` (30 s per shape there), for longer.
+# The chaos test of `make test` (30 s per shape there), for longer; and the
+# OpenAPI fuzzing of `make test` (25 cases per operation there) with EXAMPLES.
 SECONDS ?= 3600
+EXAMPLES ?= 1000
 soak: setup
 	env $(LEPTOS_BUILD_ENV) LEASEHOLD_CHAOS_SECONDS=$(SECONDS) cargo test --release -p server --test chaos -- --nocapture
+	env $(LEPTOS_BUILD_ENV) LEASEHOLD_SCHEMATHESIS_EXAMPLES=$(EXAMPLES) cargo test --release -p server --test openapi -- --nocapture
 
 lint:
 	cargo fmt --all --check
@@ -124,4 +149,4 @@ lint:
 
 clean:
 	cargo clean
-	rm -rf end2end/node_modules end2end/test-results
+	rm -rf end2end/node_modules end2end/test-results peers/.venv

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// What a user may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Reads everything.
@@ -16,6 +17,7 @@ pub enum Role {
 /// user and everyone has the server's one role: `operator`, or `viewer`
 /// under `--read-only`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MeBody {
     pub user: Option<String>,
     pub role: Role,
@@ -27,6 +29,7 @@ pub struct MeBody {
 
 /// `POST /api/v1/login` answers who signed in.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LoginBody {
     pub user: String,
     pub role: Role,

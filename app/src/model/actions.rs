@@ -11,6 +11,7 @@ use super::{Contender, ErrorDetail, LeaseDetailBody, LeaseId, Revision};
 /// showed. The lease is revoked only if it holds exactly these keys now
 /// (`?expect_keys=N` checks the number alone).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RevokeRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect_keys: Option<Vec<String>>,
@@ -18,6 +19,7 @@ pub struct RevokeRequest {
 
 /// `DELETE /api/v1/leases/{id}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RevokedBody {
     pub revision: Revision,
     pub revoked: LeaseId,
@@ -26,6 +28,7 @@ pub struct RevokedBody {
 
 /// The holder a break-lock request was confirmed against.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ExpectedHolder {
     /// The holder's key, as `Contender::key` spells it.
     pub key: String,
@@ -34,6 +37,7 @@ pub struct ExpectedHolder {
 
 /// `POST /api/v1/locks/{name}/break`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct BreakLockRequest {
     pub expect_holder: ExpectedHolder,
     /// As [`RevokeRequest::expect_keys`], for the holder's lease.
@@ -44,6 +48,7 @@ pub struct BreakLockRequest {
 /// What breaking a lock did: the holder's key deleted at `released_at`, while
 /// it still held the lock, then its lease revoked at `revision`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LockBrokenBody {
     pub lock: String,
     pub released_at: Revision,
@@ -56,6 +61,7 @@ pub struct LockBrokenBody {
 /// The 409 `holder_changed` of a break-lock request: the lock's holder now
 /// (`None`: nobody holds it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct HolderChangedBody {
     pub error: ErrorDetail,
     pub current: Option<Contender>,
@@ -64,6 +70,7 @@ pub struct HolderChangedBody {
 /// The 409 `changed` of a revoke: the lease's keys are not what the preview
 /// showed; `current` is the preview now.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LeaseChangedBody {
     pub error: ErrorDetail,
     pub current: LeaseDetailBody,

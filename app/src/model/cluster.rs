@@ -8,6 +8,7 @@ use super::{MemberId, Revision};
 /// `None` when the member did not answer its last status request; `errors`
 /// then says why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Member {
     pub id: MemberId,
     pub name: String,
@@ -25,6 +26,7 @@ pub struct Member {
 
 /// `GET /api/v1/cluster`, and the `cluster` topic's snapshot.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ClusterBody {
     pub revision: Revision,
     /// `None` until the first member list has been read.
@@ -38,6 +40,7 @@ pub struct ClusterBody {
 
 /// The connection part of the health body.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct EtcdHealth {
     pub connected: bool,
     pub endpoints: Vec<String>,
@@ -48,6 +51,7 @@ pub struct EtcdHealth {
 
 /// One supervised background task.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TaskHealth {
     pub name: String,
     pub running: bool,
@@ -57,6 +61,7 @@ pub struct TaskHealth {
 
 /// `GET /api/v1/health`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct HealthBody {
     /// `ok` when synced and every task runs, `degraded` otherwise.
     pub status: String,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 /// Why a request or a subscription was refused: `error.code` of a REST error
 /// body, `code` of a WebSocket `error` message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     BadRequest,

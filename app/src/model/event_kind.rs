@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// The kind of a timeline event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     InstanceRegistered,

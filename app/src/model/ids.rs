@@ -81,6 +81,22 @@ macro_rules! hex_id {
             }
         }
 
+        /// A string of lowercase hex, as [`fmt::Display`] writes it.
+        #[cfg(feature = "ssr")]
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .pattern(Some("^[0-9a-fA-F]{1,16}$"))
+                    .description(Some(concat!(stringify!($name), ": 64 bits in hexadecimal, as etcd writes them into keys (lowercase, no leading zeros, no 0x)")))
+                    .examples(["694d8b0ee8ec6c0a"])
+                    .into()
+            }
+        }
+
+        #[cfg(feature = "ssr")]
+        impl utoipa::ToSchema for $name {}
+
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
                 let s = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;

@@ -7,6 +7,7 @@ use super::{ErrorDetail, LeaseId, Revision};
 
 /// What the classifier made of a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum KvKind {
     /// A registered instance of a service.
@@ -26,6 +27,7 @@ pub enum KvKind {
 /// the text when it is UTF-8, else a lossy rendering with the exact bytes in
 /// `key_base64`/`value_base64`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Kv {
     pub key: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -59,6 +61,7 @@ impl Kv {
 /// `GET /api/v1/kv?prefix=P&limit=N&after=KEY`, and the `kv:<prefix>` topic's
 /// snapshot (where `more` is always false).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct KvListBody {
     pub revision: Revision,
     pub items: Vec<Kv>,
@@ -81,6 +84,7 @@ pub const KV_TOPIC_MAX: usize = 10_000;
 /// prefix, which ends with `/` (a key directly in the folder has no `/` after
 /// the folder's prefix, so the two never collide).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct KvDirEntry {
     /// What follows the folder's prefix: `name` for a key, `name/` for a
     /// sub-folder.
@@ -94,6 +98,7 @@ pub struct KvDirEntry {
 /// etcd's byte order; a folder of more than 10,000 entries is refused with
 /// `too_large`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct KvDirBody {
     pub revision: Revision,
     pub prefix: String,
@@ -104,6 +109,7 @@ pub struct KvDirBody {
 
 /// `GET /api/v1/kv/{key}` (with or without `?rev=R`), and a successful `PUT`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct KvBody {
     pub revision: Revision,
     /// `None` when the key did not exist at the revision asked for.
@@ -112,6 +118,7 @@ pub struct KvBody {
 
 /// One version of a key in its history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct KvVersion {
     pub mod_revision: Revision,
     /// 0 for a deletion.
@@ -125,6 +132,7 @@ pub struct KvVersion {
 
 /// `GET /api/v1/kv/{key}/history`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct KvHistoryBody {
     pub revision: Revision,
     /// Newest first.
@@ -145,6 +153,7 @@ pub struct KvHistoryBody {
 /// must not exist). Fields are optional here so that a missing one is a 400
 /// with a clear message rather than a decoding failure.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct KvPutRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
@@ -156,6 +165,7 @@ pub struct KvPutRequest {
 
 /// `DELETE /api/v1/kv/{key}?expect_mod_revision=N`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct KvDeletedBody {
     pub revision: Revision,
 }
@@ -163,6 +173,7 @@ pub struct KvDeletedBody {
 /// The 409 of a compare-and-swap that lost: the error, and the key as it is
 /// now (`None`: it does not exist).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct KvConflictBody {
     pub error: ErrorDetail,
     pub current: Option<Kv>,
@@ -170,6 +181,7 @@ pub struct KvConflictBody {
 
 /// A key present at both revisions of a diff, with another `mod_revision`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct KvChange {
     pub before: Kv,
     pub after: Kv,
@@ -177,6 +189,7 @@ pub struct KvChange {
 
 /// `GET /api/v1/kv-diff?prefix=P&from=R1&to=R2`: each list in key order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct KvDiffBody {
     pub revision: Revision,
     pub from: Revision,

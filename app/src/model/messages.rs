@@ -7,6 +7,7 @@ use super::{ErrorCode, Revision, Topic};
 
 /// What the client sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ClientMsg {
     Subscribe {
@@ -22,6 +23,7 @@ pub enum ClientMsg {
 
 /// The state of the server's link to etcd, as `status` messages report it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EtcdState {
     /// Watching, and the model is current.
@@ -49,11 +51,22 @@ impl EtcdState {
 /// (serde cannot read a `RawValue` inside an internally tagged enum, so
 /// reading goes through a flat struct; writing uses the tag directly.)
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(tag = "op", rename_all = "snake_case", try_from = "FlatPatchOp")]
 pub enum PatchOp {
-    Upsert { id: String, value: Box<RawValue> },
-    Remove { id: String },
-    Append { value: Box<RawValue> },
+    Upsert {
+        id: String,
+        /// The entity, as the topic's snapshot holds it (docs/websocket.md, Topics).
+        #[cfg_attr(feature = "ssr", schema(value_type = serde_json::Value))]
+        value: Box<RawValue>,
+    },
+    Remove {
+        id: String,
+    },
+    Append {
+        #[cfg_attr(feature = "ssr", schema(value_type = serde_json::Value))]
+        value: Box<RawValue>,
+    },
 }
 
 impl Clone for PatchOp {
@@ -83,6 +96,7 @@ impl PatchOp {
 
 /// What the server sends.
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case", try_from = "FlatServerMsg")]
 pub enum ServerMsg {
     /// `more`: the snapshot is large and continues in the patches that
@@ -90,6 +104,8 @@ pub enum ServerMsg {
     Snapshot {
         topic: Topic,
         revision: Revision,
+        /// The topic's body (docs/websocket.md, Topics).
+        #[cfg_attr(feature = "ssr", schema(value_type = serde_json::Value))]
         data: Box<RawValue>,
         #[serde(default, skip_serializing_if = "is_false")]
         more: bool,
@@ -210,11 +226,13 @@ impl TryFrom<FlatServerMsg> for ServerMsg {
 
 /// `{"error":{"code","message"}}`, the body of every REST error.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ErrorDetail {
     pub code: ErrorCode,
     pub message: String,

@@ -9,6 +9,7 @@ use super::{LeaseId, Revision};
 
 /// How an instance registered: which framework's key and value format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Layout {
     Kratos,
@@ -53,6 +54,7 @@ impl fmt::Display for Layout {
 
 /// One registered instance of a service.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Instance {
     /// The key's id ([`key_id`](super::key_id)): its text, or `base64:` and
     /// the key's base64 when it is not UTF-8 or begins with `base64:`.
@@ -88,6 +90,7 @@ pub struct Instance {
 
 /// A row of the services list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ServiceSummary {
     pub name: String,
     pub layouts: Vec<Layout>,
@@ -98,6 +101,7 @@ pub struct ServiceSummary {
 
 /// `GET /api/v1/services`, and the `services` topic's snapshot.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ServicesBody {
     pub revision: Revision,
     pub services: Vec<ServiceSummary>,
@@ -107,6 +111,7 @@ pub struct ServicesBody {
 
 /// `GET /api/v1/services/{name}`, and the `service:<name>` topic's snapshot.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ServiceBody {
     pub revision: Revision,
     pub name: String,
@@ -117,6 +122,7 @@ pub struct ServiceBody {
 
 /// A key queued on a lock or standing in an election.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Contender {
     pub key: String,
     pub lease: LeaseId,
@@ -128,6 +134,7 @@ pub struct Contender {
 
 /// A lock: the holder (lowest create revision) and the queue behind it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Lock {
     pub name: String,
     pub holder: Option<Contender>,
@@ -147,6 +154,7 @@ pub struct Lock {
 /// object through serde's generic `Content` first, code the wasm would carry
 /// for this type alone.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(from = "CandidateWire")]
 pub struct Candidate {
     #[serde(flatten)]
@@ -182,6 +190,7 @@ impl From<CandidateWire> for Candidate {
 
 /// An election: the leader (lowest create revision) and the other candidates.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Election {
     pub name: String,
     pub leader: Option<Candidate>,
@@ -194,6 +203,7 @@ pub struct Election {
 
 /// `GET /api/v1/locks`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LocksBody {
     pub revision: Revision,
     pub locks: Vec<Lock>,
@@ -203,6 +213,7 @@ pub struct LocksBody {
 
 /// `GET /api/v1/elections`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ElectionsBody {
     pub revision: Revision,
     pub elections: Vec<Election>,
@@ -212,6 +223,7 @@ pub struct ElectionsBody {
 
 /// An etcd lease as Leasehold last sampled it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Lease {
     pub id: LeaseId,
     /// Remaining seconds at `sampled_at`; -1 when etcd said it has expired.
@@ -227,6 +239,7 @@ pub struct Lease {
 
 /// `GET /api/v1/leases`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LeasesBody {
     pub revision: Revision,
     pub leases: Vec<Lease>,
@@ -236,6 +249,7 @@ pub struct LeasesBody {
 
 /// `GET /api/v1/leases/{id}`: the lease and exactly what revoking it removes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LeaseDetailBody {
     pub revision: Revision,
     pub lease: Lease,
@@ -271,6 +285,7 @@ impl LeaseDetailBody {
 
 /// One entry of the timeline: something that happened at a revision.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Event {
     pub revision: Revision,
     /// When Leasehold saw it (RFC 3339).
@@ -283,6 +298,7 @@ pub struct Event {
 
 /// `GET /api/v1/events`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct EventsBody {
     pub revision: Revision,
     pub events: Vec<Event>,

@@ -88,6 +88,23 @@ impl Serialize for Topic {
     }
 }
 
+/// The topic as the wire spells it; the pattern admits every topic a server
+/// may send, and what follows `service:`, `kv:` and `kv-dir:` is free text.
+#[cfg(feature = "ssr")]
+impl utoipa::PartialSchema for Topic {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(r"^(cluster|services|leases|locks|elections|events|service:[\s\S]+|kv:[\s\S]*|kv-dir:[\s\S]*)$"))
+            .description(Some("A subscription topic (docs/websocket.md, Topics)"))
+            .examples(["services", "service:payment", "kv:/config/"])
+            .into()
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl utoipa::ToSchema for Topic {}
+
 impl<'de> Deserialize<'de> for Topic {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let s = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;

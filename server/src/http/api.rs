@@ -12,6 +12,7 @@ use axum::Json;
 use serde::Deserialize;
 
 use super::error::ApiError;
+use super::openapi::Failures;
 use super::AppState;
 use crate::auth::AuthMode;
 
@@ -22,6 +23,17 @@ const UNDISCLOSED: &str = "failing; sign in for the details (they are also in th
 /// users`, a caller without a session learns the state but not the
 /// details: no endpoints, and a generic text for every error (they name
 /// etcd's addresses and users).
+#[utoipa::path(
+    get,
+    path = "/health",
+    operation_id = "health",
+    tag = "server",
+    responses(
+        (status = 200, description = "The model is synced with etcd (status `ok`, or `degraded` while a task restarts)", body = HealthBody),
+        (status = 503, description = "Not synced with etcd: the same body, saying why", body = HealthBody),
+        (status = 403, description = "host_not_allowed: the Host rule", body = app::model::ErrorBody),
+    )
+)]
 pub async fn health(State(state): State<AppState>, headers: HeaderMap) -> (StatusCode, Json<HealthBody>) {
     let link = state.store.link();
     let mut tasks = state.tasks.health();
@@ -58,22 +70,51 @@ pub async fn health(State(state): State<AppState>, headers: HeaderMap) -> (Statu
 }
 
 /// `GET /api/v1/cluster`.
+#[utoipa::path(
+    get,
+    path = "/cluster",
+    operation_id = "cluster",
+    tag = "registry",
+    responses((status = 200, description = "The members and their status", body = ClusterBody), Failures)
+)]
 pub async fn cluster(State(state): State<AppState>) -> Json<ClusterBody> {
     Json(state.store.cluster_body())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ServicesQuery {
+    /// Only the services whose name holds this text (any case).
     q: Option<String>,
 }
 
 /// `GET /api/v1/services?q=TEXT`.
+#[utoipa::path(
+    get,
+    path = "/services",
+    operation_id = "services",
+    tag = "registry",
+    params(ServicesQuery),
+    responses((status = 200, description = "The services, by name", body = ServicesBody), Failures)
+)]
 pub async fn services(State(state): State<AppState>, Query(query): Query<ServicesQuery>) -> Json<ServicesBody> {
     let filter = query.q.as_deref().filter(|q| !q.is_empty());
     Json(state.store.services_body(filter))
 }
 
 /// `GET /api/v1/services/{name}`: 404 when the service has no instances.
+#[utoipa::path(
+    get,
+    path = "/services/{name}",
+    operation_id = "service",
+    tag = "registry",
+    params(("name" = String, Path, description = "The service's name")),
+    responses(
+        (status = 200, description = "The service's instances", body = ServiceBody),
+        (status = 404, description = "not_found: no instance of that name", body = app::model::ErrorBody),
+        Failures,
+    )
+)]
 pub async fn service(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<ServiceBody>, ApiError> {
     state
         .store
@@ -83,11 +124,30 @@ pub async fn service(State(state): State<AppState>, Path(name): Path<String>) ->
 }
 
 /// `GET /api/v1/leases`.
+#[utoipa::path(
+    get,
+    path = "/leases",
+    operation_id = "leases",
+    tag = "registry",
+    responses((status = 200, description = "Every lease the model knows", body = LeasesBody), Failures)
+)]
 pub async fn leases(State(state): State<AppState>) -> Json<LeasesBody> {
     Json(state.store.leases_body())
 }
 
 /// `GET /api/v1/leases/{id}`: the lease and what revoking it would remove.
+#[utoipa::path(
+    get,
+    path = "/leases/{id}",
+    operation_id = "lease",
+    tag = "registry",
+    params(("id" = LeaseId, Path, description = "The lease id in hexadecimal")),
+    responses(
+        (status = 200, description = "The lease and exactly what revoking it removes", body = LeaseDetailBody),
+        (status = 404, description = "not_found: etcd has no such lease", body = app::model::ErrorBody),
+        Failures,
+    )
+)]
 pub async fn lease(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<LeaseDetailBody>, ApiError> {
     let lease: LeaseId = id
         .parse()
@@ -120,6 +180,24 @@ const EVENTS_MAX: usize = 10_000;
 /// the newest `limit` events that match, oldest first, from the whole
 /// history the server keeps; `matched`, `oldest` and `next_before` say how
 /// much there is and how to page back.
+#[utoipa::path(
+    get,
+    path = "/events",
+    operation_id = "events",
+    tag = "registry",
+    params(
+        ("since" = Option<i64>, Query, minimum = 0, description = "Only events after this revision"),
+        ("before" = Option<i64>, Query, minimum = 0, description = "Only events before this revision (paging back)"),
+        ("limit" = Option<i64>, Query, minimum = 0, maximum = 10000, description = "At most this many, the newest (1000)"),
+        ("kind" = Option<String>, Query, description = "Kinds, comma-separated (docs/api.md, Events)"),
+        ("q" = Option<String>, Query, description = "Text the subject or detail holds"),
+        ("subject" = Option<String>, Query, description = "Exactly this subject"),
+        ("hide" = Option<String>, Query, description = "`lock_chatter`: leave out lock waits and releases"),
+        ("from" = Option<String>, Query, format = DateTime, description = "Only events at or after this time (RFC 3339)"),
+        ("until" = Option<String>, Query, format = DateTime, description = "Only events at or before this time (RFC 3339)"),
+    ),
+    responses((status = 200, description = "The newest matching events, oldest first", body = app::model::EventsBody), Failures)
+)]
 pub async fn events(
     State(state): State<AppState>,
     Query(query): Query<Vec<(String, String)>>,
@@ -165,16 +243,40 @@ fn utc_time(name: &str, text: &str) -> Result<String, ApiError> {
 }
 
 /// `GET /api/v1/locks`.
+#[utoipa::path(
+    get,
+    path = "/locks",
+    operation_id = "locks",
+    tag = "registry",
+    responses((status = 200, description = "Every lock, with holder and queue", body = LocksBody), Failures)
+)]
 pub async fn locks(State(state): State<AppState>) -> Json<LocksBody> {
     Json(state.store.locks_body())
 }
 
 /// `GET /api/v1/elections`.
+#[utoipa::path(
+    get,
+    path = "/elections",
+    operation_id = "elections",
+    tag = "registry",
+    responses((status = 200, description = "Every election, with leader and candidates", body = ElectionsBody), Failures)
+)]
 pub async fn elections(State(state): State<AppState>) -> Json<ElectionsBody> {
     Json(state.store.elections_body())
 }
 
 /// `GET /metrics`: Prometheus text format.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "server",
+    responses(
+        (status = 200, description = "Prometheus text format (docs/api.md, Metrics)", content_type = "text/plain", body = String),
+        (status = 403, description = "host_not_allowed: the Host rule", body = app::model::ErrorBody),
+    )
+)]
 pub async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResponse {
     let body = state.store.metrics().render(state.store.revision());
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)

@@ -93,7 +93,7 @@ fn cookie(token: &str, max_age: Duration, secure: bool) -> Result<HeaderValue, A
 }
 
 /// A login request. No `Debug`: it holds a password.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct LoginRequest {
     username: String,
     password: String,
@@ -104,6 +104,24 @@ pub struct LoginRequest {
 /// must wait after too many attempts; 503 `busy` while the server already
 /// checks [`super::MAX_HASHING`] passwords (an attempt it did not check
 /// does not count against the client).
+#[utoipa::path(
+    post,
+    path = "/login",
+    operation_id = "login",
+    tag = "access",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Signed in: the session cookie is set", body = LoginBody,
+            headers(("set-cookie" = String, description = "The session cookie, HttpOnly, SameSite=Strict"))),
+        (status = 400, description = "bad_request: not a login body, or --auth none (no login)", body = app::model::ErrorBody),
+        (status = 401, description = "unauthenticated: a wrong user name or password", body = app::model::ErrorBody),
+        (status = 403, description = "forbidden or host_not_allowed: the Origin or Host rules", body = app::model::ErrorBody),
+        (status = 429, description = "too_many_requests: too many attempts from this client", body = app::model::ErrorBody,
+            headers(("retry-after" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "busy: every password check is taken", body = app::model::ErrorBody,
+            headers(("retry-after" = u64, description = "Seconds to wait"))),
+    )
+)]
 pub async fn login(
     State(state): State<AppState>,
     Extension(Client(from)): Extension<Client>,
@@ -163,6 +181,17 @@ pub async fn login(
 
 /// `POST /api/v1/logout`: ends the session (its WebSockets close) and clears
 /// the cookie. 200 whether or not there was a session.
+#[utoipa::path(
+    post,
+    path = "/logout",
+    operation_id = "logout",
+    tag = "access",
+    responses(
+        (status = 200, description = "The session (if any) ended and the cookie cleared", body = Object,
+            headers(("set-cookie" = String, description = "The cookie, expired"))),
+        (status = 403, description = "forbidden or host_not_allowed: the Origin or Host rules", body = app::model::ErrorBody),
+    )
+)]
 pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     if let Some(session) = session_token(&headers).and_then(|token| state.sessions.end(token)) {
         tracing::info!(user = %session.user, "signed out");
@@ -172,6 +201,13 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result
 }
 
 /// `GET /api/v1/me`: who this is and what they may do.
+#[utoipa::path(
+    get,
+    path = "/me",
+    operation_id = "me",
+    tag = "access",
+    responses((status = 200, description = "Who the caller is and what they may do", body = MeBody), super::openapi::Failures)
+)]
 pub async fn me(State(state): State<AppState>, Extension(caller): Extension<Caller>) -> Json<MeBody> {
     Json(MeBody {
         user: caller.user,

@@ -126,3 +126,44 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+/// Most bytes of a framework refusal's text that [`json_errors`] reads.
+const REFUSAL_TEXT_MAX: usize = 4096;
+
+/// The framework's own refusals under `/api/v1` as the JSON error body:
+/// axum answers a path segment that is not UTF-8, a body over the limit or a
+/// request that is no WebSocket upgrade with a line of plain text; an API
+/// client (and the OpenAPI document) expects `{"error":{"code","message"}}`
+/// from every route. The status and other headers stay as they were.
+pub async fn json_errors(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let response = next.run(request).await;
+    let plain_text = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("text/plain"));
+    if !response.status().is_client_error() || !plain_text {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, REFUSAL_TEXT_MAX).await.unwrap_or_default();
+    let code = match parts.status {
+        StatusCode::UNAUTHORIZED => ErrorCode::Unauthenticated,
+        StatusCode::FORBIDDEN => ErrorCode::Forbidden,
+        StatusCode::NOT_FOUND => ErrorCode::NotFound,
+        StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::TooLarge,
+        StatusCode::TOO_MANY_REQUESTS => ErrorCode::TooManyRequests,
+        _ => ErrorCode::BadRequest,
+    };
+    let message = String::from_utf8_lossy(&text).trim().to_owned();
+    let body = ErrorBody {
+        error: ErrorDetail { code, message },
+    };
+    let json = serde_json::to_vec(&body).unwrap_or_default();
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    parts.headers.insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(parts, axum::body::Body::from(json))
+}

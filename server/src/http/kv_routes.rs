@@ -36,6 +36,7 @@ use base64::Engine;
 use super::audit::Entry;
 use super::client::Client;
 use super::error::ApiError;
+use super::openapi::Failures;
 use super::AppState;
 use crate::auth::Caller;
 use crate::etcd::{KvError, Removal, Swap};
@@ -157,6 +158,20 @@ fn bytes_of(text: Option<&String>, base64: Option<&String>, name: &str) -> Resul
 
 /// `GET /api/v1/kv?prefix=P&limit=N&after=KEY` (`after_base64` for a key
 /// that is not UTF-8): one page, read from etcd with a range limit.
+#[utoipa::path(
+    get,
+    path = "/kv",
+    operation_id = "list_keys",
+    tag = "configuration",
+    params(
+        ("prefix" = Option<String>, Query, description = "The keys under this prefix (all)"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 10000, description = "At most this many (1000)"),
+        ("after" = Option<String>, Query, description = "The page after this key"),
+        ("after_base64" = Option<String>, Query, description = "The page after this key, in base64 (a key that is not UTF-8)"),
+        ("contains" = Option<String>, Query, description = "Only the keys whose name holds this text (from the model)"),
+    ),
+    responses((status = 200, description = "One page of keys, in etcd's byte order", body = KvListBody), Failures)
+)]
 pub async fn list(
     State(state): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
@@ -201,6 +216,19 @@ pub async fn list(
 }
 
 /// `GET /api/v1/kv/{key}` (`?rev=R`: as it was at revision R).
+#[utoipa::path(
+    get,
+    path = "/kv/{key}",
+    operation_id = "get_key",
+    tag = "configuration",
+    params(("key" = String, Path, description = "The key's id, percent-encoded: the key, or base64: and its bytes in base64"), ("rev" = Option<i64>, Query, minimum = 1, description = "As the key was at this revision")),
+    responses(
+        (status = 200, description = "The key (`kv` null: it did not exist at `rev`)", body = KvBody),
+        (status = 404, description = "not_found: no such key now", body = app::model::ErrorBody),
+        (status = 410, description = "compacted: `rev` is older than etcd's compaction", body = app::model::ErrorBody),
+        Failures,
+    )
+)]
 pub async fn get(
     State(state): State<AppState>,
     uri: Uri,
@@ -221,6 +249,14 @@ pub async fn get(
 }
 
 /// `GET /api/v1/kv/{key}/history`: newest first.
+#[utoipa::path(
+    get,
+    path = "/kv/{key}/history",
+    operation_id = "key_history",
+    tag = "configuration",
+    params(("key" = String, Path, description = "The key's id, percent-encoded: the key, or base64: and its bytes in base64")),
+    responses((status = 200, description = "The key's versions, newest first", body = KvHistoryBody), Failures)
+)]
 pub async fn history(State(state): State<AppState>, uri: Uri) -> Result<Json<KvHistoryBody>, ApiError> {
     let key = key_in_path(&uri, 1)?;
     in_scope(&state, &key, false)?;
@@ -252,6 +288,22 @@ pub async fn history(State(state): State<AppState>, uri: Uri) -> Result<Json<KvH
 }
 
 /// `GET /api/v1/kv-diff?prefix=P&from=R1&to=R2`.
+#[utoipa::path(
+    get,
+    path = "/kv-diff",
+    operation_id = "diff_prefix",
+    tag = "configuration",
+    params(
+        ("prefix" = Option<String>, Query, description = "The keys under this prefix (all)"),
+        ("from" = i64, Query, minimum = 1, description = "The earlier revision"),
+        ("to" = Option<i64>, Query, minimum = 1, description = "The later revision (now)"),
+    ),
+    responses(
+        (status = 200, description = "What was added, removed and changed between the two", body = KvDiffBody),
+        (status = 410, description = "compacted: `from` is older than etcd's compaction", body = app::model::ErrorBody),
+        Failures,
+    )
+)]
 pub async fn diff(
     State(state): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
@@ -368,6 +420,20 @@ fn write_target<'a>(
 }
 
 /// `PUT /api/v1/kv/{key}`: a compare-and-swap on `expect_mod_revision`.
+#[utoipa::path(
+    put,
+    path = "/kv/{key}",
+    operation_id = "put_key",
+    tag = "configuration",
+    params(("key" = String, Path, description = "The key's id, percent-encoded: the key, or base64: and its bytes in base64")),
+    request_body = KvPutRequest,
+    responses(
+        (status = 200, description = "Written: the key as it is now", body = KvBody),
+        (status = 409, description = "conflict: the key is no longer at `expect_mod_revision`; `current` is the key now", body = app::model::KvConflictBody),
+        (status = 413, description = "too_large: a body over etcd's largest request", body = app::model::ErrorBody),
+        Failures,
+    )
+)]
 pub async fn put(
     State(state): State<AppState>,
     Extension(Client(from)): Extension<Client>,
@@ -416,6 +482,19 @@ pub async fn put(
 }
 
 /// `DELETE /api/v1/kv/{key}?expect_mod_revision=N`: a compare-and-delete.
+#[utoipa::path(
+    delete,
+    path = "/kv/{key}",
+    operation_id = "delete_key",
+    tag = "configuration",
+    params(("key" = String, Path, description = "The key's id, percent-encoded: the key, or base64: and its bytes in base64"), ("expect_mod_revision" = i64, Query, minimum = 0, description = "The mod_revision being deleted")),
+    responses(
+        (status = 200, description = "Deleted", body = KvDeletedBody),
+        (status = 404, description = "not_found: no such key", body = app::model::ErrorBody),
+        (status = 409, description = "conflict: the key is no longer at `expect_mod_revision`; `current` is the key now", body = app::model::KvConflictBody),
+        Failures,
+    )
+)]
 pub async fn delete(
     State(state): State<AppState>,
     Extension(Client(from)): Extension<Client>,
@@ -448,20 +527,45 @@ pub async fn delete(
     }
 }
 
-/// `PUT` and `DELETE` of a key under `--read-only`: refused and audited.
-pub async fn read_only(
+/// `PUT` of a key under `--read-only`: refused and audited.
+#[utoipa::path(
+    put,
+    path = "/kv/{key}",
+    operation_id = "put_key",
+    tag = "configuration",
+    params(("key" = String, Path, description = "The key's id, percent-encoded: the key, or base64: and its bytes in base64")),
+    responses((status = 403, description = "forbidden: this server runs with --read-only", body = app::model::ErrorBody), Failures)
+)]
+pub async fn read_only_put(
     State(state): State<AppState>,
     Extension(Client(from)): Extension<Client>,
     Extension(caller): Extension<Caller>,
-    method: axum::http::Method,
     uri: Uri,
 ) -> ApiError {
-    let action = if method == axum::http::Method::PUT {
-        "put_key"
-    } else {
-        "delete_key"
-    };
-    let (writer, _) = write_target(&state, &caller, from, action, &uri);
+    read_only(&state, &caller, from, "put_key", &uri)
+}
+
+/// `DELETE` of a key under `--read-only`: refused and audited.
+#[utoipa::path(
+    delete,
+    path = "/kv/{key}",
+    operation_id = "delete_key",
+    tag = "configuration",
+    params(("key" = String, Path, description = "The key's id, percent-encoded: the key, or base64: and its bytes in base64")),
+    responses((status = 403, description = "forbidden: this server runs with --read-only", body = app::model::ErrorBody), Failures)
+)]
+pub async fn read_only_delete(
+    State(state): State<AppState>,
+    Extension(Client(from)): Extension<Client>,
+    Extension(caller): Extension<Caller>,
+    uri: Uri,
+) -> ApiError {
+    read_only(&state, &caller, from, "delete_key", &uri)
+}
+
+/// A write refused under `--read-only`, audited.
+fn read_only(state: &AppState, caller: &Caller, from: std::net::IpAddr, action: &'static str, uri: &Uri) -> ApiError {
+    let (writer, _) = write_target(state, caller, from, action, uri);
     writer.refuse(ApiError::Forbidden(
         "this Leasehold runs with --read-only: nothing can be revoked or changed through it".to_owned(),
     ))

@@ -27,6 +27,7 @@ use serde::Deserialize;
 use super::audit::Entry;
 use super::client::Client;
 use super::error::ApiError;
+use super::openapi::Failures;
 use super::AppState;
 use crate::auth::Caller;
 use crate::etcd::{ActionError, LeaseKeys, Release};
@@ -232,14 +233,31 @@ fn optional_body<T: serde::de::DeserializeOwned>(body: &Bytes, shape: &str) -> R
         .map_err(|e| ApiError::BadRequest(format!("the body must be JSON {shape}: {e}")))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RevokeQuery {
+    /// Revoke only if the lease holds this many keys now.
+    #[param(value_type = Option<u64>)]
     expect_keys: Option<String>,
 }
 
 /// `DELETE /api/v1/leases/{id}[?expect_keys=N]`, optionally with the body
 /// `{"expect_keys":[ids]}`: revokes the lease through etcd. The keys leave
 /// the model when the watch reports their deletion.
+#[utoipa::path(
+    delete,
+    path = "/leases/{id}",
+    operation_id = "revoke_lease",
+    tag = "actions",
+    params(("id" = app::model::LeaseId, Path, description = "The lease id in hexadecimal"), RevokeQuery),
+    request_body(content = Option<app::model::RevokeRequest>, description = "The key ids the preview showed (optional)"),
+    responses(
+        (status = 200, description = "Revoked: its keys are deleted", body = app::model::RevokedBody),
+        (status = 404, description = "not_found: etcd has no such lease", body = app::model::ErrorBody),
+        (status = 409, description = "changed: the lease's keys are not those expected; `current` is the preview now", body = app::model::LeaseChangedBody),
+        Failures,
+    )
+)]
 pub async fn revoke_lease(
     State(state): State<AppState>,
     Extension(Client(from)): Extension<Client>,
@@ -287,6 +305,20 @@ pub async fn revoke_lease(
 /// deletes the holder's key in a transaction that compares its create
 /// revision and lease (so only while it still holds the lock), then revokes
 /// its lease. 409 `holder_changed` with the holder now otherwise.
+#[utoipa::path(
+    post,
+    path = "/locks/{name}/break",
+    operation_id = "break_lock",
+    tag = "actions",
+    params(("name" = String, Path, description = "The lock's name")),
+    request_body(content = app::model::BreakLockRequest, description = "The holder the operator confirmed against"),
+    responses(
+        (status = 200, description = "The holder's key deleted and its lease revoked", body = app::model::LockBrokenBody),
+        (status = 404, description = "not_found: no such lock", body = app::model::ErrorBody),
+        (status = 409, description = "holder_changed: another holder (or none) holds the lock; `current` is the holder now", body = app::model::HolderChangedBody),
+        Failures,
+    )
+)]
 pub async fn break_lock(
     State(state): State<AppState>,
     Extension(Client(from)): Extension<Client>,
@@ -373,6 +405,14 @@ fn holder_changed(name: &str, holder: Option<app::model::Contender>) -> ApiError
 const READ_ONLY: &str = "this Leasehold runs with --read-only: nothing can be revoked or changed through it";
 
 /// `DELETE /api/v1/leases/{id}` under `--read-only`: refused and audited.
+#[utoipa::path(
+    delete,
+    path = "/leases/{id}",
+    operation_id = "revoke_lease",
+    tag = "actions",
+    params(("id" = String, Path, description = "The lease id in hexadecimal")),
+    responses((status = 403, description = "forbidden: this server runs with --read-only", body = app::model::ErrorBody), Failures)
+)]
 pub async fn read_only_revoke(
     State(state): State<AppState>,
     Extension(Client(from)): Extension<Client>,
@@ -392,6 +432,14 @@ pub async fn read_only_revoke(
 }
 
 /// `POST /api/v1/locks/{name}/break` under `--read-only`: refused and audited.
+#[utoipa::path(
+    post,
+    path = "/locks/{name}/break",
+    operation_id = "break_lock",
+    tag = "actions",
+    params(("name" = String, Path, description = "The lock's name")),
+    responses((status = 403, description = "forbidden: this server runs with --read-only", body = app::model::ErrorBody), Failures)
+)]
 pub async fn read_only_break(
     State(state): State<AppState>,
     Extension(Client(from)): Extension<Client>,

@@ -9,6 +9,7 @@ mod error;
 pub mod host;
 mod kv_routes;
 mod lease_actions;
+mod openapi;
 mod refusals;
 mod security;
 pub mod tls;
@@ -17,7 +18,7 @@ pub mod ws;
 use std::sync::Arc;
 
 use axum::extract::FromRef;
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -25,6 +26,8 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 use crate::auth::{Sessions, Throttle};
 use crate::config::Config;
@@ -124,35 +127,55 @@ impl FromRef<AppState> for LeptosOptions {
 }
 
 /// The whole site: API, WebSocket, assets, and the server-rendered app.
+///
+/// The REST routes are registered through utoipa-axum from their handlers'
+/// `#[utoipa::path]` annotations, which also make the OpenAPI document
+/// served at `/api/v1/openapi.json` (http/openapi.rs): every route is in it.
 pub fn router(state: AppState) -> Router {
-    // Everything but health, login and logout needs a caller (a session under
-    // `--auth users`); the layer answers 401 without one.
-    let protected = Router::new()
-        .route("/cluster", get(api::cluster))
-        .route("/services", get(api::services))
-        .route("/services/{name}", get(api::service))
-        .route("/leases", get(api::leases))
-        .route("/me", get(auth::me))
-        .route("/leases/{id}", lease_routes(state.config.read_only))
-        .route("/locks", get(api::locks))
-        .route("/locks/{name}/break", break_route(state.config.read_only))
-        .route("/events", get(api::events))
-        .route("/elections", get(api::elections))
-        .route("/kv", get(kv_routes::list))
-        .route("/kv/{key}", kv_routes(state.config.read_only))
-        .route("/kv/{key}/history", get(kv_routes::history))
-        .route("/kv-diff", get(kv_routes::diff))
-        .route("/ws", get(ws::upgrade))
+    let read_only = state.config.read_only;
+    let users = matches!(state.config.auth, crate::auth::AuthMode::Users(_));
+    // Everything but health, login, logout and the document needs a caller
+    // (a session under `--auth users`); the layer answers 401 without one.
+    let protected = OpenApiRouter::new()
+        .routes(routes!(api::cluster))
+        .routes(routes!(api::services))
+        .routes(routes!(api::service))
+        .routes(routes!(api::leases))
+        .routes(routes!(auth::me))
+        .routes(routes!(api::lease))
+        .routes(revoke_route(read_only))
+        .routes(routes!(api::locks))
+        .routes(break_route(read_only))
+        .routes(routes!(api::events))
+        .routes(routes!(api::elections))
+        .routes(routes!(kv_routes::list))
+        .routes(routes!(kv_routes::get));
+    let mut protected = key_writes(protected, read_only)
+        .routes(routes!(kv_routes::history))
+        .routes(routes!(kv_routes::diff))
+        .routes(routes!(ws::upgrade))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate));
-    let api = Router::new()
-        .route("/health", get(api::health))
-        .route("/login", post(auth::login))
-        .route("/logout", post(auth::logout))
+    if users {
+        openapi::require_session(protected.get_openapi_mut());
+    }
+    let api = OpenApiRouter::new()
+        .routes(routes!(api::health))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::logout))
+        .routes(routes!(openapi::serve))
         .merge(protected)
         .fallback(api::not_found)
+        // The framework's own refusals (a body over the limit, a request
+        // that is no WebSocket upgrade) in the JSON error body too.
+        .layer(axum::middleware::from_fn(error::json_errors))
         // JSON bodies gzipped for clients that accept it: a registry of 5,000
         // services is a 400 KiB list.
         .layer(CompressionLayer::new());
+    let (rest, document) = OpenApiRouter::new()
+        .nest("/api/v1", api)
+        .routes(routes!(api::metrics))
+        .split_for_parts();
+    let document = openapi::Document::new(&openapi::finish(document, users));
 
     // wasm, JS and CSS, with the `.br`/`.gz` files cargo-leptos precompressed
     // served under the matching content-encoding, revalidated on every use:
@@ -172,9 +195,7 @@ pub fn router(state: AppState) -> Router {
 
     let leptos_options = state.leptos.clone();
     let routes = generate_route_list(app::App);
-    Router::new()
-        .nest("/api/v1", api)
-        .route("/metrics", get(api::metrics))
+    rest.layer(axum::Extension(document))
         .route("/api", get(api::not_found))
         .route("/api/{*rest}", get(api::not_found))
         .nest_service("/pkg", assets)
@@ -217,36 +238,39 @@ fn not_found(site: &Site, options: LeptosOptions) -> axum::routing::MethodRouter
     }
 }
 
-/// `GET` a lease's detail; `DELETE` revokes it, a route that does not exist
-/// under `--read-only` (the method is then refused, whoever asks).
-fn lease_routes(read_only: bool) -> axum::routing::MethodRouter<AppState> {
-    let detail = get(api::lease);
+/// `DELETE` of a lease revokes it; under `--read-only` the route refuses,
+/// whoever asks.
+fn revoke_route(read_only: bool) -> utoipa_axum::router::UtoipaMethodRouter<AppState> {
     if read_only {
-        detail.delete(lease_actions::read_only_revoke)
+        routes!(lease_actions::read_only_revoke)
     } else {
-        detail.delete(lease_actions::revoke_lease)
+        routes!(lease_actions::revoke_lease)
     }
 }
 
 /// `POST` breaks a lock; under `--read-only` the route refuses, whoever asks.
-fn break_route(read_only: bool) -> axum::routing::MethodRouter<AppState> {
+fn break_route(read_only: bool) -> utoipa_axum::router::UtoipaMethodRouter<AppState> {
     if read_only {
-        post(lease_actions::read_only_break)
+        routes!(lease_actions::read_only_break)
     } else {
-        post(lease_actions::break_lock)
+        routes!(lease_actions::break_lock)
     }
 }
 
-/// `GET` a key; `PUT` and `DELETE` change it by compare-and-swap, routes
-/// that do not exist under `--read-only` (the methods are then refused,
-/// whoever asks). Only `PUT` takes a body as large as etcd's largest value.
-fn kv_routes(read_only: bool) -> axum::routing::MethodRouter<AppState> {
-    let read = get(kv_routes::get);
+/// `PUT` and `DELETE` of a key change it by compare-and-swap; under
+/// `--read-only` both refuse, whoever asks. Only `PUT` takes a body as large
+/// as etcd's largest value.
+fn key_writes(router: OpenApiRouter<AppState>, read_only: bool) -> OpenApiRouter<AppState> {
     if read_only {
-        read.put(kv_routes::read_only).delete(kv_routes::read_only)
+        router
+            .routes(routes!(kv_routes::read_only_put))
+            .routes(routes!(kv_routes::read_only_delete))
     } else {
-        let put =
-            axum::routing::put(kv_routes::put).layer(axum::extract::DefaultBodyLimit::max(kv_routes::MAX_PUT_BODY));
-        read.merge(put).delete(kv_routes::delete)
+        router
+            .routes(
+                routes!(kv_routes::put)
+                    .map(|put| put.layer(axum::extract::DefaultBodyLimit::max(kv_routes::MAX_PUT_BODY))),
+            )
+            .routes(routes!(kv_routes::delete))
     }
 }

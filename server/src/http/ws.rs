@@ -55,6 +55,19 @@ const CLOSE_GOING_AWAY: u16 = 1001;
 
 /// `GET /api/v1/ws`, or `GET /api/v1/ws?compress=gzip` for large messages
 /// as gzip in binary frames.
+#[utoipa::path(
+    get,
+    path = "/ws",
+    operation_id = "websocket",
+    tag = "live",
+    params(("compress" = Option<String>, Query, description = "`gzip`: messages of 8 KiB or more come gzipped in binary frames")),
+    responses(
+        (status = 101, description = "Switched to the WebSocket protocol: ClientMsg and ServerMsg of the components (docs/websocket.md)"),
+        (status = 400, description = "bad_request: not a WebSocket upgrade, or a compress other than gzip", body = app::model::ErrorBody),
+        (status = 426, description = "The connection cannot be upgraded", body = app::model::ErrorBody),
+        super::openapi::Failures,
+    )
+)]
 pub async fn upgrade(
     ws: WebSocketUpgrade,
     State(state): State<AppState>,
