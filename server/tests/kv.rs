@@ -145,6 +145,18 @@ async fn a_listing_pages_through_ten_thousand_keys_once_each_in_order() {
         (body["items"].as_array().map(Vec::len), &body["more"]),
         (Some(0), &json!(false))
     );
+    // No prefix (or an empty one) is every key, from the start of the keyspace.
+    for path in ["/api/v1/kv?limit=3", "/api/v1/kv?prefix=&limit=3&after="] {
+        let (status, body) = app.get(path).await;
+        assert_eq!(status, 200, "{path}: {body}");
+        assert_eq!(body["items"][0]["key"], "/cf", "{path}: {body}");
+        assert_eq!(body["more"], json!(true), "{path}");
+    }
+    let now = body["revision"].as_i64().unwrap_or_default();
+    put(&mut client, "/cf", "changed").await;
+    let (status, body) = app.get(&format!("/api/v1/kv-diff?from={now}")).await;
+    assert_eq!(status, 200, "a diff of every key: {body}");
+    assert_eq!(body["changed"][0]["after"]["key"], "/cf", "{body}");
     app.shutdown().await;
 }
 

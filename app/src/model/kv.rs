@@ -153,15 +153,85 @@ pub struct KvHistoryBody {
 /// must not exist). Fields are optional here so that a missing one is a 400
 /// with a clear message rather than a decoding failure.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct KvPutRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value_base64: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "whole_number")]
     pub expect_mod_revision: Option<Revision>,
 }
+
+/// A JSON number that is a whole number, written `647` or `647.0` (both are
+/// JSON Schema integers).
+fn whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Revision>, D::Error> {
+    let Some(number) = Option::<serde_json::Number>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    number
+        .as_i64()
+        .or_else(|| {
+            number
+                .as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() <= 9.007_199_254_740_992e15)
+                .map(|f| f as i64)
+        })
+        .map(Some)
+        .ok_or_else(|| serde::de::Error::custom(format!("{number} is not a whole number")))
+}
+
+/// What the server accepts, which the optional fields do not say: exactly
+/// one of `value` and `value_base64` (canonical base64, as the server
+/// decodes it), and `expect_mod_revision`.
+#[cfg(feature = "ssr")]
+impl utoipa::PartialSchema for KvPutRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, OneOfBuilder, Type};
+        // `null` is as good as absent; exactly one of the two is a string.
+        let nullable = || utoipa::openapi::schema::SchemaType::from_iter([Type::String, Type::Null]);
+        let text = ObjectBuilder::new()
+            .schema_type(nullable())
+            .description(Some("The new value as text (UTF-8)"));
+        let base64 = ObjectBuilder::new()
+            .schema_type(nullable())
+            .pattern(Some(BASE64_PATTERN))
+            .description(Some("The new value's bytes in standard base64, with padding"));
+        let given = |name: &str| {
+            ObjectBuilder::new()
+                .property(name, ObjectBuilder::new().schema_type(Type::String))
+                .required(name)
+        };
+        let revision = ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                utoipa::openapi::KnownFormat::Int64,
+            )))
+            .minimum(Some(0))
+            .description(Some("The mod_revision the change was made from; 0 to create the key"));
+        let one_of = OneOfBuilder::new().item(given("value")).item(given("value_base64"));
+        let fields = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property("value", text)
+            .property("value_base64", base64)
+            .property("expect_mod_revision", revision)
+            .required("expect_mod_revision");
+        AllOfBuilder::new()
+            .item(fields)
+            .item(one_of)
+            .description(Some(
+                "A compare-and-swap write: one of value and value_base64, and expect_mod_revision",
+            ))
+            .into()
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl utoipa::ToSchema for KvPutRequest {}
+
+/// Standard base64 with padding and no stray bits, as the server's decoder
+/// takes it: a JSON Schema (ECMA-262) pattern.
+pub const BASE64_PATTERN: &str =
+    r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$";
 
 /// `DELETE /api/v1/kv/{key}?expect_mod_revision=N`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -30,7 +30,7 @@ pub use ids::{
 };
 pub use kv::{
     Kv, KvBody, KvChange, KvConflictBody, KvDeletedBody, KvDiffBody, KvDirBody, KvDirEntry, KvHistoryBody, KvKind,
-    KvListBody, KvPutRequest, KvVersion, KV_TOPIC_MAX,
+    KvListBody, KvPutRequest, KvVersion, BASE64_PATTERN, KV_TOPIC_MAX,
 };
 pub use messages::{ClientMsg, ErrorBody, ErrorDetail, EtcdState, PatchOp, ServerMsg};
 pub use registry::{

@@ -95,7 +95,9 @@ impl utoipa::PartialSchema for Topic {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
-            .pattern(Some(r"^(cluster|services|leases|locks|elections|events|service:[\s\S]+|kv:[\s\S]*|kv-dir:[\s\S]*)$"))
+            .pattern(Some(
+                r"^(cluster|services|leases|locks|elections|events|service:[\s\S]+|kv:[\s\S]*|kv-dir:[\s\S]*)$",
+            ))
             .description(Some("A subscription topic (docs/websocket.md, Topics)"))
             .examples(["services", "service:payment", "kv:/config/"])
             .into()

@@ -112,6 +112,10 @@ impl Actions {
     ) -> Result<Page, KvError> {
         let mut kv = self.kv_client();
         let mut limit = limit.max(1);
+        // etcd refuses an empty key ("key is not provided"); no key sorts
+        // before "\0", so a range from the start of the keyspace (an empty
+        // prefix: every key) starts there.
+        let start = if start.is_empty() { &[0u8][..] } else { start };
         loop {
             let mut options = GetOptions::new()
                 .with_range(end.to_vec())

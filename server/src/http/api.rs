@@ -152,7 +152,9 @@ pub async fn lease(State(state): State<AppState>, Path(id): Path<String>) -> Res
     let lease: LeaseId = id
         .parse()
         .map_err(|error| ApiError::BadRequest(format!("lease id {id:?}: {error}")))?;
-    if let Some(body) = state.store.lease_detail(lease.0) {
+    // A lease holding a watched key exists while the key does; one holding
+    // none may have ended since the last poll (revoked, expired): etcd says.
+    if let Some(body) = state.store.lease_detail(lease.0).filter(|body| !body.keys.is_empty()) {
         return Ok(Json(body));
     }
     // Not in the model yet (granted since the last poll, holding no key): ask etcd.
@@ -189,10 +191,10 @@ const EVENTS_MAX: usize = 10_000;
         ("since" = Option<i64>, Query, minimum = 0, description = "Only events after this revision"),
         ("before" = Option<i64>, Query, minimum = 0, description = "Only events before this revision (paging back)"),
         ("limit" = Option<i64>, Query, minimum = 0, maximum = 10000, description = "At most this many, the newest (1000)"),
-        ("kind" = Option<String>, Query, description = "Kinds, comma-separated (docs/api.md, Events)"),
+        ("kind" = Option<String>, Query, pattern = r"^\s*((instance_registered|instance_updated|instance_deregistered|lease_expired|lease_revoked|lock_acquired|lock_waiting|lock_released|leader_elected|candidate_joined|candidate_left|audit|etcd_went_back)\s*(,\s*|$))*$", description = "Kinds, comma-separated (docs/api.md, Events)"),
         ("q" = Option<String>, Query, description = "Text the subject or detail holds"),
         ("subject" = Option<String>, Query, description = "Exactly this subject"),
-        ("hide" = Option<String>, Query, description = "`lock_chatter`: leave out lock waits and releases"),
+        ("hide" = Option<String>, Query, pattern = "^(lock_chatter)?$", description = "`lock_chatter`: leave out lock waits and releases"),
         ("from" = Option<String>, Query, format = DateTime, description = "Only events at or after this time (RFC 3339)"),
         ("until" = Option<String>, Query, format = DateTime, description = "Only events at or before this time (RFC 3339)"),
     ),

@@ -165,9 +165,9 @@ fn bytes_of(text: Option<&String>, base64: Option<&String>, name: &str) -> Resul
     tag = "configuration",
     params(
         ("prefix" = Option<String>, Query, description = "The keys under this prefix (all)"),
-        ("limit" = Option<i64>, Query, minimum = 1, maximum = 10000, description = "At most this many (1000)"),
-        ("after" = Option<String>, Query, description = "The page after this key"),
-        ("after_base64" = Option<String>, Query, description = "The page after this key, in base64 (a key that is not UTF-8)"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 5000, description = "At most this many (500)"),
+        ("after" = Option<String>, Query, description = "The page after this key (not with after_base64)"),
+        ("after_base64" = Option<String>, Query, pattern = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$", description = "The page after this key, in base64 (a key that is not UTF-8; not with after)"),
         ("contains" = Option<String>, Query, description = "Only the keys whose name holds this text (from the model)"),
     ),
     responses((status = 200, description = "One page of keys, in etcd's byte order", body = KvListBody), Failures)

@@ -228,8 +228,8 @@ fn optional_body<T: serde::de::DeserializeOwned>(body: &Bytes, shape: &str) -> R
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    serde_json::from_slice(body)
-        .map(Some)
+    // `null` is no body too.
+    serde_json::from_slice::<Option<T>>(body)
         .map_err(|e| ApiError::BadRequest(format!("the body must be JSON {shape}: {e}")))
 }
 

@@ -19,12 +19,12 @@
 
 use std::collections::BTreeMap;
 
-use app::model::{ClientMsg, ErrorBody, PatchOp, ServerMsg};
+use app::model::{ClientMsg, ErrorBody, KvDirBody, PatchOp, ServerMsg};
 use axum::http::header;
 use axum::response::IntoResponse;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi, RefOr, Response, ResponseBuilder};
-use utoipa::ToSchema;
+use utoipa::{PartialSchema, ToSchema};
 
 /// The name of the session cookie's security scheme.
 const SESSION_SCHEME: &str = "session";
@@ -62,7 +62,9 @@ pub fn error_response(description: &str) -> RefOr<Response> {
         .description(description)
         .content(
             "application/json",
-            ContentBuilder::new().schema(Some(ErrorBody::schema())).build(),
+            ContentBuilder::new()
+                .schema(Some(utoipa::openapi::Ref::from_schema_name(ErrorBody::name())))
+                .build(),
         )
         .build()
         .into()
@@ -90,14 +92,17 @@ pub fn finish(mut document: OpenApi, users: bool) -> OpenApi {
     ];
     ClientMsg::schemas(&mut schemas);
     ServerMsg::schemas(&mut schemas);
+    // Topic bodies no REST route returns.
+    schemas.push((KvDirBody::name().into_owned(), KvDirBody::schema()));
+    KvDirBody::schemas(&mut schemas);
     components.schemas.extend(schemas);
     if users {
         components.security_schemes.insert(
             SESSION_SCHEME.to_owned(),
-            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+            RefOr::T(SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
                 super::auth::COOKIE,
                 "The session cookie POST /api/v1/login sets",
-            ))),
+            )))),
         );
     }
     document
@@ -116,13 +121,19 @@ pub fn require_session(document: &mut OpenApi) {
     }
 }
 
-/// The document as served: serialized once, when the router is made.
+/// The document as served: serialized once, when the router is made (or
+/// why it could not be, answered as a 500).
 #[derive(Clone)]
-pub struct Document(bytes::Bytes);
+pub struct Document(Result<bytes::Bytes, String>);
 
 impl Document {
-    pub fn new(document: &OpenApi) -> Result<Self, serde_json::Error> {
-        Ok(Document(document.to_json()?.into()))
+    pub fn new(document: &OpenApi) -> Self {
+        Document(
+            document
+                .to_json()
+                .map(bytes::Bytes::from)
+                .map_err(|error| format!("the OpenAPI document does not serialize: {error}")),
+        )
     }
 }
 
@@ -136,6 +147,41 @@ impl Document {
         (status = 200, description = "The OpenAPI 3.1 document of this server's REST routes", content_type = "application/json", body = Object),
     )
 )]
-pub async fn serve(axum::Extension(document): axum::Extension<Document>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/json")], document.0)
+pub async fn serve(axum::Extension(document): axum::Extension<Document>) -> Result<impl IntoResponse, super::ApiError> {
+    let body = document.0.map_err(super::ApiError::Internal)?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body))
+}
+
+#[cfg(test)]
+mod tests {
+    use utoipa::Path;
+
+    /// The pattern of the parameter `name` of `operation`.
+    fn pattern(operation: utoipa::openapi::path::Operation, name: &str) -> String {
+        let operation = serde_json::to_value(&operation).unwrap_or_default();
+        let parameters = operation["parameters"].as_array().cloned().unwrap_or_default();
+        let parameter = parameters.iter().find(|p| p["name"] == name);
+        let found = parameter.and_then(|p| p["schema"]["pattern"].as_str());
+        found
+            .unwrap_or_else(|| panic!("no pattern for {name}: {operation}"))
+            .to_owned()
+    }
+
+    #[test]
+    fn the_event_kind_pattern_names_every_kind_a_server_sends() {
+        let operation = super::super::api::__path_events::operation();
+        let kinds = pattern(operation, "kind");
+        let alternatives = kinds.split("((").nth(1).and_then(|rest| rest.split(')').next());
+        let mut named: Vec<&str> = alternatives.unwrap_or_default().split('|').collect();
+        let mut sent: Vec<&str> = app::model::EventKind::ALL.iter().map(|k| k.as_str()).collect();
+        named.sort_unstable();
+        sent.sort_unstable();
+        assert_eq!(named, sent, "{kinds}");
+    }
+
+    #[test]
+    fn a_base64_parameter_has_the_pattern_of_the_wire_types() {
+        let operation = super::super::kv_routes::__path_list::operation();
+        assert_eq!(pattern(operation, "after_base64"), app::model::BASE64_PATTERN);
+    }
 }

@@ -60,7 +60,7 @@ const CLOSE_GOING_AWAY: u16 = 1001;
     path = "/ws",
     operation_id = "websocket",
     tag = "live",
-    params(("compress" = Option<String>, Query, description = "`gzip`: messages of 8 KiB or more come gzipped in binary frames")),
+    params(("compress" = Option<String>, Query, pattern = "^gzip$", description = "`gzip`: messages of 8 KiB or more come gzipped in binary frames")),
     responses(
         (status = 101, description = "Switched to the WebSocket protocol: ClientMsg and ServerMsg of the components (docs/websocket.md)"),
         (status = 400, description = "bad_request: not a WebSocket upgrade, or a compress other than gzip", body = app::model::ErrorBody),
