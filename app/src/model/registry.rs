@@ -145,6 +145,12 @@ pub struct Lock {
     #[serde(default)]
     pub holder_since: Option<String>,
     pub waiters: Vec<Contender>,
+    /// The library of a lock that is one key on one lease, whose waiters
+    /// only retry and keep no key in etcd (`python-etcd3`, `tooz`):
+    /// `waiters` is then empty however many wait. Absent for etcd's
+    /// concurrency package (`etcdctl lock`), whose waiters queue in keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder_only: Option<String>,
 }
 
 /// An election candidate: a contender with its proposal.

@@ -1,5 +1,9 @@
 //! Leases: every lease with its TTL counting down, what it holds, and revoke
-//! after a preview of exactly what revoking removes.
+//! after a preview of exactly what revoking removes. A lease that holds no
+//! key is an orphan: a client granted it and did not revoke it (tooz and
+//! python-etcd3 leave one behind per lock attempt; server/src/registry/
+//! layouts/CLIENTS.md), and it lasts until its TTL runs out. Filtering by
+//! "orphan" shows those.
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
@@ -11,6 +15,9 @@ use crate::components::encode_segment;
 use crate::components::revoke::{RevokeDialog, Target};
 use crate::components::ttl::Ttl;
 use crate::live::Live;
+
+/// What a lease holding no key says of itself, and what finds it in the filter.
+const ORPHAN: &str = "orphan";
 
 /// Lock and election names held by `lease` (hex), from the live queues.
 fn holds(live: Live, lease: &str) -> Vec<String> {
@@ -55,6 +62,7 @@ pub fn LeasesPage() -> impl IntoView {
                         || id.contains(&q)
                         || l.value.services.iter().any(|s| lowercase(s).contains(&q))
                         || holds(live, id).iter().any(|h| lowercase(h).contains(&q))
+                        || (l.value.keys == 0 && ORPHAN.contains(q.as_str()))
                 })
                 .map(|(id, _)| id.clone())
                 .collect::<Vec<String>>()
@@ -109,16 +117,19 @@ pub fn LeasesPage() -> impl IntoView {
             <div class="toolbar">
                 <input
                     type="search"
-                    placeholder="Filter by lease id, service, lock or election"
+                    placeholder="Filter by lease id, service, lock or election, or \"orphan\""
                     aria-label="Filter leases"
                     prop:value=move || filter.get()
                     on:input=move |ev| filter.set(input_text(&ev))
                 />
                 <span class="count" data-testid="leases-count">
                     {move || {
-                        let total = live.leases.with(|c| c.items.len());
+                        let (total, orphans) =
+                            live.leases.with(|c| (c.items.len(), c.items.values().filter(|l| l.value.keys == 0).count()));
                         let shown = rows.with(Vec::len);
-                        if shown == total { format!("{total} lease(s)") } else { format!("{shown} of {total} lease(s)") }
+                        let count =
+                            if shown == total { format!("{total} lease(s)") } else { format!("{shown} of {total} lease(s)") };
+                        if orphans == 0 { count } else { format!("{count}, {orphans} holding no key") }
                     }}
                 </span>
             </div>
@@ -183,6 +194,11 @@ fn LeaseRow(id: String, revoking: RwSignal<Option<String>>) -> impl IntoView {
                     </span>
                 }))}
                 {move || held.with(|held| (!held.is_empty()).then(|| view! { <span class="holds">{held.join(", ")}</span> }))}
+                {move || (keys() == 0).then(|| view! {
+                    <span class="holds orphan" data-testid="orphan" title="No key is attached: the client that granted it did not revoke it; it ends at its TTL">
+                        {ORPHAN} " (holds no key)"
+                    </span>
+                })}
             </td>
             <td>
                 {move || live.may_revoke().then(|| {

@@ -1,5 +1,7 @@
 //! Locks: each lock as a queue, the holder and the waiters in order, live.
-//! Breaking a lock is revoking its holder's lease, through the same preview.
+//! A lock of a library whose waiters keep no key (python-etcd3, tooz) shows
+//! its holder and says that its waiters cannot be seen. Breaking a lock is
+//! revoking its holder's lease, through the same preview.
 //!
 //! Locks and their contenders are keyed (lock name, contender key) and each
 //! row reads its own entry, so an update changes cells in place: a focused
@@ -27,6 +29,7 @@ pub fn LocksPage() -> impl IntoView {
             <div class="empty">
                 <p>"No lock is held or waited for. Locks taken with etcd's concurrency API show here, e.g.:"</p>
                 <pre><code>"etcdctl lock my-job"</code></pre>
+                <p>"and so do python-etcd3's and tooz's locks (their holders only)."</p>
             </div>
         }
         .into_any(),
@@ -66,6 +69,7 @@ fn LockQueue(name: String, breaking: RwSignal<Option<String>>) -> impl IntoView 
         })
     });
     let held = Memo::new(move |_| lock.with(|l| l.as_ref().is_some_and(|l| l.holder.is_some())));
+    let holder_only = Memo::new(move |_| lock.with(|l| l.as_ref().and_then(|l| l.holder_only.clone())));
     let break_button = {
         let name = name.clone();
         move || {
@@ -95,6 +99,11 @@ fn LockQueue(name: String, breaking: RwSignal<Option<String>>) -> impl IntoView 
                     <ContenderRow key lock/>
                 </For>
             </ol>
+            {move || holder_only.get().map(|library| view! {
+                <p class="note" data-testid="holder-only">
+                    {format!("A {library} lock: its waiters only retry and keep no key, so they are not visible in etcd.")}
+                </p>
+            })}
         </article>
     }
 }

@@ -4,7 +4,7 @@
 
 use app::model::{Instance, LeaseId};
 
-use super::coordination::contender;
+use super::coordination::{contender, held_lock};
 use super::layouts::{Dubbo, DubboApp, GoMicro, GoZero, Grpc, Kitex, Kratos, Pattern, Rpcx, Skydns};
 use super::mirror::KeyValue;
 
@@ -17,6 +17,8 @@ pub enum Kind {
         name: String,
         lease: LeaseId,
         proposal: Option<String>,
+        /// The library of a lock whose waiters keep no key (`python-etcd3`, `tooz`).
+        holder_only: Option<&'static str>,
     },
     Plain,
 }
@@ -35,7 +37,20 @@ impl Classifier {
     pub fn classify(&self, kv: &KeyValue) -> Kind {
         if let Some((name, lease)) = contender(kv) {
             let proposal = (!kv.value.is_empty()).then(|| String::from_utf8_lossy(&kv.value).into_owned());
-            return Kind::Contender { name, lease, proposal };
+            return Kind::Contender {
+                name,
+                lease,
+                proposal,
+                holder_only: None,
+            };
+        }
+        if let Some((name, lease, library)) = held_lock(kv) {
+            return Kind::Contender {
+                name,
+                lease,
+                proposal: None,
+                holder_only: Some(library),
+            };
         }
         // Fixed prefixes first, then layouts known by their value's shape.
         let built_in = Kratos

@@ -1,10 +1,20 @@
-//! Locks and elections, as etcd's concurrency package writes them.
+//! Locks and elections, as the clients that people run write them
+//! (server/src/registry/layouts/CLIENTS.md has the record of each).
 //!
-//! Every contender writes `<name>/<lease id in hex>` under its own lease; the
+//! etcd's concurrency package (Go, `etcdctl lock` and `elect`): every
+//! contender writes `<name>/<lease id in hex>` under its own lease; the
 //! lowest create revision holds the lock (leads the election), the others
 //! wait in create-revision order. A lock key's value is empty; an election
-//! key's value is the candidate's proposal. [`contender`] reads a key's
-//! shape; [`Queues`] keeps every lock's and election's queue in that order.
+//! key's value is the candidate's proposal. The npm `etcd3` client's
+//! election is the same queue under `election/<name>/<lease id in decimal>`.
+//!
+//! Other libraries' locks are one key on one lease, and their waiters only
+//! retry, keeping no key ([`held_lock`]): python-etcd3's `/locks/<name>` and
+//! tooz's `/tooz/locks<name>`, each holding a 16-byte UUID. Such a lock has a
+//! holder and never a visible queue.
+//!
+//! [`contender`] reads a key's shape; [`Queues`] keeps every lock's and
+//! election's queue in create-revision order.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -13,8 +23,13 @@ use app::model::{Candidate, Contender, Election, LeaseId, Lock, Revision};
 use super::events::QueueKind;
 use super::mirror::KeyValue;
 
+/// Where the npm `etcd3` client's elections are (`Election.prefix`, fixed).
+pub const NPM_ELECTION_PREFIX: &[u8] = b"election/";
+
 /// `(name, lease)` when `kv` is a lock or election contender: the last path
-/// segment is the hex of the key's own lease.
+/// segment is the hex of the key's own lease (etcd's concurrency package),
+/// or its decimal under `election/` (the npm `etcd3` client; elsewhere a
+/// decimal suffix is go-zero's, whose values are addresses).
 pub fn contender(kv: &KeyValue) -> Option<(String, LeaseId)> {
     if kv.lease == 0 {
         return None;
@@ -25,12 +40,44 @@ pub fn contender(kv: &KeyValue) -> Option<(String, LeaseId)> {
         return None;
     }
     let suffix = std::str::from_utf8(suffix).ok()?;
+    let lease = LeaseId(kv.lease);
     // etcd writes the id with %x: lowercase, no leading zeros.
-    let lease: LeaseId = suffix.parse().ok()?;
-    if lease.0 != kv.lease || lease.to_string() != suffix {
+    let hex = lease.to_string() == suffix;
+    let decimal = kv.key.starts_with(NPM_ELECTION_PREFIX) && kv.lease.to_string() == suffix;
+    (hex || decimal).then(|| (String::from_utf8_lossy(name).into_owned(), lease))
+}
+
+/// python-etcd3's lock keys: `/locks/<name>` (`Lock.lock_prefix`).
+const PYTHON_ETCD3_LOCKS: &[u8] = b"/locks/";
+/// tooz's lock keys: `/tooz/locks` and the name, with no `/` between.
+const TOOZ_LOCKS: &[u8] = b"/tooz/locks";
+
+/// `(name, lease, library)` when `kv` is a lock that one key on one lease
+/// holds, its waiters keeping no key: python-etcd3's `/locks/<name>` holding
+/// a version-1 UUID's 16 bytes, or tooz's `/tooz/locks<name>` holding a
+/// version-4 UUID's. The name is the whole key. An `etcdctl lock /locks/x`
+/// contender (`/locks/x/<hex lease>`) is read by [`contender`] first.
+pub fn held_lock(kv: &KeyValue) -> Option<(String, LeaseId, &'static str)> {
+    if kv.lease == 0 {
         return None;
     }
-    Some((String::from_utf8_lossy(name).into_owned(), lease))
+    let library = if kv.key.len() > PYTHON_ETCD3_LOCKS.len()
+        && kv.key.starts_with(PYTHON_ETCD3_LOCKS)
+        && is_uuid(&kv.value, 1)
+    {
+        "python-etcd3"
+    } else if kv.key.len() > TOOZ_LOCKS.len() && kv.key.starts_with(TOOZ_LOCKS) && is_uuid(&kv.value, 4) {
+        "tooz"
+    } else {
+        return None;
+    };
+    Some((String::from_utf8_lossy(&kv.key).into_owned(), LeaseId(kv.lease), library))
+}
+
+/// `bytes` are a UUID of `version` in its 16-byte form (RFC 9562: the
+/// version in the high nibble of byte 6, the variant `10` in byte 8).
+fn is_uuid(bytes: &[u8], version: u8) -> bool {
+    bytes.len() == 16 && bytes[6] >> 4 == version && bytes[8] >> 6 == 0b10
 }
 
 /// One contender key, as the index keeps it.
@@ -40,6 +87,8 @@ pub struct ContenderEntry {
     pub name: String,
     /// The candidate's proposal; `None` for a lock.
     pub proposal: Option<String>,
+    /// The library of a lock whose waiters keep no key ([`held_lock`]).
+    pub holder_only: Option<&'static str>,
     pub contender: Contender,
 }
 
@@ -158,12 +207,15 @@ impl Queues {
 
     /// The lock `name`: its holder, then its waiters in order.
     pub fn lock(&self, name: &str) -> Option<Lock> {
-        let mut queue = self.in_order(self.locks.get(name)?).map(|e| e.contender.clone());
+        let ids = self.locks.get(name)?;
+        let holder_only = self.in_order(ids).find_map(|e| e.holder_only).map(str::to_owned);
+        let mut queue = self.in_order(ids).map(|e| e.contender.clone());
         Some(Lock {
             name: name.to_owned(),
             holder: queue.next(),
             holder_since: self.head_since(QueueKind::Lock, name),
             waiters: queue.collect(),
+            holder_only,
         })
     }
 
@@ -216,10 +268,49 @@ mod tests {
         assert_eq!(contender(&kv("/694d8b0ee8ec6c0a", lease)), None);
     }
 
+    #[test]
+    fn npm_elections_name_the_lease_in_decimal_under_their_prefix_only() {
+        // As the npm etcd3 client 1.1.2 wrote it (CLIENTS.md, npm etcd3).
+        let lease = 0x7af9a2382c830207;
+        assert_eq!(
+            contender(&kv("election/e1/8861292103976813063", lease)),
+            Some(("election/e1".to_owned(), LeaseId(lease)))
+        );
+        // The same shape elsewhere is go-zero's (`<service>/<decimal lease>`).
+        assert_eq!(contender(&kv("user.rpc/8861292103976813063", lease)), None);
+        assert_eq!(contender(&kv("election/e1/8861292103976813064", lease)), None);
+    }
+
+    #[test]
+    fn single_key_locks_are_told_by_prefix_and_uuid() {
+        // uuid1 (python-etcd3) and uuid4 (tooz) bytes, as the libraries wrote them.
+        let uuid1 = [0x4d, 0x10, 0x88, 0x22, 0xee, 0x84, 0x11, 0xf1, 0x86, 0xee, 0x02, 0xfc, 0, 0, 0, 1];
+        let uuid4 = [0x1b, 0x2c, 0x3d, 0x4e, 0x5f, 0x60, 0x41, 0x72, 0x93, 0xa4, 0xb5, 0xc6, 0xd7, 0xe8, 0xf9, 0x0a];
+        let with = |key: &str, value: &[u8], lease: i64| KeyValue {
+            value: value.to_vec(),
+            ..kv(key, lease)
+        };
+        assert_eq!(
+            held_lock(&with("/locks/jobs", &uuid1, 7)),
+            Some(("/locks/jobs".to_owned(), LeaseId(7), "python-etcd3"))
+        );
+        assert_eq!(
+            held_lock(&with("/tooz/locksmylock", &uuid4, 8)),
+            Some(("/tooz/locksmylock".to_owned(), LeaseId(8), "tooz"))
+        );
+        // Another UUID version, no lease, a text value or no name: not a lock.
+        assert_eq!(held_lock(&with("/locks/jobs", &uuid4, 7)), None);
+        assert_eq!(held_lock(&with("/tooz/locksmylock", &uuid1, 8)), None);
+        assert_eq!(held_lock(&with("/locks/jobs", &uuid1, 0)), None);
+        assert_eq!(held_lock(&with("/locks/jobs", b"0123456789abcdef", 7)), None);
+        assert_eq!(held_lock(&with("/locks/", &uuid1, 7)), None);
+    }
+
     fn entry(name: &str, lease: i64, create_revision: Revision, proposal: Option<&str>) -> ContenderEntry {
         ContenderEntry {
             name: name.to_owned(),
             proposal: proposal.map(str::to_owned),
+            holder_only: None,
             contender: Contender {
                 key: format!("{name}/{lease:x}"),
                 lease: LeaseId(lease),

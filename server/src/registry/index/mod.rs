@@ -206,7 +206,12 @@ impl Index {
                 }
                 self.instances.insert(id, *instance);
             }
-            Kind::Contender { name, lease, proposal } => {
+            Kind::Contender {
+                name,
+                lease,
+                proposal,
+                holder_only,
+            } => {
                 let queue = if proposal.is_some() {
                     QueueKind::Election
                 } else {
@@ -229,6 +234,7 @@ impl Index {
                     ContenderEntry {
                         name,
                         proposal,
+                        holder_only,
                         contender,
                     },
                 );
