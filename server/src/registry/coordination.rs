@@ -61,17 +61,19 @@ pub fn held_lock(kv: &KeyValue) -> Option<(String, LeaseId, &'static str)> {
     if kv.lease == 0 {
         return None;
     }
-    let library = if kv.key.len() > PYTHON_ETCD3_LOCKS.len()
-        && kv.key.starts_with(PYTHON_ETCD3_LOCKS)
-        && is_uuid(&kv.value, 1)
-    {
-        "python-etcd3"
-    } else if kv.key.len() > TOOZ_LOCKS.len() && kv.key.starts_with(TOOZ_LOCKS) && is_uuid(&kv.value, 4) {
-        "tooz"
-    } else {
-        return None;
-    };
-    Some((String::from_utf8_lossy(&kv.key).into_owned(), LeaseId(kv.lease), library))
+    let library =
+        if kv.key.len() > PYTHON_ETCD3_LOCKS.len() && kv.key.starts_with(PYTHON_ETCD3_LOCKS) && is_uuid(&kv.value, 1) {
+            "python-etcd3"
+        } else if kv.key.len() > TOOZ_LOCKS.len() && kv.key.starts_with(TOOZ_LOCKS) && is_uuid(&kv.value, 4) {
+            "tooz"
+        } else {
+            return None;
+        };
+    Some((
+        String::from_utf8_lossy(&kv.key).into_owned(),
+        LeaseId(kv.lease),
+        library,
+    ))
 }
 
 /// `bytes` are a UUID of `version` in its 16-byte form (RFC 9562: the
@@ -284,8 +286,12 @@ mod tests {
     #[test]
     fn single_key_locks_are_told_by_prefix_and_uuid() {
         // uuid1 (python-etcd3) and uuid4 (tooz) bytes, as the libraries wrote them.
-        let uuid1 = [0x4d, 0x10, 0x88, 0x22, 0xee, 0x84, 0x11, 0xf1, 0x86, 0xee, 0x02, 0xfc, 0, 0, 0, 1];
-        let uuid4 = [0x1b, 0x2c, 0x3d, 0x4e, 0x5f, 0x60, 0x41, 0x72, 0x93, 0xa4, 0xb5, 0xc6, 0xd7, 0xe8, 0xf9, 0x0a];
+        let uuid1 = [
+            0x4d, 0x10, 0x88, 0x22, 0xee, 0x84, 0x11, 0xf1, 0x86, 0xee, 0x02, 0xfc, 0, 0, 0, 1,
+        ];
+        let uuid4 = [
+            0x1b, 0x2c, 0x3d, 0x4e, 0x5f, 0x60, 0x41, 0x72, 0x93, 0xa4, 0xb5, 0xc6, 0xd7, 0xe8, 0xf9, 0x0a,
+        ];
         let with = |key: &str, value: &[u8], lease: i64| KeyValue {
             value: value.to_vec(),
             ..kv(key, lease)
