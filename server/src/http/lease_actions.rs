@@ -237,8 +237,17 @@ fn optional_body<T: serde::de::DeserializeOwned>(body: &Bytes, shape: &str) -> R
 #[into_params(parameter_in = Query)]
 pub struct RevokeQuery {
     /// Revoke only if the lease holds this many keys now.
-    #[param(value_type = Option<u64>)]
+    #[param(value_type = Option<i64>, minimum = 0)]
     expect_keys: Option<String>,
+}
+
+/// A count as the query gives it: a whole number from 0 to `i64::MAX`, the
+/// range the document states (an int64 at least 0).
+fn whole_count(text: &str) -> Option<usize> {
+    text.parse::<i64>()
+        .ok()
+        .filter(|n| *n >= 0)
+        .and_then(|n| usize::try_from(n).ok())
 }
 
 /// `DELETE /api/v1/leases/{id}[?expect_keys=N]`, optionally with the body
@@ -280,7 +289,7 @@ pub async fn revoke_lease(
     action.held = state.store.lease_detail(lease.0);
     let count = match query.expect_keys.as_deref() {
         None => None,
-        Some(text) => Some(text.parse::<usize>().map_err(|_| {
+        Some(text) => Some(whole_count(text).ok_or_else(|| {
             action.refuse(ApiError::BadRequest(format!(
                 "expect_keys={:?} is not a whole number >= 0",
                 super::audit::clip(text)
@@ -449,4 +458,16 @@ pub async fn read_only_break(
     let entry = Entry::new("break_lock", caller.who(), Some(from), "refused", READ_ONLY.to_owned()).with_key(name);
     state.audit.record(&entry);
     ApiError::Forbidden(READ_ONLY.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_expected_count_is_an_int64_at_least_zero() {
+        assert_eq!(super::whole_count("0"), Some(0));
+        assert_eq!(super::whole_count("12"), Some(12));
+        assert_eq!(super::whole_count("-1"), None);
+        assert_eq!(super::whole_count("9223372036854775808"), None, "over i64::MAX");
+        assert_eq!(super::whole_count("1.5"), None);
+    }
 }
