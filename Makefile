@@ -165,7 +165,7 @@ SECONDS ?= 3600
 EXAMPLES ?= 1000
 soak: setup
 	env $(LEPTOS_BUILD_ENV) LEASEHOLD_CHAOS_SECONDS=$(SECONDS) cargo test --release -p server --test chaos -- --nocapture
-	env $(LEPTOS_BUILD_ENV) LEASEHOLD_SCHEMATHESIS_EXAMPLES=$(EXAMPLES) cargo test --release -p server --test openapi -- --nocapture
+	env $(LEPTOS_BUILD_ENV) LEASEHOLD_SCHEMATHESIS_EXAMPLES=$(EXAMPLES) LEASEHOLD_SCHEMATHESIS_SEED=random cargo test --release -p server --test openapi -- --nocapture
 
 lint:
 	cargo fmt --all --check
