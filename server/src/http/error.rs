@@ -13,6 +13,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
+/// What every destructive route answers under `--read-only` (403 `forbidden`).
+pub const READ_ONLY: &str = "this Leasehold runs with --read-only: nothing can be revoked or changed through it";
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]

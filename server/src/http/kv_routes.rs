@@ -534,7 +534,7 @@ pub async fn delete(
     operation_id = "put_key",
     tag = "configuration",
     params(("key" = String, Path, description = "The key's id, percent-encoded: the key, or base64: and its bytes in base64")),
-    responses((status = 403, description = "forbidden: this server runs with --read-only", body = app::model::ErrorBody), Failures)
+    responses(Failures)
 )]
 pub async fn read_only_put(
     State(state): State<AppState>,
@@ -552,7 +552,7 @@ pub async fn read_only_put(
     operation_id = "delete_key",
     tag = "configuration",
     params(("key" = String, Path, description = "The key's id, percent-encoded: the key, or base64: and its bytes in base64")),
-    responses((status = 403, description = "forbidden: this server runs with --read-only", body = app::model::ErrorBody), Failures)
+    responses(Failures)
 )]
 pub async fn read_only_delete(
     State(state): State<AppState>,
@@ -566,9 +566,7 @@ pub async fn read_only_delete(
 /// A write refused under `--read-only`, audited.
 fn read_only(state: &AppState, caller: &Caller, from: std::net::IpAddr, action: &'static str, uri: &Uri) -> ApiError {
     let (writer, _) = write_target(state, caller, from, action, uri);
-    writer.refuse(ApiError::Forbidden(
-        "this Leasehold runs with --read-only: nothing can be revoked or changed through it".to_owned(),
-    ))
+    writer.refuse(ApiError::Forbidden(super::error::READ_ONLY.to_owned()))
 }
 
 #[cfg(test)]

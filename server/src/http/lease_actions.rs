@@ -26,7 +26,7 @@ use serde::Deserialize;
 
 use super::audit::Entry;
 use super::client::Client;
-use super::error::ApiError;
+use super::error::{ApiError, READ_ONLY};
 use super::openapi::Failures;
 use super::AppState;
 use crate::auth::Caller;
@@ -411,8 +411,6 @@ fn holder_changed(name: &str, holder: Option<app::model::Contender>) -> ApiError
     }
 }
 
-const READ_ONLY: &str = "this Leasehold runs with --read-only: nothing can be revoked or changed through it";
-
 /// `DELETE /api/v1/leases/{id}` under `--read-only`: refused and audited.
 #[utoipa::path(
     delete,
@@ -420,7 +418,7 @@ const READ_ONLY: &str = "this Leasehold runs with --read-only: nothing can be re
     operation_id = "revoke_lease",
     tag = "actions",
     params(("id" = String, Path, description = "The lease id in hexadecimal")),
-    responses((status = 403, description = "forbidden: this server runs with --read-only", body = app::model::ErrorBody), Failures)
+    responses(Failures)
 )]
 pub async fn read_only_revoke(
     State(state): State<AppState>,
@@ -447,7 +445,7 @@ pub async fn read_only_revoke(
     operation_id = "break_lock",
     tag = "actions",
     params(("name" = String, Path, description = "The lock's name")),
-    responses((status = 403, description = "forbidden: this server runs with --read-only", body = app::model::ErrorBody), Failures)
+    responses(Failures)
 )]
 pub async fn read_only_break(
     State(state): State<AppState>,
