@@ -21,6 +21,9 @@ pub enum Layout {
     DubboApp,
     Skydns,
     Rpcx,
+    Moleculer,
+    Tooz,
+    Patroni,
     Custom,
     /// A layout this build does not know: a newer server talking to an older
     /// page. Shown as such rather than refusing the whole message.
@@ -40,6 +43,9 @@ impl Layout {
             Layout::DubboApp => "dubbo-app",
             Layout::Skydns => "skydns",
             Layout::Rpcx => "rpcx",
+            Layout::Moleculer => "moleculer",
+            Layout::Tooz => "tooz",
+            Layout::Patroni => "patroni",
             Layout::Custom => "custom",
             Layout::Unknown => "unknown",
         }
@@ -205,6 +211,11 @@ pub struct Election {
     #[serde(default)]
     pub leader_since: Option<String>,
     pub candidates: Vec<Candidate>,
+    /// The library of an election that is one key on one lease, whose
+    /// candidates only retry and keep no key (`patroni`: the cluster's
+    /// `leader` key): `candidates` is then empty however many stand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder_only: Option<String>,
 }
 
 /// `GET /api/v1/locks`.

@@ -140,7 +140,7 @@ impl Service {
             Layout::Dubbo | Layout::DubboApp => 20000,
             Layout::Skydns => dns_port(&self.name),
             Layout::Rpcx => 8972,
-            Layout::Custom | Layout::Unknown => 8080,
+            Layout::Custom | Layout::Unknown | Layout::Moleculer | Layout::Tooz | Layout::Patroni => 8080,
         };
         let (major, minor, patch) = self.version;
         // Now and then a canary runs the next patch release.
@@ -315,8 +315,9 @@ impl Instance {
                 format!("/rpcx/{name}/tcp@{address}"),
                 format!("group=prod&state=active&zone={}&version={}", self.zone, self.version),
             ),
-            // Custom (the operator's own) and Unknown are never in the catalog.
-            Layout::Skydns | Layout::Custom | Layout::Unknown => {
+            // Custom (the operator's own) and Unknown are never in the catalog,
+            // nor are the clients the demo runs for real (Moleculer, tooz, Patroni).
+            Layout::Skydns | Layout::Custom | Layout::Unknown | Layout::Moleculer | Layout::Tooz | Layout::Patroni => {
                 let labels: Vec<&str> = name.split('.').rev().collect();
                 let value = json!({
                     "host": self.host,
@@ -410,7 +411,7 @@ mod tests {
                 }
                 Layout::Skydns => key.starts_with("/skydns/local/cluster/db/") && value.contains("\"port\":5432"),
                 Layout::Rpcx => key == format!("/rpcx/Arith/tcp@{address}") && value.contains("state=active"),
-                Layout::Custom | Layout::Unknown => false,
+                Layout::Custom | Layout::Unknown | Layout::Moleculer | Layout::Tooz | Layout::Patroni => false,
             };
             assert!(ok, "{:?}: {key} = {value}", service.layout);
             assert!(address.starts_with("10."), "{address}");
@@ -436,6 +437,7 @@ mod tests {
                     recognised.insert(found.layout.as_str());
                 }
                 Kind::Contender { .. } => panic!("{key} read as a lock or election contender"),
+                Kind::Instances(_) | Kind::Heartbeat(_) => panic!("{key} read as a Moleculer node's"),
                 Kind::Plain => panic!("{key} not recognised"),
             }
         }

@@ -4,20 +4,29 @@
 
 use app::model::{Instance, LeaseId};
 
-use super::coordination::{contender, held_lock};
-use super::layouts::{Dubbo, DubboApp, GoMicro, GoZero, Grpc, Kitex, Kratos, Pattern, Rpcx, Skydns};
+use super::coordination::{contender, held, Held};
+use super::layouts::moleculer::{key_role, Role};
+use super::layouts::{
+    Dubbo, DubboApp, GoMicro, GoZero, Grpc, Kitex, Kratos, Moleculer, NodeKey, Patroni, Pattern, Rpcx, Skydns, Tooz,
+};
 use super::mirror::KeyValue;
 
 /// What a key is.
 #[derive(Debug)]
 pub enum Kind {
     Instance(Box<Instance>),
+    /// One key standing for several instances, each of another service
+    /// (a Moleculer node's INFO key: one per service the node runs).
+    Instances(Vec<Instance>),
+    /// A Moleculer node's heartbeat: its liveness, never a service.
+    Heartbeat(NodeKey),
     /// A lock contender (empty value) or an election candidate (its proposal).
     Contender {
         name: String,
         lease: LeaseId,
         proposal: Option<String>,
-        /// The library of a lock whose waiters keep no key (`python-etcd3`, `tooz`).
+        /// The library of a lock or election whose contenders keep no key
+        /// (`python-etcd3`, `tooz`, `patroni`).
         holder_only: Option<&'static str>,
     },
     Plain,
@@ -44,17 +53,31 @@ impl Classifier {
                 holder_only: None,
             };
         }
-        if let Some((name, lease, library)) = held_lock(kv) {
+        if let Some(Held {
+            name,
+            lease,
+            proposal,
+            library,
+        }) = held(kv)
+        {
             return Kind::Contender {
                 name,
                 lease,
-                proposal: None,
+                proposal,
                 holder_only: Some(library),
             };
+        }
+        if let Some((Role::Beat, node, _)) = key_role(&kv.key) {
+            return Kind::Heartbeat(node);
+        }
+        if let Some(instances) = Moleculer.classify(kv) {
+            return Kind::Instances(instances);
         }
         // Fixed prefixes first, then layouts known by their value's shape.
         let built_in = Kratos
             .classify(kv)
+            .or_else(|| Tooz.classify(kv))
+            .or_else(|| Patroni.classify(kv))
             .or_else(|| GoMicro.classify(kv))
             .or_else(|| Kitex.classify(kv))
             .or_else(|| Skydns.classify(kv))

@@ -9,9 +9,11 @@
 //! election is the same queue under `election/<name>/<lease id in decimal>`.
 //!
 //! Other libraries' locks are one key on one lease, and their waiters only
-//! retry, keeping no key ([`held_lock`]): python-etcd3's `/locks/<name>` and
+//! retry, keeping no key ([`held`]): python-etcd3's `/locks/<name>` and
 //! tooz's `/tooz/locks<name>`, each holding a 16-byte UUID. Such a lock has a
-//! holder and never a visible queue.
+//! holder and never a visible queue. Patroni's cluster leader is such an
+//! election: `/service/<scope>/leader` holds the leader's name on its
+//! node's lease, and the other members only try to create it.
 //!
 //! [`contender`] reads a key's shape; [`Queues`] keeps every lock's and
 //! election's queue in create-revision order.
@@ -51,29 +53,61 @@ pub fn contender(kv: &KeyValue) -> Option<(String, LeaseId)> {
 const PYTHON_ETCD3_LOCKS: &[u8] = b"/locks/";
 /// tooz's lock keys: `/tooz/locks` and the name, with no `/` between.
 const TOOZ_LOCKS: &[u8] = b"/tooz/locks";
+/// Patroni's keys: `/service/<scope>/...` (its default namespace).
+pub const PATRONI_PREFIX: &[u8] = b"/service/";
 
-/// `(name, lease, library)` when `kv` is a lock that one key on one lease
-/// holds, its waiters keeping no key: python-etcd3's `/locks/<name>` holding
-/// a version-1 UUID's 16 bytes, or tooz's `/tooz/locks<name>` holding a
-/// version-4 UUID's. The name is the whole key. An `etcdctl lock /locks/x`
-/// contender (`/locks/x/<hex lease>`) is read by [`contender`] first.
-pub fn held_lock(kv: &KeyValue) -> Option<(String, LeaseId, &'static str)> {
+/// A lock or an election that one key on one lease holds, its waiters or
+/// candidates keeping no key ([`held`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    /// The whole key.
+    pub name: String,
+    pub lease: LeaseId,
+    /// The leader's value for an election (Patroni's: the member's name);
+    /// `None` for a lock.
+    pub proposal: Option<String>,
+    pub library: &'static str,
+}
+
+/// The lock or election `kv` holds when it is one key on one lease whose
+/// contenders keep no key: python-etcd3's `/locks/<name>` holding a
+/// version-1 UUID's 16 bytes, tooz's `/tooz/locks<name>` holding a
+/// version-4 UUID's, or Patroni's `/service/<scope>/leader` (with Citus, the
+/// group's `/service/<scope>/<group>/leader`) holding the leader's name. An
+/// `etcdctl lock /locks/x` contender (`/locks/x/<hex lease>`) is read by
+/// [`contender`] first.
+pub fn held(kv: &KeyValue) -> Option<Held> {
     if kv.lease == 0 {
         return None;
     }
-    let library =
+    let (library, proposal) =
         if kv.key.len() > PYTHON_ETCD3_LOCKS.len() && kv.key.starts_with(PYTHON_ETCD3_LOCKS) && is_uuid(&kv.value, 1) {
-            "python-etcd3"
+            ("python-etcd3", None)
         } else if kv.key.len() > TOOZ_LOCKS.len() && kv.key.starts_with(TOOZ_LOCKS) && is_uuid(&kv.value, 4) {
-            "tooz"
+            ("tooz", None)
+        } else if is_patroni_leader(&kv.key) && !kv.value.is_empty() {
+            ("patroni", Some(String::from_utf8_lossy(&kv.value).into_owned()))
         } else {
             return None;
         };
-    Some((
-        String::from_utf8_lossy(&kv.key).into_owned(),
-        LeaseId(kv.lease),
+    Some(Held {
+        name: String::from_utf8_lossy(&kv.key).into_owned(),
+        lease: LeaseId(kv.lease),
+        proposal,
         library,
-    ))
+    })
+}
+
+/// `/service/<scope>/leader` or `/service/<scope>/<group>/leader`.
+fn is_patroni_leader(key: &[u8]) -> bool {
+    let Some(rest) = key.strip_prefix(PATRONI_PREFIX) else {
+        return false;
+    };
+    let Some(scope) = rest.strip_suffix(b"/leader") else {
+        return false;
+    };
+    let segments = scope.split(|&b| b == b'/').count();
+    !scope.is_empty() && segments <= 2 && scope.split(|&b| b == b'/').all(|s| !s.is_empty())
 }
 
 /// `bytes` are a UUID of `version` in its 16-byte form (RFC 9562: the
@@ -89,7 +123,7 @@ pub struct ContenderEntry {
     pub name: String,
     /// The candidate's proposal; `None` for a lock.
     pub proposal: Option<String>,
-    /// The library of a lock whose waiters keep no key ([`held_lock`]).
+    /// The library of a lock or election whose contenders keep no key ([`held`]).
     pub holder_only: Option<&'static str>,
     pub contender: Contender,
 }
@@ -231,11 +265,14 @@ impl Queues {
             contender: e.contender.clone(),
             value: e.proposal.clone().unwrap_or_default(),
         });
+        let ids = self.elections.get(name)?;
+        let holder_only = self.in_order(ids).find_map(|e| e.holder_only).map(str::to_owned);
         Some(Election {
             name: name.to_owned(),
             leader: queue.next(),
             leader_since: self.head_since(QueueKind::Election, name),
             candidates: queue.collect(),
+            holder_only,
         })
     }
 
@@ -296,20 +333,49 @@ mod tests {
             value: value.to_vec(),
             ..kv(key, lease)
         };
+        let lock = |name: &str, lease: i64, library| Held {
+            name: name.to_owned(),
+            lease: LeaseId(lease),
+            proposal: None,
+            library,
+        };
         assert_eq!(
-            held_lock(&with("/locks/jobs", &uuid1, 7)),
-            Some(("/locks/jobs".to_owned(), LeaseId(7), "python-etcd3"))
+            held(&with("/locks/jobs", &uuid1, 7)),
+            Some(lock("/locks/jobs", 7, "python-etcd3"))
         );
         assert_eq!(
-            held_lock(&with("/tooz/locksmylock", &uuid4, 8)),
-            Some(("/tooz/locksmylock".to_owned(), LeaseId(8), "tooz"))
+            held(&with("/tooz/locksmylock", &uuid4, 8)),
+            Some(lock("/tooz/locksmylock", 8, "tooz"))
         );
         // Another UUID version, no lease, a text value or no name: not a lock.
-        assert_eq!(held_lock(&with("/locks/jobs", &uuid4, 7)), None);
-        assert_eq!(held_lock(&with("/tooz/locksmylock", &uuid1, 8)), None);
-        assert_eq!(held_lock(&with("/locks/jobs", &uuid1, 0)), None);
-        assert_eq!(held_lock(&with("/locks/jobs", b"0123456789abcdef", 7)), None);
-        assert_eq!(held_lock(&with("/locks/", &uuid1, 7)), None);
+        assert_eq!(held(&with("/locks/jobs", &uuid4, 7)), None);
+        assert_eq!(held(&with("/tooz/locksmylock", &uuid1, 8)), None);
+        assert_eq!(held(&with("/locks/jobs", &uuid1, 0)), None);
+        assert_eq!(held(&with("/locks/jobs", b"0123456789abcdef", 7)), None);
+        assert_eq!(held(&with("/locks/", &uuid1, 7)), None);
+    }
+
+    #[test]
+    fn patroni_leaders_are_elections_held_by_one_key() {
+        // As Patroni 4.1.5's etcd3 DCS wrote it (CLIENTS.md, Patroni).
+        let leader = |key: &str, value: &str, lease: i64| held(&KeyValue::sample(key, value).with_lease(lease));
+        assert_eq!(
+            leader("/service/demo/leader", "pg1", 9),
+            Some(Held {
+                name: "/service/demo/leader".to_owned(),
+                lease: LeaseId(9),
+                proposal: Some("pg1".to_owned()),
+                library: "patroni",
+            })
+        );
+        // A Citus group's leader.
+        assert!(leader("/service/demo/1/leader", "pg1", 9).is_some());
+        // No lease (a stale copy), no name, nothing between, or deeper: not Patroni's.
+        assert_eq!(leader("/service/demo/leader", "pg1", 0), None);
+        assert_eq!(leader("/service/demo/leader", "", 9), None);
+        assert_eq!(leader("/service//leader", "pg1", 9), None);
+        assert_eq!(leader("/service/leader", "pg1", 9), None);
+        assert_eq!(leader("/service/a/b/c/leader", "pg1", 9), None);
     }
 
     fn entry(name: &str, lease: i64, create_revision: Revision, proposal: Option<&str>) -> ContenderEntry {

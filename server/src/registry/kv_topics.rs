@@ -22,7 +22,8 @@ pub const KV_TOPIC_BYTES_MAX: usize = 64 << 20;
 /// What the classifier says a key is, as `KV.kind` writes it.
 pub fn kind_of(classifier: &Classifier, kv: &KeyValue) -> KvKind {
     match classifier.classify(kv) {
-        Kind::Instance(_) => KvKind::Instance,
+        Kind::Instance(_) | Kind::Instances(_) => KvKind::Instance,
+        Kind::Heartbeat(_) => KvKind::Kv,
         Kind::Contender { proposal: None, .. } => KvKind::Lock,
         Kind::Contender { proposal: Some(_), .. } => KvKind::Election,
         Kind::Plain => KvKind::Kv,

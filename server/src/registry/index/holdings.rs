@@ -36,6 +36,7 @@ impl Index {
             .leases
             .keys(lease.id.0)
             .filter_map(|id| self.instances.get(id))
+            .flatten()
             .map(|i| i.service.as_str())
             .collect();
         lease.services = services.into_iter().map(str::to_owned).collect();
@@ -49,7 +50,12 @@ impl Index {
             match topic {
                 Topic::Service(name) => {
                     let ids = self.services.get(name).map(|agg| agg.ids.iter()).into_iter().flatten();
-                    preferred.extend(ids.filter_map(|id| self.instances.get(id)?.lease).map(|l| l.0));
+                    for id in ids {
+                        let instance = self.instance(id, name);
+                        preferred.extend(instance.and_then(|i| i.lease).map(|l| l.0));
+                        // A Moleculer node's TTL is its heartbeat's.
+                        preferred.extend(self.joins.beat_lease(id));
+                    }
                 }
                 Topic::Locks | Topic::Elections => {
                     let queue = if *topic == Topic::Locks {
@@ -78,8 +84,8 @@ impl Index {
             keys: self.leases.keys(lease).cloned().collect(),
         };
         for id in self.leases.keys(lease) {
-            if let Some(instance) = self.instances.get(id) {
-                holdings.instances.push(instance.clone());
+            if let Some(instances) = self.instances.get(id) {
+                holdings.instances.extend(instances.iter().cloned());
             } else if let Some(entry) = self.queues.get(id) {
                 if entry.proposal.is_some() {
                     holdings.elections.push(entry.name.clone());

@@ -5,13 +5,16 @@
 //!
 //! This file applies changes and turns what they touched into patches;
 //! `services.rs` reads services, `holdings.rs` reads leases and what each
-//! holds. Lock and election queues are [`Queues`], next to their key shape.
+//! holds, `joins.rs` shows on instances what the keys beside them say
+//! (Moleculer's heartbeats, Patroni's leader and status). Lock and election
+//! queues are [`Queues`], next to their key shape.
 //!
 //! Just over 400 lines: applying a change and turning what it touched into
 //! patches read the same private maps and belong together; what only reads
 //! them lives in the two files named above.
 
 mod holdings;
+mod joins;
 mod services;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -27,7 +30,12 @@ use super::text::key_id;
 use crate::hub::patch_op as op;
 
 pub use holdings::LeaseHoldings;
+use joins::Joins;
 use services::ServiceAgg;
+
+/// The instances one key stands for: one, or one per service the key lists
+/// (a Moleculer node's INFO), each of another service.
+type KeyInstances = smallvec::SmallVec<[Instance; 1]>;
 
 /// What a batch of changes touched, resolved into patches afterwards.
 #[derive(Debug, Default)]
@@ -59,12 +67,13 @@ impl Touched {
 #[derive(Debug, Default)]
 pub struct Index {
     classifier: Classifier,
-    instances: HashMap<String, Instance>,
+    instances: HashMap<String, KeyInstances>,
     services: BTreeMap<String, ServiceAgg>,
     queues: Queues,
     leases: LeaseTable,
     /// Key id -> its lease, for every key that has one (plain keys too).
     key_lease: HashMap<String, i64>,
+    joins: Joins,
 }
 
 impl Index {
@@ -78,14 +87,14 @@ impl Index {
     /// Applies one mirror change. `now` is the time to record as a new
     /// contender's `since` (`None` while loading what predates the server).
     pub fn apply(&mut self, change: ChangeRef<'_>, now: Option<&str>, touched: &mut Touched) {
-        let (id, after) = match change {
-            ChangeRef::Upserted { after, .. } => (key_id(&after.key), Some(after)),
-            ChangeRef::Removed(kv) => (key_id(&kv.key), None),
+        let (id, key, after) = match change {
+            ChangeRef::Upserted { after, .. } => (key_id(&after.key), &after.key, Some(after)),
+            ChangeRef::Removed(kv) => (key_id(&kv.key), &kv.key, None),
         };
-        let instance_before = if touched.quiet {
-            None
+        let instances_before = if touched.quiet {
+            KeyInstances::new()
         } else {
-            self.instances.get(&id).cloned()
+            self.instances.get(&id).cloned().unwrap_or_default()
         };
         let contender_before = self
             .queues
@@ -105,6 +114,7 @@ impl Index {
             };
             self.add(id.clone(), after, since, touched);
         }
+        self.follow(&id, key, after, touched);
         let contender_now = self.queues.get(&id).map(|e| (e.queue(), e.name.clone()));
         for (queue, name) in contender_before
             .iter()
@@ -118,13 +128,21 @@ impl Index {
             return;
         }
         let happenings = &mut touched.happenings;
-        match (instance_before, self.instances.get(&id)) {
-            (None, Some(now)) => happenings.instances.push(InstanceChange::Registered(now.clone())),
-            (Some(before), Some(now)) if before.value != now.value || before.lease != now.lease => {
-                happenings.instances.push(InstanceChange::Updated(now.clone()));
+        let instances_now = self.instances.get(&id).map(|list| list.as_slice()).unwrap_or_default();
+        let of = |list: &[Instance], service: &str| list.iter().position(|i| i.service == service);
+        for before in &instances_before {
+            match of(instances_now, &before.service).map(|at| &instances_now[at]) {
+                None => happenings.instances.push(InstanceChange::Deregistered(before.clone())),
+                Some(now) if before.value != now.value || before.lease != now.lease => {
+                    happenings.instances.push(InstanceChange::Updated(now.clone()));
+                }
+                Some(_) => {}
             }
-            (Some(before), None) => happenings.instances.push(InstanceChange::Deregistered(before)),
-            _ => {}
+        }
+        for now in instances_now {
+            if of(&instances_before, &now.service).is_none() {
+                happenings.instances.push(InstanceChange::Registered(now.clone()));
+            }
         }
         let before = contender_before.map(|(queue, name, _)| (queue, name));
         if before != contender_now {
@@ -188,24 +206,10 @@ impl Index {
             self.key_lease.insert(id.clone(), kv.lease);
             touched.leases.insert(kv.lease);
         }
-        let (ttl, granted_ttl) = self.leases.ttl(kv.lease);
         match self.classifier.classify(kv) {
-            Kind::Instance(mut instance) => {
-                if instance.lease.is_some() {
-                    instance.ttl = ttl;
-                    instance.granted_ttl = granted_ttl;
-                }
-                let agg = self.services.entry(instance.service.clone()).or_default();
-                agg.ids.insert(id.clone());
-                agg.with_lease += usize::from(instance.lease.is_some());
-                agg.count_ttl(instance.ttl);
-                *agg.layouts.entry(instance.layout).or_default() += 1;
-                touched.services.insert(instance.service.clone());
-                if !touched.quiet {
-                    touched.instances.insert((instance.service.clone(), id.clone()));
-                }
-                self.instances.insert(id, *instance);
-            }
+            Kind::Instance(instance) => self.insert_instances(id, KeyInstances::from_elem(*instance, 1), touched),
+            Kind::Instances(instances) => self.insert_instances(id, KeyInstances::from_vec(instances), touched),
+            Kind::Heartbeat(_) => {}
             Kind::Contender {
                 name,
                 lease,
@@ -226,7 +230,7 @@ impl Index {
                     key: String::from_utf8_lossy(&kv.key).into_owned(),
                     lease,
                     create_revision: kv.create_revision,
-                    ttl,
+                    ttl: self.leases.ttl(kv.lease).0,
                     since,
                 };
                 self.queues.insert(
@@ -243,12 +247,38 @@ impl Index {
         }
     }
 
+    /// Puts the instances of the key `id` in their services, with their
+    /// lease's TTL and what the keys beside them say.
+    fn insert_instances(&mut self, id: String, mut instances: KeyInstances, touched: &mut Touched) {
+        for instance in &mut instances {
+            if let Some(lease) = instance.lease {
+                (instance.ttl, instance.granted_ttl) = self.leases.ttl(lease.0);
+            }
+            self.decorate(instance);
+            let agg = self.services.entry(instance.service.clone()).or_default();
+            agg.ids.insert(id.clone());
+            agg.with_lease += usize::from(instance.lease.is_some());
+            agg.count_ttl(instance.ttl);
+            *agg.layouts.entry(instance.layout).or_default() += 1;
+            touched.services.insert(instance.service.clone());
+            if !touched.quiet {
+                touched.instances.insert((instance.service.clone(), id.clone()));
+            }
+        }
+        self.instances.insert(id, instances);
+    }
+
+    /// The instance of the key `id` in `service`.
+    fn instance(&self, id: &str, service: &str) -> Option<&Instance> {
+        self.instances.get(id)?.iter().find(|i| i.service == service)
+    }
+
     fn remove(&mut self, id: &str, touched: &mut Touched) {
         if let Some(lease) = self.key_lease.remove(id) {
             self.leases.detach(lease, id);
             touched.leases.insert(lease);
         }
-        if let Some(instance) = self.instances.remove(id) {
+        for instance in self.instances.remove(id).into_iter().flatten() {
             if let Some(agg) = self.services.get_mut(&instance.service) {
                 agg.ids.remove(id);
                 agg.with_lease -= usize::from(instance.lease.is_some());
@@ -286,22 +316,16 @@ impl Index {
 
     /// Records a TTL sample and refreshes the TTL of everything on the lease.
     pub fn apply_sample(&mut self, lease: i64, sample: Sample, touched: &mut Touched) {
-        let (ttl, granted_ttl) = (Some(sample.ttl), Some(sample.granted_ttl));
+        let ttl = Some(sample.ttl);
         if !self.leases.set_sample(lease, sample) {
             return;
         }
         touched.leases.insert(lease);
         let keys: Vec<String> = self.leases.keys(lease).cloned().collect();
         for id in keys {
-            if let Some(instance) = self.instances.get_mut(&id) {
-                if let Some(agg) = self.services.get_mut(&instance.service) {
-                    agg.uncount_ttl(instance.ttl);
-                    agg.count_ttl(ttl);
-                }
-                instance.ttl = ttl;
-                instance.granted_ttl = granted_ttl;
-                touched.services.insert(instance.service.clone());
-                touched.instances.insert((instance.service.clone(), id.clone()));
+            self.refresh(&id, touched);
+            if let Some(info) = self.joins.info_of_beat(&id) {
+                self.refresh(&info, touched);
             }
             if let Some(entry) = self.queues.get_mut(&id) {
                 entry.contender.ttl = ttl;
@@ -325,7 +349,7 @@ impl Index {
         out.push((Topic::Services, services));
         let mut per_service: BTreeMap<String, Vec<PatchOp>> = BTreeMap::new();
         for (service, id) in touched.instances {
-            let current = self.instances.get(&id).filter(|i| i.service == service);
+            let current = self.instance(&id, &service);
             per_service.entry(service).or_default().push(op(&id, current));
         }
         for (service, ops) in per_service {

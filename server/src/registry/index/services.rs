@@ -71,7 +71,7 @@ impl Index {
         let has = |text: &str| text.to_lowercase().contains(q);
         has(name)
             || agg.layouts.keys().any(|l| l.as_str().contains(q))
-            || agg.ids.iter().filter_map(|id| self.instances.get(id)).any(|i| {
+            || agg.ids.iter().filter_map(|id| self.instance(id, name)).any(|i| {
                 i.address.as_deref().is_some_and(has)
                     || i.version.as_deref().is_some_and(has)
                     || i.metadata
@@ -86,7 +86,7 @@ impl Index {
         Some(
             agg.ids
                 .iter()
-                .filter_map(|id| self.instances.get(id).cloned())
+                .filter_map(|id| self.instance(id, name).cloned())
                 .collect(),
         )
     }
@@ -94,7 +94,7 @@ impl Index {
     /// Every instance of a service as upserts, in key order.
     pub fn instance_upserts(&self, name: &str) -> Vec<PatchOp> {
         let ids = self.services.get(name).map(|agg| agg.ids.iter()).into_iter().flatten();
-        ids.filter_map(|id| self.instances.get(id).map(|i| op(id, Some(i))))
+        ids.filter_map(|id| self.instance(id, name).map(|i| op(id, Some(i))))
             .collect()
     }
 }

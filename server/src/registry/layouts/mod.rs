@@ -12,9 +12,12 @@ mod go_zero;
 mod grpc;
 mod kitex;
 mod kratos;
+pub mod moleculer;
+pub mod patroni;
 mod pattern;
 mod rpcx;
 mod skydns;
+mod tooz;
 
 use std::collections::BTreeMap;
 
@@ -27,9 +30,12 @@ pub use go_zero::GoZero;
 pub use grpc::Grpc;
 pub use kitex::Kitex;
 pub use kratos::Kratos;
+pub use moleculer::{Moleculer, NodeKey};
+pub use patroni::Patroni;
 pub use pattern::{Pattern, PatternError};
 pub use rpcx::Rpcx;
 pub use skydns::Skydns;
+pub use tooz::Tooz;
 
 use super::mirror::KeyValue;
 use super::text::{key_id, text_and_base64};
@@ -99,6 +105,10 @@ pub fn declared(layout: Layout, metadata: &BTreeMap<String, String>) -> Option<S
         Layout::DubboApp if is("enable", "false") => Some("disabled (Enable=false)".to_owned()),
         Layout::Rpcx if is("state", "inactive") => Some("inactive (state=inactive)".to_owned()),
         Layout::Kitex if is("weight", "0") => Some("no traffic (weight=0)".to_owned()),
+        Layout::Patroni => match metadata.get("state").map(String::as_str) {
+            Some("running") | None => None,
+            Some(state) => Some(format!("not running (state={state})")),
+        },
         _ => None,
     }
 }
