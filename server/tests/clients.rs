@@ -4,7 +4,10 @@
 //! tooz's locks are holder-only locks whose hand-over is seen live, and
 //! whose key-less leases show as orphans; the npm etcd3 client's election
 //! is a queue of candidates in create-revision order, its leader's
-//! resignation and death seen as they happen.
+//! resignation and death seen as they happen; Moleculer nodes are instances
+//! of the services they run, living by their heartbeat; tooz group members
+//! are instances of their group; Patroni's members show the leader, their
+//! lag and their state, its leader key an election handed over live.
 
 #![allow(
     clippy::expect_used,
@@ -320,5 +323,227 @@ async fn npm_etcd3_elections_queue_their_candidates_in_order() {
     e3.send("stop").await;
     e3.event("stopped", LIMIT).await;
     e1.send("stop").await;
+    app.shutdown().await;
+}
+
+/// The instances of `service` once `ready` holds for the list.
+async fn instances(app: &TestApp, service: &str, ready: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let path = format!("/api/v1/services/{}", service.replace('$', "%24").replace('/', "%2F"));
+    let list = |body: &Value| body["instances"].as_array().cloned().unwrap_or_default();
+    let body = poll_json(app, &path, LIMIT, |body| ready(&list(body))).await;
+    list(&body)
+}
+
+fn with<'a>(list: &'a [Value], field: &str, value: &str) -> Option<&'a Value> {
+    list.iter().find(|i| i["metadata"][field] == value)
+}
+
+#[tokio::test]
+async fn moleculer_nodes_are_instances_of_their_services_and_live_by_their_heartbeat() {
+    let etcd = start_etcd().await;
+    let app = spawn_app(&etcd).await;
+    app.wait_for_health(200, LIMIT).await;
+    let node = |id: &'static str, service: &'static str, version: &'static str| {
+        Peer::start(
+            &etcd,
+            "moleculer_node.js",
+            &[
+                ("MEMBER", id),
+                ("NODE_ID", id),
+                ("SERVICE", service),
+                ("SVC_VERSION", version),
+                ("HEARTBEAT_INTERVAL", "1"),
+                ("HEARTBEAT_TIMEOUT", TTL),
+            ],
+        )
+    };
+    let mut a = node("node-a", "greeter", "2");
+    let joined = a.event("joined", LIMIT).await;
+    let mut b = node("node-b", "math", "");
+    b.event("joined", LIMIT).await;
+
+    // Each service by Moleculer's name for it, the node its instance, whose
+    // TTL is the heartbeat's (the INFO key's own lease is 60 s).
+    let greeter = instances(&app, "v2.greeter", |list| {
+        with(list, "node", "node-a").is_some_and(|i| i["granted_ttl"] == 4)
+    })
+    .await;
+    let instance = with(&greeter, "node", "node-a").cloned().unwrap_or_default();
+    assert_eq!(instance["layout"], "moleculer", "{instance}");
+    assert_eq!(instance["version"], "2", "{instance}");
+    assert_eq!(instance["key"], joined["info"], "{instance}");
+    assert_eq!(instance["metadata"]["heartbeat"], joined["beat"], "{instance}");
+    assert_eq!(instance["metadata"]["actions"], "v2.greeter.hello", "{instance}");
+    assert!(instance.get("declared").is_none(), "{instance}");
+    let nodes = instances(&app, "$node", |list| list.len() == 2).await;
+    assert!(with(&nodes, "node", "node-b").is_some(), "{nodes:?}");
+    instances(&app, "math", |list| list.len() == 1).await;
+    // Heartbeats are never services of their own.
+    let (_, services) = app.get("/api/v1/services").await;
+    let names: Vec<&str> = services["services"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert_eq!(names, ["$node", "math", "v2.greeter"], "{services}");
+
+    // A clean stop deregisters the node's services now.
+    a.send("stop").await;
+    a.event("stopped", LIMIT).await;
+    poll_json(&app, "/api/v1/services", LIMIT, |body| {
+        body["services"]
+            .as_array()
+            .is_some_and(|all| all.iter().all(|s| s["name"] != "v2.greeter"))
+    })
+    .await;
+    instances(&app, "$node", |list| list.len() == 1).await;
+
+    // A killed node: its heartbeat expires with its lease, and its
+    // instances say the node is gone while the INFO key waits for its 60 s.
+    let mut ws = app.ws().await;
+    ws.send_json(json!({"type":"subscribe","topics":["service:math"]})).await;
+    ws.wait_for(LIMIT, |m| m["type"] == "snapshot" && m["topic"] == "service:math")
+        .await;
+    b.kill().await;
+    let info = "moleculer/discovery/info/node-b";
+    let value = patched(&mut ws, "service:math", info, |i| i.get("declared").is_some()).await;
+    assert_eq!(value["declared"], "no heartbeat (other nodes drop it)", "{value}");
+    assert!(value["metadata"].get("heartbeat").is_none(), "{value}");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn tooz_group_members_are_instances_of_their_group() {
+    let etcd = start_etcd().await;
+    let app = spawn_app(&etcd).await;
+    app.wait_for_health(200, LIMIT).await;
+    let member = |id: &'static str, caps: &'static str| {
+        Peer::start(
+            &etcd,
+            "tooz_peer.py",
+            &[
+                ("MEMBER", id),
+                ("GROUP", "workers"),
+                ("CAPS", caps),
+                ("MEMBERSHIP_TIMEOUT", TTL),
+            ],
+        )
+    };
+    let mut m1 = member("m1", r#"{"host":"10.0.0.1","port":8001,"zone":"a"}"#);
+    m1.event("joined", LIMIT).await;
+    let mut m2 = member("m2", r#"{"host":"10.0.0.2","port":8002}"#);
+    m2.event("joined", LIMIT).await;
+    let mut m3 = member("m3", r#"{"host":"10.0.0.3","port":8003}"#);
+    let joined = m3.event("joined", LIMIT).await;
+
+    let list = instances(&app, "workers", |list| list.len() == 3).await;
+    let first = with(&list, "member", "m1").cloned().unwrap_or_default();
+    assert_eq!(first["layout"], "tooz", "{first}");
+    assert_eq!(first["address"], "10.0.0.1:8001", "{first}");
+    assert_eq!(first["metadata"]["zone"], "a", "{first}");
+    assert!(first.get("error").is_none(), "{first}");
+    let third = with(&list, "member", "m3").cloned().unwrap_or_default();
+    let lease = joined["lease"].as_str().unwrap_or_default();
+    assert_eq!(third["lease"], lease, "the coordinator's membership lease: {third}");
+
+    // Leaving deregisters now; a killed member goes with its lease.
+    m1.send("release").await;
+    m1.event("released", LIMIT).await;
+    instances(&app, "workers", |list| list.len() == 2 && with(list, "member", "m1").is_none()).await;
+    m2.kill().await;
+    let list = instances(&app, "workers", |list| list.len() == 1).await;
+    assert!(with(&list, "member", "m3").is_some(), "{list:?}");
+    for peer in [&mut m1, &mut m3] {
+        peer.send("stop").await;
+        peer.event("stopped", LIMIT).await;
+    }
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn patroni_members_show_their_leader_lag_and_state_and_the_leader_hands_over() {
+    let etcd = start_etcd().await;
+    let app = spawn_app(&etcd).await;
+    app.wait_for_health(200, LIMIT).await;
+    let node = |name: &'static str, role: &'static str, port: &'static str| {
+        Peer::start(
+            &etcd,
+            "patroni_dcs.py",
+            &[
+                ("MEMBER", name),
+                ("NAME", name),
+                ("ROLE", role),
+                ("PG_PORT", port),
+                ("TTL", TTL),
+                ("LOOP_WAIT", "1"),
+                ("RETRY_TIMEOUT", "2"),
+            ],
+        )
+    };
+    let mut pg1 = node("pg1", "leader", "5433");
+    let elected = pg1.event("elected", LIMIT).await;
+    let mut pg2 = node("pg2", "replica", "5434");
+    pg2.event("joined", LIMIT).await;
+
+    let name = "/service/demo/leader";
+    let election = |body: &Value| {
+        body["elections"]
+            .as_array()
+            .and_then(|all| all.iter().find(|e| e["name"] == name))
+            .cloned()
+            .unwrap_or_default()
+    };
+    let body = poll_json(&app, "/api/v1/elections", LIMIT, |b| election(b)["leader"]["value"] == "pg1").await;
+    let shown = election(&body);
+    assert_eq!(shown["holder_only"], "patroni", "{shown}");
+    assert_eq!(shown["leader"]["lease"], elected["lease"], "{shown}");
+    assert_eq!(shown["candidates"], json!([]), "replicas write no candidate key: {shown}");
+
+    let list = instances(&app, "demo", |list| {
+        list.len() == 2 && with(list, "member", "pg2").is_some_and(|i| i["metadata"]["lag"].is_string())
+    })
+    .await;
+    let leader = with(&list, "member", "pg1").cloned().unwrap_or_default();
+    assert_eq!(leader["layout"], "patroni", "{leader}");
+    assert_eq!(leader["address"], "127.0.0.1:5433", "{leader}");
+    assert_eq!(leader["metadata"]["leader"], "true", "{leader}");
+    assert_eq!(leader["metadata"]["role"], "primary", "{leader}");
+    let replica = with(&list, "member", "pg2").cloned().unwrap_or_default();
+    let lag = replica["metadata"]["lag"].as_str().unwrap_or_default();
+    assert!(lag.parse::<u64>().is_ok(), "lag in bytes: {replica}");
+    assert!(replica["metadata"].get("leader").is_none(), "{replica}");
+
+    // A clean shutdown of the leader: the replica takes the key (seen live),
+    // and the stopped member says so until its lease ends.
+    let mut ws = app.ws().await;
+    ws.send_json(json!({"type":"subscribe","topics":["elections"]})).await;
+    ws.wait_for(LIMIT, |m| m["type"] == "snapshot" && m["topic"] == "elections")
+        .await;
+    let mut members = app.ws().await;
+    members
+        .send_json(json!({"type":"subscribe","topics":["service:demo"]}))
+        .await;
+    members
+        .wait_for(LIMIT, |m| m["type"] == "snapshot" && m["topic"] == "service:demo")
+        .await;
+    pg1.send("stop").await;
+    pg1.event("stopped", LIMIT).await;
+    pg2.event("elected", LIMIT).await;
+    let value = patched(&mut ws, "elections", name, |e| e["leader"]["value"] == "pg2").await;
+    assert_eq!(value["holder_only"], "patroni", "{value}");
+    let stopped = patched(&mut members, "service:demo", "/service/demo/members/pg1", |i| {
+        i.get("declared").is_some()
+    })
+    .await;
+    assert_eq!(stopped["declared"], "not running (state=stopped)", "{stopped}");
+    instances(&app, "demo", |list| {
+        with(list, "member", "pg2").is_some_and(|i| i["metadata"]["leader"] == "true")
+    })
+    .await;
+
+    // The new leader killed: its key ends with its lease, and nobody leads.
+    pg2.kill().await;
+    poll_json(&app, "/api/v1/elections", LIMIT, |b| election(b).is_null()).await;
     app.shutdown().await;
 }
