@@ -402,7 +402,8 @@ async fn moleculer_nodes_are_instances_of_their_services_and_live_by_their_heart
     // A killed node: its heartbeat expires with its lease, and its
     // instances say the node is gone while the INFO key waits for its 60 s.
     let mut ws = app.ws().await;
-    ws.send_json(json!({"type":"subscribe","topics":["service:math"]})).await;
+    ws.send_json(json!({"type":"subscribe","topics":["service:math"]}))
+        .await;
     ws.wait_for(LIMIT, |m| m["type"] == "snapshot" && m["topic"] == "service:math")
         .await;
     b.kill().await;
@@ -450,7 +451,10 @@ async fn tooz_group_members_are_instances_of_their_group() {
     // Leaving deregisters now; a killed member goes with its lease.
     m1.send("release").await;
     m1.event("released", LIMIT).await;
-    instances(&app, "workers", |list| list.len() == 2 && with(list, "member", "m1").is_none()).await;
+    instances(&app, "workers", |list| {
+        list.len() == 2 && with(list, "member", "m1").is_none()
+    })
+    .await;
     m2.kill().await;
     let list = instances(&app, "workers", |list| list.len() == 1).await;
     assert!(with(&list, "member", "m3").is_some(), "{list:?}");
@@ -494,11 +498,18 @@ async fn patroni_members_show_their_leader_lag_and_state_and_the_leader_hands_ov
             .cloned()
             .unwrap_or_default()
     };
-    let body = poll_json(&app, "/api/v1/elections", LIMIT, |b| election(b)["leader"]["value"] == "pg1").await;
+    let body = poll_json(&app, "/api/v1/elections", LIMIT, |b| {
+        election(b)["leader"]["value"] == "pg1"
+    })
+    .await;
     let shown = election(&body);
     assert_eq!(shown["holder_only"], "patroni", "{shown}");
     assert_eq!(shown["leader"]["lease"], elected["lease"], "{shown}");
-    assert_eq!(shown["candidates"], json!([]), "replicas write no candidate key: {shown}");
+    assert_eq!(
+        shown["candidates"],
+        json!([]),
+        "replicas write no candidate key: {shown}"
+    );
 
     let list = instances(&app, "demo", |list| {
         list.len() == 2 && with(list, "member", "pg2").is_some_and(|i| i["metadata"]["lag"].is_string())

@@ -32,6 +32,7 @@ fn fast(etcd: &EtcdProcess) -> DemoConfig {
         ttl: Duration::from_secs(2),
         lock_hold: Duration::from_millis(200),
         leader_term: Duration::from_secs(1),
+        clients: None,
     }
 }
 
@@ -281,4 +282,59 @@ async fn the_demo_rides_out_an_etcd_restart() {
 
     demo.stop().await;
     assert_clean(&mut client).await;
+}
+
+/// With the real clients installed (`make setup-peers`), the demo runs a
+/// Moleculer node and a tooz group beside its own workload, the dashboard
+/// shows them as their services, and stopping the demo stops them cleanly.
+#[tokio::test]
+async fn the_demo_runs_a_real_moleculer_node_and_tooz_group() {
+    let etcd = start_etcd().await;
+    let mut client = etcd_client(&etcd).await;
+    let peers = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../peers");
+    assert!(
+        peers.join(".venv/.installed").exists(),
+        "the test peers are not installed: `make setup` installs them (peers/)"
+    );
+    let app = spawn_app(&etcd).await;
+    let demo = start_demo(DemoConfig {
+        services: 2,
+        clients: Some(peers),
+        ..fast(&etcd)
+    });
+    let theirs = |keys: &[Kv]| {
+        let has = |key: &str| keys.iter().any(|kv| kv.key == key);
+        has("moleculer/discovery/info/demo-node-1")
+            && has("tooz/groups/workers/worker-1")
+            && has("tooz/groups/workers/worker-2")
+    };
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    while !theirs(&all_keys(&mut client).await) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the real clients did not register"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let body = poll_json(&app, "/api/v1/services/v1.notifier", LIMIT, |b| {
+        b["instances"][0]["layout"] == "moleculer"
+    })
+    .await;
+    assert_eq!(body["instances"][0]["metadata"]["node"], "demo-node-1", "{body}");
+    let body = poll_json(&app, "/api/v1/services/workers", LIMIT, |b| {
+        b["instances"].as_array().is_some_and(|i| i.len() == 2)
+    })
+    .await;
+    assert_eq!(body["instances"][0]["layout"], "tooz", "{body}");
+
+    demo.stop().await;
+    // Each stopped cleanly: deregistered at once, not left to expire.
+    let keys = all_keys(&mut client).await;
+    let left: Vec<&str> = keys
+        .iter()
+        .map(|kv| kv.key.as_str())
+        .filter(|k| k.starts_with("moleculer/discovery/info/") || k.starts_with("tooz/groups/workers/w"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    app.shutdown().await;
 }

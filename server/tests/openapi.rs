@@ -58,6 +58,8 @@ fn start_demo(etcd: &EtcdProcess) -> oneshot::Sender<()> {
         ttl: Duration::from_secs(5),
         lock_hold: Duration::from_millis(500),
         leader_term: Duration::from_secs(2),
+        // The real clients too, so their instances are checked against the schema.
+        clients: Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../peers")),
     };
     tokio::spawn(server::demo::run_until(demo, async move {
         let _ = stopped.await;

@@ -122,6 +122,19 @@ pub struct DemoRates {
     /// How long the demo election's leader leads before resigning (on average).
     #[arg(long = "demo-leader-term", value_name = "DURATION", env = "LEASEHOLD_DEMO_LEADER_TERM", default_value = "30s", value_parser = parse_duration)]
     pub leader_term: Duration,
+
+    /// Where the real client libraries the demo runs beside its own
+    /// workload are installed (`make setup-peers`): a Moleculer node and a
+    /// tooz group, each a process of its own. Relative to the working
+    /// directory; `off` runs none. Without them installed the demo says how
+    /// to add them and goes on.
+    #[arg(
+        long = "demo-clients",
+        value_name = "DIR|off",
+        env = "LEASEHOLD_DEMO_CLIENTS",
+        default_value = "peers"
+    )]
+    pub clients: String,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -106,6 +106,8 @@ pub struct DemoConfig {
     pub ttl: Duration,
     pub lock_hold: Duration,
     pub leader_term: Duration,
+    /// Where the real clients are installed (`--demo-clients`); `None`: off.
+    pub clients: Option<std::path::PathBuf>,
 }
 
 impl DemoConfig {
@@ -117,6 +119,7 @@ impl DemoConfig {
             ttl: rates.ttl,
             lock_hold: rates.lock_hold,
             leader_term: rates.leader_term,
+            clients: (rates.clients != "off").then(|| rates.clients.clone().into()),
         }
     }
 }

@@ -12,6 +12,8 @@
 //!   then.
 //! - [`settings`]: configuration in JSON, YAML, TOML, text and binary, part
 //!   of it rewritten now and then, deleted when the demo stops.
+//! - [`clients`]: real client libraries as processes of their own, when
+//!   they are installed: a Moleculer node and a tooz group.
 //! - [`lease_session`]: a lease with its keep-alive, the record of every lease the
 //!   demo holds (so that stopping revokes them all), and backoff.
 //!
@@ -19,6 +21,7 @@
 //! backoff, so an etcd outage pauses the demo and never ends it.
 
 pub mod catalog;
+mod clients;
 mod coordination;
 mod fleet;
 mod lease_session;
@@ -93,6 +96,14 @@ pub async fn run_until(config: DemoConfig, shutdown: impl Future<Output = ()>) -
     tasks.spawn(fleet::run(ctx.clone()));
     tasks.spawn(settings::run(ctx.clone()));
     coordination::spawn(&ctx, &mut tasks);
+    if let (Some(dir), Some(endpoint)) = (&ctx.config.clients, ctx.config.etcd.endpoints.first()) {
+        let endpoint = if endpoint.contains("://") {
+            endpoint.clone()
+        } else {
+            format!("http://{endpoint}")
+        };
+        clients::spawn(dir, &endpoint, &stop, &mut tasks);
+    }
 
     shutdown.await;
     stop.cancel();
