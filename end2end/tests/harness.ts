@@ -237,3 +237,61 @@ export async function startServe(etcd: Etcd, flags: string[] = []): Promise<{ ur
     stop: () => stopChild(child, 'SIGTERM'),
   };
 }
+
+/** A real client library's test peer (peers/clients/, `make setup-peers`). */
+export interface Peer {
+  /** Resolves with the next event named `ev` (earlier ones are skipped). */
+  event(ev: string, limitMs?: number): Promise<Record<string, unknown>>;
+  /** A command line on its stdin (`release`, `stop`, ...). */
+  send(command: string): void;
+  stop(): Promise<void>;
+}
+
+/** Starts `peers/clients/<script>` (Python from peers/.venv, or node) against `endpoint`. */
+export function startPeer(endpoint: string, script: string, env: Record<string, string>): Peer {
+  const peers = path.join(repoRoot, 'peers');
+  const program = script.endsWith('.py') ? path.join(peers, '.venv', 'bin', 'python') : 'node';
+  const child = spawn(program, [path.join(peers, 'clients', script)], {
+    env: { ...process.env, ETCD_ENDPOINT: endpoint, ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const events: Array<Record<string, unknown>> = [];
+  const waiters: Array<() => void> = [];
+  let buffered = '';
+  let stderr = '';
+  child.stderr!.on('data', (c) => { stderr += c.toString(); });
+  child.stdout!.on('data', (chunk) => {
+    buffered += chunk.toString();
+    let newline;
+    while ((newline = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, newline).trim();
+      buffered = buffered.slice(newline + 1);
+      try { events.push(JSON.parse(line)); } catch { /* a log line */ }
+      waiters.splice(0).forEach((wake) => wake());
+    }
+  });
+  let seen = 0;
+  return {
+    event: (ev, limitMs = 30_000) => new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${script}: no ${ev} in ${limitMs} ms: ${stderr}`)), limitMs);
+      const look = () => {
+        while (seen < events.length) {
+          const event = events[seen++];
+          if (event.ev === 'error') { clearTimeout(timer); reject(new Error(`${script}: ${JSON.stringify(event)}`)); return; }
+          if (event.ev === ev) { clearTimeout(timer); resolve(event); return; }
+        }
+        waiters.push(look);
+      };
+      look();
+    }),
+    send: (command) => { child.stdin!.write(`${command}\n`); },
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.stdin!.end('stop\n');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}

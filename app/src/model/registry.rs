@@ -52,6 +52,27 @@ impl Layout {
     }
 }
 
+impl Layout {
+    /// The metadata an operator reads first for this layout, in order; the
+    /// rest follows by name.
+    pub fn headline_metadata(self) -> &'static [&'static str] {
+        match self {
+            Layout::Patroni => &[
+                "leader",
+                "role",
+                "state",
+                "lag",
+                "replay_lag",
+                "receive_lag",
+                "timeline",
+            ],
+            Layout::Moleculer => &["node", "namespace", "client"],
+            Layout::Tooz => &["member"],
+            _ => &[],
+        }
+    }
+}
+
 impl fmt::Display for Layout {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

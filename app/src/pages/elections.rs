@@ -59,6 +59,7 @@ fn ElectionQueue(name: String) -> impl IntoView {
                 .collect::<Vec<String>>()
         })
     });
+    let holder_only = Memo::new(move |_| election.with(|e| e.as_ref().and_then(|e| e.holder_only.clone())));
     let changes = {
         let name = name.clone();
         move || {
@@ -85,6 +86,11 @@ fn ElectionQueue(name: String) -> impl IntoView {
                     <CandidateRow key election/>
                 </For>
             </ol>
+            {move || holder_only.get().map(|library| view! {
+                <p class="note" data-testid="holder-only">
+                    {format!("A {library} election: its candidates only try to take this one key and keep none of their own, so they are not visible here.")}
+                </p>
+            })}
             <h3>"Recent leader changes"</h3>
             <ul class="changes">{changes}</ul>
         </article>

@@ -63,9 +63,12 @@ pub(super) fn InstanceRow(id: String, service: Memo<String>, selected: RwSignal<
     let metadata = move || {
         stamped.with(|s| {
             s.as_ref().map(|s| {
-                s.value
-                    .metadata
-                    .iter()
+                let i = &s.value;
+                let first = i.layout.headline_metadata();
+                let headline = first.iter().filter_map(|k| i.metadata.get_key_value(*k));
+                let rest = i.metadata.iter().filter(|(k, _)| !first.contains(&k.as_str()));
+                headline
+                    .chain(rest)
                     .map(|(k, v)| view! { <span class="chip">{format!("{k}={v}")}</span> })
                     .collect_view()
             })
