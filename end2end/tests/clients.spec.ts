@@ -1,9 +1,10 @@
 import { test, expect } from '@playwright/test';
-import { startDev, startPeer, Dev } from './harness';
+import { startDev, startPeer, etcdctl, kratos, Dev } from './harness';
 
 // The client libraries people run, for real (peers/clients/, `make setup-peers`),
 // as the pages show them: a lock whose waiters keep no key, the leases they
-// leave behind, Patroni's leader election and its members.
+// leave behind, Patroni's leader election and its members; and why a key is
+// what it is (the layout that took it, or the one it nearly had).
 let dev: Dev;
 test.beforeAll(async () => { dev = await startDev(); });
 test.afterAll(async () => { await dev?.stop(); });
@@ -69,4 +70,26 @@ test("Patroni's leader is an election held by one key, and its members show role
   await page.goto(`${dev.dashboard}elections`);
   await expect(election.getByTestId('leader')).toContainText('pg2');
   await pg2.stop();
+});
+
+test('a key says which layout took it, and a plain key which layout it nearly had', async ({ page }, testInfo) => {
+  etcdctl(dev.etcd, 'put', '/services/shop/1', JSON.stringify({ address: '10.0.0.1:80' }));
+  etcdctl(dev.etcd, 'put', '/microservices/pay/p1', kratos('pay', 'p1', '10.0.0.7:9000'));
+
+  await page.goto(`${dev.dashboard}config?key=${encodeURIComponent('/services/shop/1')}`);
+  await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
+  const classification = page.getByTestId('classification');
+  await expect(classification).toContainText('Plain KV');
+  await expect(classification.getByTestId('near-miss')).toContainText('almost dubbo-app');
+  await expect(classification.getByTestId('near-miss')).toContainText('ServiceName');
+  await page.screenshot({ path: testInfo.outputPath('near-miss.png'), fullPage: true });
+
+  // From an instance's details to the key's explanation.
+  await page.goto(`${dev.dashboard}services/pay`);
+  await page.getByTestId('instance-row').first().click();
+  const detail = page.getByTestId('instance-layout');
+  await expect(detail).toContainText('/microservices/<service>/<id>');
+  await detail.getByRole('link').click();
+  await expect(page.getByTestId('classification')).toContainText('Classified by kratos (pay)');
+  await expect(page.getByTestId('classification').getByTestId('near-miss')).toHaveCount(0);
 });

@@ -1008,3 +1008,46 @@ async fn only_an_operator_from_the_servers_own_origin_writes_keys() {
     );
     app.shutdown().await;
 }
+
+/// A key's page says why it is what it is: the rule and its evidence, or,
+/// for a plain key, the rules it almost matched and what failed; at a past
+/// revision, as the value was then.
+#[tokio::test]
+async fn a_key_says_which_rule_classified_it_or_which_nearly_did() {
+    let etcd = start_etcd().await;
+    let mut client = etcd_client(&etcd).await;
+    let app = spawn_app(&etcd).await;
+    app.wait_for_health(200, LIMIT).await;
+    let kratos = r#"{"id":"p1","name":"pay","endpoints":["grpc://10.0.0.1:9000"]}"#;
+    put(&mut client, "/microservices/pay/p1", kratos).await;
+    let (status, body) = app.get(&key_path("/microservices/pay/p1")).await;
+    assert_eq!(status, 200, "{body}");
+    let classification = &body["classification"];
+    assert_eq!(classification["kind"], "instance", "{body}");
+    assert_eq!(classification["rule"], "kratos", "{body}");
+    assert_eq!(classification["of"], json!(["pay"]), "{body}");
+    assert!(classification["evidence"][0]
+        .as_str()
+        .is_some_and(|e| e.contains("/microservices/")));
+    assert_eq!(classification["near_misses"], json!([]));
+
+    // Under /services/ but not dubbo-go's JSON: plain, and almost dubbo-app.
+    let first = put(&mut client, "/services/shop/1", r#"{"address":"10.0.0.1:80"}"#).await;
+    let (_, body) = app.get(&key_path("/services/shop/1")).await;
+    let classification = &body["classification"];
+    assert_eq!(classification["kind"], "kv", "{body}");
+    assert!(classification.get("rule").is_none(), "{body}");
+    assert_eq!(classification["near_misses"][0]["rule"], "dubbo-app", "{body}");
+    assert!(classification["near_misses"][0]["failed"]
+        .as_str()
+        .is_some_and(|f| f.contains("ServiceName")));
+
+    // Rewritten as dubbo-go writes it: an instance now, a near miss then.
+    let dubbo = r#"{"ID":"10.0.0.1:80","ServiceName":"shop","Host":"10.0.0.1","Port":80}"#;
+    put(&mut client, "/services/shop/1", dubbo).await;
+    let (_, body) = app.get(&key_path("/services/shop/1")).await;
+    assert_eq!(body["classification"]["rule"], "dubbo-app", "{body}");
+    let (_, body) = app.get(&format!("{}?rev={first}", key_path("/services/shop/1"))).await;
+    assert_eq!(body["classification"]["kind"], "kv", "{body}");
+    app.shutdown().await;
+}

@@ -114,6 +114,40 @@ pub struct KvBody {
     pub revision: Revision,
     /// `None` when the key did not exist at the revision asked for.
     pub kv: Option<Kv>,
+    /// Why the key is what `kv.kind` says (`GET` only, when the key exists).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classification: Option<Classification>,
+}
+
+/// Why a key is what the classifier makes of it: the rule that matched and
+/// on what evidence, and the rules that almost matched with what failed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Classification {
+    pub kind: KvKind,
+    /// The rule that matched: a layout (`kratos`, `moleculer`, ...), a
+    /// coordination library (`etcd-concurrency`, `npm-etcd3`,
+    /// `python-etcd3`, `tooz`, `patroni`), `moleculer-heartbeat`, or a
+    /// `--service-pattern`; absent for a plain key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// The services (instances) or the lock or election (contenders) it is part of.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub of: Vec<String>,
+    /// What the match rests on: the key's shape, the value's, the lease.
+    pub evidence: Vec<String>,
+    /// Rules the key came close to: the key looked like theirs, and one
+    /// condition failed.
+    pub near_misses: Vec<NearMiss>,
+}
+
+/// A rule that almost matched a key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct NearMiss {
+    pub rule: String,
+    /// The condition that failed.
+    pub failed: String,
 }
 
 /// One version of a key in its history.
@@ -162,22 +196,58 @@ pub struct KvPutRequest {
     pub expect_mod_revision: Option<Revision>,
 }
 
-/// A JSON number that is a whole number, written `647` or `647.0` (both are
-/// JSON Schema integers).
+/// A JSON number that is a whole number, written `647`, `647.0` or `6.47e2`
+/// (all are JSON Schema integers). The number's text is read exactly: a
+/// float's nearest double would turn `1864360823492919.0` into something
+/// with a fraction, and `9007199254740993.0` into another revision.
 fn whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Revision>, D::Error> {
-    let Some(number) = Option::<serde_json::Number>::deserialize(deserializer)? else {
+    let Some(raw) = Option::<Box<serde_json::value::RawValue>>::deserialize(deserializer)? else {
         return Ok(None);
     };
-    number
-        .as_i64()
-        .or_else(|| {
-            number
-                .as_f64()
-                .filter(|f| f.fract() == 0.0 && f.abs() <= 9.007_199_254_740_992e15)
-                .map(|f| f as i64)
-        })
+    let text = raw.get().trim();
+    if text == "null" {
+        return Ok(None);
+    }
+    exact_integer(text)
         .map(Some)
-        .ok_or_else(|| serde::de::Error::custom(format!("{number} is not a whole number")))
+        .ok_or_else(|| serde::de::Error::custom(format!("{text} is not a whole number")))
+}
+
+/// The integer a JSON number's text denotes, if it is one that fits an
+/// `i64`: `-12`, `12.000`, `1.2e1`, `1200e-2`; `None` for a fraction, a
+/// value out of range or anything that is not a JSON number.
+fn exact_integer(text: &str) -> Option<i64> {
+    let (negative, unsigned) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (mantissa, exponent) = match unsigned.find(['e', 'E']) {
+        Some(at) => (&unsigned[..at], unsigned[at + 1..].parse::<i64>().ok()?),
+        None => (unsigned, 0),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let is_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !is_digits(whole) || !(fraction.is_empty() || is_digits(fraction)) {
+        return None;
+    }
+    // digits x 10^scale, with the digits' leading and trailing zeros dropped.
+    let digits = format!("{whole}{fraction}");
+    let significant = digits.trim_start_matches('0');
+    let trimmed = significant.trim_end_matches('0');
+    if trimmed.is_empty() {
+        return Some(0);
+    }
+    let fraction_len = i64::try_from(fraction.len()).ok()?;
+    let dropped = i64::try_from(significant.len() - trimmed.len()).ok()?;
+    let scale = exponent.checked_sub(fraction_len)?.checked_add(dropped)?;
+    if !(0..=19).contains(&scale) {
+        return None; // a fraction, or beyond any i64
+    }
+    let magnitude = trimmed
+        .parse::<i128>()
+        .ok()?
+        .checked_mul(10i128.checked_pow(u32::try_from(scale).ok()?)?)?;
+    i64::try_from(if negative { -magnitude } else { magnitude }).ok()
 }
 
 /// What the server accepts, which the optional fields do not say: exactly
@@ -296,5 +366,31 @@ mod tests {
         assert_eq!(kind.ok(), Some(KvKind::Unknown));
         let put: Result<KvPutRequest, _> = serde_json::from_str(r#"{"value":"x"}"#);
         assert_eq!(put.ok().and_then(|p| p.expect_mod_revision), None);
+    }
+
+    #[test]
+    fn a_revision_written_as_any_json_integer_is_read_exactly() {
+        let read = |number: &str| {
+            serde_json::from_str::<KvPutRequest>(&format!(r#"{{"value":"x","expect_mod_revision":{number}}}"#))
+                .ok()
+                .and_then(|p| p.expect_mod_revision)
+        };
+        assert_eq!(read("647"), Some(647));
+        assert_eq!(read("647.0"), Some(647));
+        assert_eq!(read("6.47e2"), Some(647));
+        assert_eq!(read("64700E-2"), Some(647));
+        assert_eq!(read("0.0"), Some(0));
+        assert_eq!(read("-0"), Some(0));
+        // Beyond what a double holds exactly, still the revision written.
+        assert_eq!(read("1864360823492919.0"), Some(1_864_360_823_492_919));
+        assert_eq!(read("9007199254740993.0"), Some(9_007_199_254_740_993));
+        assert_eq!(read("9223372036854775807.000"), Some(i64::MAX));
+        assert_eq!(read("null"), None);
+        for not_whole in ["647.5", "6.475e2", "9223372036854775808", "1e20", "1e-3"] {
+            assert!(
+                serde_json::from_str::<KvPutRequest>(&format!(r#"{{"expect_mod_revision":{not_whole}}}"#)).is_err(),
+                "{not_whole} was read as a whole number"
+            );
+        }
     }
 }

@@ -29,8 +29,8 @@ pub use ids::{
     encode_segment, key_id, key_of_id, key_text_of_id, text_id, IdError, LeaseId, MemberId, BINARY_ID_MARKER,
 };
 pub use kv::{
-    Kv, KvBody, KvChange, KvConflictBody, KvDeletedBody, KvDiffBody, KvDirBody, KvDirEntry, KvHistoryBody, KvKind,
-    KvListBody, KvPutRequest, KvVersion, BASE64_PATTERN, KV_TOPIC_MAX,
+    Classification, Kv, KvBody, KvChange, KvConflictBody, KvDeletedBody, KvDiffBody, KvDirBody, KvDirEntry,
+    KvHistoryBody, KvKind, KvListBody, KvPutRequest, KvVersion, NearMiss, BASE64_PATTERN, KV_TOPIC_MAX,
 };
 pub use messages::{ClientMsg, ErrorBody, ErrorDetail, EtcdState, PatchOp, ServerMsg};
 pub use registry::{

@@ -53,6 +53,26 @@ impl Layout {
 }
 
 impl Layout {
+    /// What a layout's match rests on, in its own terms.
+    pub fn evidence(self) -> &'static str {
+        match self {
+            Layout::Kratos => "the key is /microservices/<service>/<id>; the value is Kratos's instance JSON",
+            Layout::GoMicro => "the key is /micro/registry/<service>/<node id>; the value is go-micro's service JSON",
+            Layout::Grpc => "the value is gRPC naming JSON ({\"Op\",\"Addr\",\"Metadata\"}) and the key ends in /<Addr>",
+            Layout::GoZero => "the key ends in its own lease id in decimal and the value is a bare host:port",
+            Layout::Kitex => "the key is kitex/registry-etcd/<service>/<address>; the value is Kitex's JSON",
+            Layout::Dubbo => "the key is /<root>/<interface>/providers/<provider URL>",
+            Layout::DubboApp => "the key is /services/<app>/<host:port> and the value is dubbo-go's instance JSON",
+            Layout::Skydns => "the key is /skydns/<domain labels reversed>/<instance>",
+            Layout::Rpcx => "the key is <base path>/<service>/<network>@<address>",
+            Layout::Moleculer => "the key is moleculer[-<namespace>]/discovery/info/<node id>: one instance per service the INFO packet lists",
+            Layout::Tooz => "the key is tooz/groups/<group>/<member id>; the value is msgpack capabilities",
+            Layout::Patroni => "the key is /service/<scope>/members/<name>; the value is Patroni's member JSON",
+            Layout::Custom => "the key has the shape of an operator's --service-pattern",
+            Layout::Unknown => "a layout this build does not know",
+        }
+    }
+
     /// The metadata an operator reads first for this layout, in order; the
     /// rest follows by name.
     pub fn headline_metadata(self) -> &'static [&'static str] {

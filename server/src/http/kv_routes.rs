@@ -244,6 +244,7 @@ pub async fn get(
     Ok(Json(KvBody {
         // With `rev`, the data reflects that revision.
         revision: at.unwrap_or(now),
+        classification: kv.as_ref().map(|kv| state.store.classification(kv)),
         kv: kv.map(|kv| state.store.kv(&kv)),
     }))
 }
@@ -474,6 +475,7 @@ pub async fn put(
             Ok(Json(KvBody {
                 revision,
                 kv: Some(state.store.kv(&kv)),
+                classification: None,
             }))
         }
         Ok(Swap::Conflict { current }) => Err(writer.conflict(expect, current.as_ref())),

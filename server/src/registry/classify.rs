@@ -4,7 +4,8 @@
 
 use app::model::{Instance, LeaseId};
 
-use super::coordination::{contender, held, Held};
+use super::coordination::{contender, held, probe_contender, probe_held, Held};
+use super::explain::{explanation, note};
 use super::layouts::moleculer::{key_role, Role};
 use super::layouts::{
     Dubbo, DubboApp, GoMicro, GoZero, Grpc, Kitex, Kratos, Moleculer, NodeKey, Patroni, Pattern, Rpcx, Skydns, Tooz,
@@ -98,6 +99,37 @@ impl Classifier {
     }
 }
 
+impl Classifier {
+    /// Why `kv` is what [`Classifier::classify`] makes of it; for a plain
+    /// key, the rules it came close to (their own probes' words for what
+    /// failed).
+    pub fn explain(&self, kv: &KeyValue) -> app::model::Classification {
+        let kind = self.classify(kv);
+        let mut near = Vec::new();
+        if !matches!(kind, Kind::Plain) {
+            return explanation(self, kv, kind, near);
+        }
+        // A plain key: the rules that came close, each in its own words.
+        note(&mut near, "etcd-concurrency", probe_contender(kv));
+        note(&mut near, "held lock or election", probe_held(kv));
+        note(&mut near, "dubbo-app", DubboApp.probe(kv));
+        note(&mut near, "grpc", Grpc.probe(kv));
+        note(&mut near, "go-zero", GoZero.probe(kv));
+        for pattern in &self.patterns {
+            note(&mut near, &format!("pattern {}", pattern.as_str()), pattern.probe(kv));
+        }
+        explanation(self, kv, kind, near)
+    }
+
+    /// The operator pattern that takes `kv`, if one does.
+    pub fn pattern_of(&self, kv: &KeyValue) -> Option<&str> {
+        self.patterns
+            .iter()
+            .find(|p| p.classify(kv).is_some())
+            .map(Pattern::as_str)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use app::model::Layout;
@@ -137,5 +169,82 @@ mod tests {
             Some(Layout::DubboApp)
         );
         assert_eq!(layout_of(&bare, "/services/shop/1", "10.0.0.1:80"), None);
+    }
+
+    fn near(classifier: &Classifier, kv: &KeyValue) -> Vec<(String, String)> {
+        let explained = classifier.explain(kv);
+        assert_eq!(explained.kind, app::model::KvKind::Kv, "{explained:?}");
+        explained.near_misses.into_iter().map(|n| (n.rule, n.failed)).collect()
+    }
+
+    #[test]
+    fn a_match_says_on_what_evidence() {
+        let bare = Classifier::default();
+        let value = r#"{"id":"p1","name":"pay","endpoints":["grpc://10.0.0.1:9000"]}"#;
+        let kratos = bare.explain(&KeyValue::sample("/microservices/pay/p1", value).with_lease(0x1f));
+        assert_eq!(kratos.rule.as_deref(), Some("kratos"));
+        assert_eq!(kratos.of, ["pay"]);
+        assert!(
+            kratos.evidence[0].contains("/microservices/<service>/<id>"),
+            "{kratos:?}"
+        );
+        assert!(kratos.evidence.iter().any(|e| e == "on lease 1f"), "{kratos:?}");
+        assert!(kratos.near_misses.is_empty());
+        let broken = bare.explain(&KeyValue::sample("/microservices/pay/p2", "{oops"));
+        assert!(
+            broken.evidence.iter().any(|e| e.contains("did not parse")),
+            "{broken:?}"
+        );
+
+        let lock = bare.explain(&KeyValue::sample("jobs/694d8b0ee8ec6c0a", "").with_lease(0x694d8b0ee8ec6c0a));
+        assert_eq!(lock.kind, app::model::KvKind::Lock);
+        assert_eq!(lock.rule.as_deref(), Some("etcd-concurrency"));
+        assert_eq!(lock.of, ["jobs"]);
+        let Ok(pattern) = "/svc/{service}/{instance}".parse::<Pattern>() else {
+            panic!("pattern")
+        };
+        let custom = Classifier::new(vec![pattern]).explain(&KeyValue::sample("/svc/a/1", "10.0.0.1:80"));
+        assert_eq!(custom.rule.as_deref(), Some("pattern /svc/{service}/{instance}"));
+    }
+
+    #[test]
+    fn a_plain_key_names_the_rules_it_nearly_matched() {
+        let bare = Classifier::default();
+        // Under /services/, but not dubbo-go's JSON.
+        let services = near(
+            &bare,
+            &KeyValue::sample("/services/shop/1", r#"{"address":"10.0.0.1:80"}"#),
+        );
+        assert_eq!(services.len(), 1, "{services:?}");
+        assert_eq!(services[0].0, "dubbo-app");
+        assert!(services[0].1.contains("ServiceName"), "{services:?}");
+        // A lease id in the key that is not the key's lease.
+        let other = near(
+            &bare,
+            &KeyValue::sample("jobs/694d8b0ee8ec6c0b", "").with_lease(0x694d8b0ee8ec6c0a),
+        );
+        assert!(
+            other
+                .iter()
+                .any(|(rule, failed)| rule == "etcd-concurrency" && failed.contains("not the key's own lease")),
+            "{other:?}"
+        );
+        // gRPC naming JSON whose key does not end in its Addr.
+        let grpc = near(&bare, &KeyValue::sample("svc/x", r#"{"Op":0,"Addr":"10.0.0.5:1"}"#));
+        assert_eq!(
+            grpc,
+            [("grpc".to_owned(), "the key does not end in /<Addr>".to_owned())]
+        );
+        // A python-etcd3 lock key holding something else.
+        let held = near(&bare, &KeyValue::sample("/locks/jobs", "not a uuid").with_lease(7));
+        assert!(held[0].1.contains("version-1 UUID"), "{held:?}");
+        // An operator pattern whose segments do not line up.
+        let Ok(pattern) = "/svc/{service}/{instance}/meta".parse::<Pattern>() else {
+            panic!("pattern")
+        };
+        let patterned = near(&Classifier::new(vec![pattern]), &KeyValue::sample("/svc/a", "x"));
+        assert_eq!(patterned[0].0, "pattern /svc/{service}/{instance}/meta");
+        // Nothing near: no near misses.
+        assert!(near(&bare, &KeyValue::sample("/config/app.json", "{}")).is_empty());
     }
 }

@@ -23,6 +23,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use app::model::{Candidate, Contender, Election, LeaseId, Lock, Revision};
 
 use super::events::QueueKind;
+use super::layouts::Miss;
 use super::mirror::KeyValue;
 
 /// Where the npm `etcd3` client's elections are (`Election.prefix`, fixed).
@@ -33,20 +34,38 @@ pub const NPM_ELECTION_PREFIX: &[u8] = b"election/";
 /// or its decimal under `election/` (the npm `etcd3` client; elsewhere a
 /// decimal suffix is go-zero's, whose values are addresses).
 pub fn contender(kv: &KeyValue) -> Option<(String, LeaseId)> {
-    if kv.lease == 0 {
-        return None;
-    }
-    let split = kv.key.iter().rposition(|&b| b == b'/')?;
+    probe_contender(kv).ok()
+}
+
+/// [`contender`], saying why not: a near miss when the last segment looks
+/// like a lease id (8 or more hex digits, or decimal under `election/`) that
+/// is not the key's own.
+pub fn probe_contender(kv: &KeyValue) -> Result<(String, LeaseId), Miss> {
+    let split = kv.key.iter().rposition(|&b| b == b'/').ok_or(Miss::No)?;
     let (name, suffix) = (&kv.key[..split], &kv.key[split + 1..]);
-    if name.is_empty() {
-        return None;
+    let suffix = std::str::from_utf8(suffix).map_err(|_| Miss::No)?;
+    let npm = kv.key.starts_with(NPM_ELECTION_PREFIX);
+    let looks = (suffix.len() >= 8 && suffix.bytes().all(|b| b.is_ascii_hexdigit()))
+        || (npm && !suffix.is_empty() && suffix.bytes().all(|b| b.is_ascii_digit()));
+    let near = |why| if looks { Miss::Near(why) } else { Miss::No };
+    if kv.lease == 0 {
+        return Err(near(
+            "no lease: a contender's key is on the lease its last segment names",
+        ));
     }
-    let suffix = std::str::from_utf8(suffix).ok()?;
+    if name.is_empty() {
+        return Err(near("no name before the lease id"));
+    }
     let lease = LeaseId(kv.lease);
     // etcd writes the id with %x: lowercase, no leading zeros.
     let hex = lease.to_string() == suffix;
-    let decimal = kv.key.starts_with(NPM_ELECTION_PREFIX) && kv.lease.to_string() == suffix;
-    (hex || decimal).then(|| (String::from_utf8_lossy(name).into_owned(), lease))
+    let decimal = npm && kv.lease.to_string() == suffix;
+    if !(hex || decimal) {
+        return Err(near(
+            "the last segment is not the key's own lease id (hex, or decimal under election/)",
+        ));
+    }
+    Ok((String::from_utf8_lossy(name).into_owned(), lease))
 }
 
 /// python-etcd3's lock keys: `/locks/<name>` (`Lock.lock_prefix`).
@@ -77,20 +96,35 @@ pub struct Held {
 /// `etcdctl lock /locks/x` contender (`/locks/x/<hex lease>`) is read by
 /// [`contender`] first.
 pub fn held(kv: &KeyValue) -> Option<Held> {
+    probe_held(kv).ok()
+}
+
+/// [`held`], saying why not: a near miss for a key of one of these shapes
+/// without a lease, or whose value is not the library's.
+pub fn probe_held(kv: &KeyValue) -> Result<Held, Miss> {
+    let under = |prefix: &[u8]| kv.key.len() > prefix.len() && kv.key.starts_with(prefix);
+    let (library, proposal) = if under(PYTHON_ETCD3_LOCKS) {
+        if !is_uuid(&kv.value, 1) {
+            return Err(Miss::Near("a python-etcd3 lock holds a version-1 UUID's 16 bytes"));
+        }
+        ("python-etcd3", None)
+    } else if under(TOOZ_LOCKS) {
+        if !is_uuid(&kv.value, 4) {
+            return Err(Miss::Near("a tooz lock holds a version-4 UUID's 16 bytes"));
+        }
+        ("tooz", None)
+    } else if is_patroni_leader(&kv.key) {
+        if kv.value.is_empty() {
+            return Err(Miss::Near("Patroni's leader key holds the leader's name"));
+        }
+        ("patroni", Some(String::from_utf8_lossy(&kv.value).into_owned()))
+    } else {
+        return Err(Miss::No);
+    };
     if kv.lease == 0 {
-        return None;
+        return Err(Miss::Near("no lease: the holder's key is on its lease"));
     }
-    let (library, proposal) =
-        if kv.key.len() > PYTHON_ETCD3_LOCKS.len() && kv.key.starts_with(PYTHON_ETCD3_LOCKS) && is_uuid(&kv.value, 1) {
-            ("python-etcd3", None)
-        } else if kv.key.len() > TOOZ_LOCKS.len() && kv.key.starts_with(TOOZ_LOCKS) && is_uuid(&kv.value, 4) {
-            ("tooz", None)
-        } else if is_patroni_leader(&kv.key) && !kv.value.is_empty() {
-            ("patroni", Some(String::from_utf8_lossy(&kv.value).into_owned()))
-        } else {
-            return None;
-        };
-    Some(Held {
+    Ok(Held {
         name: String::from_utf8_lossy(&kv.key).into_owned(),
         lease: LeaseId(kv.lease),
         proposal,

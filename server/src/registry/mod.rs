@@ -10,6 +10,7 @@ mod classify;
 mod cluster_info;
 mod coordination;
 mod events;
+mod explain;
 mod index;
 mod kv_dir;
 mod kv_topics;

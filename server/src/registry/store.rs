@@ -63,6 +63,11 @@ impl Store {
         to_kv(&self.shared.classifier, kv)
     }
 
+    /// Why `kv` is what [`Store::kv`] says it is.
+    pub fn classification(&self, kv: &KeyValue) -> app::model::Classification {
+        self.shared.classifier.explain(kv)
+    }
+
     /// `GET /api/v1/cluster`.
     pub fn cluster_body(&self) -> ClusterBody {
         self.view(|v| v.cluster())

@@ -1,11 +1,13 @@
 //! The selected key's panel: the key read live from its folder (or once from
 //! REST when the folder cannot be watched), its revisions, lease, kind and
-//! value, and the actions on it. Editing is in [`super::edit`], deleting in
+//! value, why it is that kind ([`super::classification`]), and the actions
+//! on it. Editing is in [`super::edit`], deleting in
 //! [`super::delete`], the history and past revisions in [`super::history`].
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use super::classification::Classified;
 use super::delete::delete_dialog;
 use super::edit::{conflict_view, editor};
 use super::history::{follow_history, AtRevision, History};
@@ -98,6 +100,7 @@ pub(super) fn KeyPanel(id: String) -> impl IntoView {
             {key_header(id.clone(), current)}
             <p class="muted">{move || if is_live() { "Live: changes in etcd show here as they happen." } else { "As read when opened (its folder is not watched live)." }}</p>
             {key_value(current)}
+            <Classified id=id.clone() current/>
             {key_actions(current, panel)}
             {move || outcome.get().map(|o| match o {
                 Ok(text) => view! { <p class="done" role="status" data-testid="key-outcome">{text}</p> }.into_any(),

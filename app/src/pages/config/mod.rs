@@ -10,11 +10,13 @@
 //! - [`tree`]: the key tree, its folders' subscriptions and the folders
 //!   listed page by page.
 //! - [`key_panel`]: the selected key, read live or from REST, and its actions;
+//!   [`classification`] says why it is the kind it is;
 //!   [`edit`] writes it by compare-and-swap, [`delete`] deletes it at the
 //!   revision shown.
 //! - [`history`]: the key's versions with a diff, and the key at a past revision.
 //! - [`new_key`]: the dialog that creates a key.
 
+mod classification;
 mod delete;
 mod edit;
 mod history;

@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 
 use crate::components::copy::CopyButton;
+use crate::components::encode_segment;
 use crate::components::ttl::Ttl;
 use crate::live::{remaining, Live};
 use crate::model::Instance;
@@ -119,7 +120,7 @@ pub(super) fn InstanceRow(id: String, service: Memo<String>, selected: RwSignal<
             <td>{address}</td>
             <td class="key" title=move || key.get()>{move || key.with(|k| k.rsplit('/').next().unwrap_or_default().to_owned())}</td>
             <td>{version}</td>
-            <td><span class="badge">{layout}</span></td>
+            <td><span class="badge" title=move || stamped.with(|s| s.as_ref().map(|s| s.value.layout.evidence()))>{layout}</span></td>
             <td class="chips">{metadata}</td>
             <td>{lease}</td>
             <td class="num">{ttl}</td>
@@ -150,6 +151,11 @@ pub(super) fn InstanceDetail(instance: Instance) -> impl IntoView {
                         }.into_any(),
                         None => view! { <span>"none: this key stays until deleted"</span> }.into_any(),
                     }}
+                </dd>
+                <dt>"Layout"</dt>
+                <dd data-testid="instance-layout">
+                    <span class="badge">{instance.layout.as_str()}</span> " " {instance.layout.evidence()} " "
+                    <a href=format!("/config?key={}", encode_segment(&instance.id))>"why, in the configuration centre"</a>
                 </dd>
                 {instance.error.clone().map(|e| view! { <dt>"Problem"</dt><dd class="bad">{e}</dd> })}
                 <dt>"Value"</dt>

@@ -12,7 +12,7 @@
 use app::model::{Instance, Layout};
 use serde::Deserialize;
 
-use super::{instance, metadata_of, Parsed};
+use super::{instance, metadata_of, Miss, Parsed};
 use crate::registry::mirror::KeyValue;
 use crate::registry::text::join_host_port;
 
@@ -46,21 +46,28 @@ pub struct DubboApp;
 
 impl DubboApp {
     pub fn classify(&self, kv: &KeyValue) -> Option<Instance> {
-        let rest = kv.key.strip_prefix(PREFIX)?;
+        self.probe(kv).ok()
+    }
+
+    pub fn probe(&self, kv: &KeyValue) -> Result<Instance, Miss> {
+        let rest = kv.key.strip_prefix(PREFIX).ok_or(Miss::No)?;
         if !kv.value.windows(13).any(|w| w == b"\"ServiceName\"") {
-            return None;
+            return Err(Miss::Near(
+                "the value is not dubbo-go's instance JSON (no \"ServiceName\")",
+            ));
         }
-        let split = rest.iter().position(|&b| b == b'/')?;
-        let (app, id) = (&rest[..split], &rest[split + 1..]);
+        let split = rest.iter().position(|&b| b == b'/');
+        let (app, id) = split.map_or((rest, &b""[..]), |at| (&rest[..at], &rest[at + 1..]));
         if app.is_empty() || id.is_empty() || id.contains(&b'/') {
-            return None;
+            return Err(Miss::Near("the key is not /services/<app>/<host:port>"));
         }
-        let found: ServiceInstance = serde_json::from_slice(&kv.value).ok()?;
+        let found: ServiceInstance =
+            serde_json::from_slice(&kv.value).map_err(|_| Miss::Near("the value is not dubbo-go's instance JSON"))?;
         if found.host.is_empty() || found.service_name.is_empty() {
-            return None;
+            return Err(Miss::Near("an empty Host or ServiceName"));
         }
         let app = String::from_utf8_lossy(app).into_owned();
-        Some(instance(kv, app, Layout::DubboApp, Ok(parse(found))))
+        Ok(instance(kv, app, Layout::DubboApp, Ok(parse(found))))
     }
 }
 

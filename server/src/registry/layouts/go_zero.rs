@@ -4,7 +4,7 @@
 
 use app::model::{Instance, Layout};
 
-use super::{instance, Parsed};
+use super::{instance, Miss, Parsed};
 use crate::registry::mirror::KeyValue;
 use crate::registry::text::host_port;
 
@@ -13,18 +13,27 @@ pub struct GoZero;
 
 impl GoZero {
     pub fn classify(&self, kv: &KeyValue) -> Option<Instance> {
+        self.probe(kv).ok()
+    }
+
+    pub fn probe(&self, kv: &KeyValue) -> Result<Instance, Miss> {
+        let key = std::str::from_utf8(&kv.key).map_err(|_| Miss::No)?;
+        let (service, suffix) = key.rsplit_once('/').ok_or(Miss::No)?;
+        // A long decimal last segment is what go-zero writes: a near miss from here on.
+        let decimal = suffix.len() >= 10 && suffix.bytes().all(|b| b.is_ascii_digit());
+        let near = |why| if decimal { Miss::Near(why) } else { Miss::No };
         if kv.lease == 0 {
-            return None;
+            return Err(near("no lease: go-zero's key ends in its own lease id"));
         }
-        let key = std::str::from_utf8(&kv.key).ok()?;
-        let (service, suffix) = key.rsplit_once('/')?;
         if service.is_empty() || suffix != kv.lease.to_string() {
-            return None;
+            return Err(near("the last segment is not the key's own lease id in decimal"));
         }
-        let value = std::str::from_utf8(&kv.value).ok()?.trim();
-        let address = host_port(value).filter(|_| !value.contains(['{', ' ', '/']))?;
+        let value = std::str::from_utf8(&kv.value).map(str::trim).unwrap_or_default();
+        let address = host_port(value)
+            .filter(|_| !value.contains(['{', ' ', '/']))
+            .ok_or(Miss::Near("the value is not a bare host:port"))?;
         let parsed = Parsed::single(address, Default::default());
-        Some(instance(kv, service.to_owned(), Layout::GoZero, Ok(parsed)))
+        Ok(instance(kv, service.to_owned(), Layout::GoZero, Ok(parsed)))
     }
 }
 

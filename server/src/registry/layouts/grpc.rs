@@ -6,7 +6,7 @@
 use app::model::{Instance, Layout};
 use serde::Deserialize;
 
-use super::{instance, metadata_of, Parsed};
+use super::{instance, metadata_of, Miss, Parsed};
 use crate::registry::mirror::KeyValue;
 
 #[derive(Deserialize)]
@@ -22,18 +22,26 @@ pub struct Grpc;
 
 impl Grpc {
     pub fn classify(&self, kv: &KeyValue) -> Option<Instance> {
+        self.probe(kv).ok()
+    }
+
+    pub fn probe(&self, kv: &KeyValue) -> Result<Instance, Miss> {
         // Cheap shape check before parsing: values of other layouts rarely say "Addr".
         if !kv.value.windows(6).any(|w| w == b"\"Addr\"") {
-            return None;
+            return Err(Miss::No);
         }
-        let update: Update = serde_json::from_slice(&kv.value).ok()?;
-        let key = std::str::from_utf8(&kv.key).ok()?;
-        let target = key.strip_suffix(update.addr.as_str())?.strip_suffix('/')?;
+        let update: Update = serde_json::from_slice(&kv.value)
+            .map_err(|_| Miss::Near("the value names \"Addr\" but is not {\"Op\",\"Addr\",\"Metadata\"} JSON"))?;
+        let key = std::str::from_utf8(&kv.key).map_err(|_| Miss::Near("the key is not text"))?;
+        let target = key
+            .strip_suffix(update.addr.as_str())
+            .and_then(|k| k.strip_suffix('/'))
+            .ok_or(Miss::Near("the key does not end in /<Addr>"))?;
         if target.is_empty() || update.addr.is_empty() {
-            return None;
+            return Err(Miss::Near("an empty target or Addr"));
         }
         let parsed = Parsed::single(update.addr, metadata_of(update.metadata.as_ref()));
-        Some(instance(kv, target.to_owned(), Layout::Grpc, Ok(parsed)))
+        Ok(instance(kv, target.to_owned(), Layout::Grpc, Ok(parsed)))
     }
 }
 

@@ -40,6 +40,15 @@ pub use tooz::Tooz;
 use super::mirror::KeyValue;
 use super::text::{key_id, text_and_base64};
 
+/// Why a rule did not take a key: not its shape at all, or nearly (the
+/// key looked like the rule's and this condition failed), which the key's
+/// explanation shows (`Classifier::explain`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Miss {
+    No,
+    Near(&'static str),
+}
+
 /// What a layout read from a key's value.
 #[derive(Debug, Default)]
 pub struct Parsed {

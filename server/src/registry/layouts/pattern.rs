@@ -7,7 +7,7 @@
 use app::model::{Instance, Layout};
 use serde_json::Value;
 
-use super::{instance, metadata_of, Parsed};
+use super::{instance, metadata_of, Miss, Parsed};
 use crate::registry::mirror::KeyValue;
 use crate::registry::text::host_port;
 
@@ -92,9 +92,23 @@ impl Pattern {
     }
 
     pub fn classify(&self, kv: &KeyValue) -> Option<Instance> {
-        let key = std::str::from_utf8(&kv.key).ok()?;
-        let (service, _) = self.matches(key)?;
-        Some(instance(kv, service.to_owned(), Layout::Custom, parse(&kv.value)))
+        self.probe(kv).ok()
+    }
+
+    /// [`Pattern::classify`], saying why not: a near miss for a key that
+    /// begins with the pattern's text before its first placeholder.
+    pub fn probe(&self, kv: &KeyValue) -> Result<Instance, Miss> {
+        let key = std::str::from_utf8(&kv.key).map_err(|_| Miss::No)?;
+        let Some((service, _)) = self.matches(key) else {
+            let literal = self.text.split('{').next().unwrap_or_default();
+            let near = !literal.is_empty() && key.starts_with(literal);
+            return Err(if near {
+                Miss::Near("the key's segments do not line up with the pattern's")
+            } else {
+                Miss::No
+            });
+        };
+        Ok(instance(kv, service.to_owned(), Layout::Custom, parse(&kv.value)))
     }
 }
 
