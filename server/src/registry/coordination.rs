@@ -34,6 +34,11 @@ pub const NPM_ELECTION_PREFIX: &[u8] = b"election/";
 /// or its decimal under `election/` (the npm `etcd3` client; elsewhere a
 /// decimal suffix is go-zero's, whose values are addresses).
 pub fn contender(kv: &KeyValue) -> Option<(String, LeaseId)> {
+    // Every watched key passes here; most have no lease, and only an
+    // explanation wants to know how near they came.
+    if kv.lease == 0 {
+        return None;
+    }
     probe_contender(kv).ok()
 }
 
@@ -96,6 +101,10 @@ pub struct Held {
 /// `etcdctl lock /locks/x` contender (`/locks/x/<hex lease>`) is read by
 /// [`contender`] first.
 pub fn held(kv: &KeyValue) -> Option<Held> {
+    // As in `contender`: the lease-less majority leaves at once.
+    if kv.lease == 0 {
+        return None;
+    }
     probe_held(kv).ok()
 }
 
