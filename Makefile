@@ -142,9 +142,10 @@ LEPTOS_BUILD_ENV := LEPTOS_OUTPUT_NAME=leasehold LEPTOS_SITE_ROOT=target/site LE
 # Every Rust test on Debian's etcd 3.4, then a representative subset on etcd
 # 3.5 (ETCD35, from peers/.venv): the registry, keys and history, leases and
 # their actions, locks and elections of every client, the WebSocket, resync
-# after faults and consistency with etcd, a three-member cluster. The chaos,
+# after faults and consistency with etcd, a three-member cluster, the
+# operations console's maintenance (quota, alarms, compaction, defrag). The chaos,
 # scale and failover tests run on 3.4 only, to keep `make test` short.
-ETCD35_TESTS := clients registry kv history leases lease_actions layouts events websocket resync consistency cluster
+ETCD35_TESTS := clients registry kv history leases lease_actions layouts events websocket resync consistency cluster ops
 test-rust:
 	env $(LEPTOS_BUILD_ENV) cargo test --release --workspace
 	@test -x "$(ETCD35)" || { echo "etcd 3.5 is missing from peers/.venv: run make setup"; exit 1; }

@@ -171,14 +171,18 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** An etcd of the test's own (so the test can stop and start it), on a temp dir. */
+/**
+ * An etcd of the test's own (so the test can stop and start it), on a temp
+ * dir; `flags` are more etcd flags (`--quota-backend-bytes=16777216`), kept
+ * across restarts.
+ */
 export class Etcd {
   private child?: ChildProcess;
   readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leasehold-e2e-etcd-'));
-  constructor(readonly clientPort: number, readonly peerPort: number) {}
+  constructor(readonly clientPort: number, readonly peerPort: number, readonly flags: string[] = []) {}
 
-  static async create(): Promise<Etcd> {
-    const etcd = new Etcd(await freePort(), await freePort());
+  static async create(flags: string[] = []): Promise<Etcd> {
+    const etcd = new Etcd(await freePort(), await freePort(), flags);
     await etcd.start();
     return etcd;
   }
@@ -193,6 +197,7 @@ export class Etcd {
       `--listen-client-urls=${client}`, `--advertise-client-urls=${client}`,
       `--listen-peer-urls=${peer}`, `--initial-advertise-peer-urls=${peer}`,
       `--initial-cluster=e2e=${peer}`, '--logger=zap', '--log-outputs=stderr',
+      ...this.flags,
     ], { stdio: 'ignore' });
     const deadline = Date.now() + 30_000;
     for (;;) {

@@ -8,7 +8,7 @@ let dev: Dev;
 test.beforeAll(async () => { dev = await startDev({ demo: true }); });
 test.afterAll(async () => { await dev?.stop(); });
 
-const PAGES = ['', 'services', 'leases', 'locks', 'elections', 'cluster', 'events', 'config'];
+const PAGES = ['', 'services', 'leases', 'locks', 'elections', 'cluster', 'events', 'config', 'ops'];
 
 async function open(page: Page, where: string): Promise<void> {
   await page.goto(`${dev.dashboard}${where}`);

@@ -36,6 +36,8 @@ pub struct EtcdProcess {
     peer_port: u16,
     child: Option<Child>,
     tls: Option<EtcdServerTls>,
+    /// More flags for etcd (a test's `--quota-backend-bytes`).
+    args: Vec<String>,
 }
 
 /// TLS on the client port of an [`EtcdProcess`] (the peer port stays plain:
@@ -56,15 +58,21 @@ pub struct EtcdServerTls {
 impl EtcdProcess {
     /// Starts etcd on two free loopback ports and waits until it answers.
     pub async fn start(binary: impl Into<PathBuf>) -> anyhow::Result<Self> {
-        Self::start_with(binary.into(), None).await
+        Self::start_with(binary.into(), None, Vec::new()).await
+    }
+
+    /// Starts etcd with more flags (e.g. `--quota-backend-bytes=16777216`).
+    pub async fn start_with_args(binary: impl Into<PathBuf>, args: &[&str]) -> anyhow::Result<Self> {
+        let args = args.iter().map(|a| (*a).to_owned()).collect();
+        Self::start_with(binary.into(), None, args).await
     }
 
     /// Starts etcd serving clients over TLS.
     pub async fn start_tls(binary: impl Into<PathBuf>, tls: EtcdServerTls) -> anyhow::Result<Self> {
-        Self::start_with(binary.into(), Some(tls)).await
+        Self::start_with(binary.into(), Some(tls), Vec::new()).await
     }
 
-    async fn start_with(binary: PathBuf, tls: Option<EtcdServerTls>) -> anyhow::Result<Self> {
+    async fn start_with(binary: PathBuf, tls: Option<EtcdServerTls>, args: Vec<String>) -> anyhow::Result<Self> {
         let data = tempfile::Builder::new()
             .prefix("leasehold-etcd-")
             .tempdir()
@@ -76,6 +84,7 @@ impl EtcdProcess {
             peer_port: 0,
             child: None,
             tls,
+            args,
         };
         // A port found free can be taken before etcd binds it (tests start
         // many at once): then etcd exits at once, and new ports are tried.
@@ -129,6 +138,7 @@ impl EtcdProcess {
             .arg("--initial-cluster-state=new")
             .arg("--logger=zap")
             .arg("--log-outputs=stderr")
+            .args(&self.args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(log))

@@ -109,6 +109,10 @@ pub async fn run(
 
     let client = etcd::connect(&config.etcd).await?;
     let actions = etcd::Actions::new(client.clone(), config.etcd.request_timeout);
+    let ops = http::ops::Ops::new(
+        etcd::Console::new(client.clone(), config.etcd.clone()),
+        model.maintenance(),
+    );
     etcd::spawn_tasks(&tasks, client, model, &config);
 
     let tls = config.tls.clone();
@@ -116,7 +120,7 @@ pub async fn run(
         config,
         (store, revocations),
         hub,
-        actions,
+        (actions, ops),
         tasks.clone(),
         stop.clone(),
         audit,

@@ -138,6 +138,8 @@ fn describe(status: u16, code: ErrorCode, message: &str) -> String {
         ErrorCode::HolderChanged => "The lock changed hands",
         ErrorCode::Changed => "This changed since you looked",
         ErrorCode::Compacted => "etcd no longer keeps that revision",
+        ErrorCode::PreconditionFailed => "Not now: a check does not hold",
+        ErrorCode::InProgress => "Already under way",
         ErrorCode::EtcdUnavailable => "etcd is unreachable right now",
         _ => "The server could not do this",
     };

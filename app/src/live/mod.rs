@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 
 use leptos::prelude::*;
 
-pub use state::{remaining, ClusterView, Collection, Stamped};
+pub use state::{remaining, ClusterView, Collection, OpsView, Stamped};
 pub use topics::dir_entry_id;
 use topics::Change;
 
@@ -60,6 +60,9 @@ pub struct Live {
     /// the server): what TTL countdowns and "waiting N s" are computed from.
     pub now_ms: RwSignal<f64>,
     pub cluster: RwSignal<Option<ClusterView>>,
+    /// The operations console's view of the members (the `ops` topic, which
+    /// the status bar keeps for the alarms).
+    pub ops: RwSignal<Option<OpsView>>,
     pub services: RwSignal<Collection<ServiceSummary>>,
     /// Service name -> its instances, for the services someone is looking at.
     pub instances: RwSignal<BTreeMap<String, Collection<Stamped<Instance>>>>,
@@ -95,6 +98,7 @@ impl Live {
             revision: RwSignal::new(0),
             now_ms: RwSignal::new(0.0),
             cluster: RwSignal::new(None),
+            ops: RwSignal::new(None),
             services: RwSignal::new(Collection::default()),
             instances: RwSignal::new(BTreeMap::new()),
             leases: RwSignal::new(Collection::default()),
@@ -253,7 +257,7 @@ impl Live {
             Topic::KvDir(prefix) => self
                 .kv_dirs
                 .with_untracked(|all| all.get(prefix).is_some_and(|c| c.partial)),
-            Topic::Cluster | Topic::Events | Topic::Kv(_) => false,
+            Topic::Cluster | Topic::Ops | Topic::Events | Topic::Kv(_) => false,
         }
     }
 

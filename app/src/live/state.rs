@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::model::{Member, MemberId, PatchOp};
+use crate::model::{Alarm, Member, MemberId, OpsMember, PatchOp, Revision};
 
 use super::{decode, warn};
 
@@ -23,6 +23,33 @@ impl ClusterView {
 
     pub fn leader(&self) -> Option<&Member> {
         self.members.values().find(|m| m.is_leader)
+    }
+}
+
+/// The members as the `ops` topic describes them.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct OpsView {
+    pub compact_revision: Option<Revision>,
+    pub members: BTreeMap<MemberId, OpsMember>,
+}
+
+impl OpsView {
+    /// Members sorted by name, for display.
+    pub fn sorted(&self) -> Vec<OpsMember> {
+        let mut members: Vec<OpsMember> = self.members.values().cloned().collect();
+        members.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+        members
+    }
+
+    /// The active alarms, each with the member that raised it.
+    pub fn alarms(&self) -> Vec<(Alarm, String)> {
+        let mut alarms: Vec<(Alarm, String)> = self
+            .members
+            .values()
+            .flat_map(|m| m.alarms.iter().map(|a| (*a, m.name.clone())))
+            .collect();
+        alarms.sort();
+        alarms
     }
 }
 

@@ -69,6 +69,9 @@ pub struct HealthBody {
     pub etcd: EtcdHealth,
     pub revision: Revision,
     pub tasks: Vec<TaskHealth>,
+    /// The alarms active in the cluster (NOSPACE, CORRUPT), by member.
+    #[serde(default)]
+    pub alarms: Vec<super::MemberAlarm>,
     /// Which browser code the server serves (see `app::build_id`); empty when
     /// it has none built.
     #[serde(default)]

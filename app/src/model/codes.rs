@@ -25,6 +25,12 @@ pub enum ErrorCode {
     Changed,
     /// The revision asked for is compacted away.
     Compacted,
+    /// A check the action's preview lists does not hold now (a disarm while
+    /// the database is still over its quota, a defragmentation while a
+    /// member is unhealthy).
+    PreconditionFailed,
+    /// Another run of the action is under way (a rolling defragmentation).
+    InProgress,
     TooManyRequests,
     /// Every slot for the work is taken (password checks): retry after a while.
     Busy,
@@ -55,6 +61,8 @@ impl ErrorCode {
             ErrorCode::HolderChanged => "holder_changed",
             ErrorCode::Changed => "changed",
             ErrorCode::Compacted => "compacted",
+            ErrorCode::PreconditionFailed => "precondition_failed",
+            ErrorCode::InProgress => "in_progress",
             ErrorCode::TooManyRequests => "too_many_requests",
             ErrorCode::Busy => "busy",
             ErrorCode::EtcdUnavailable => "etcd_unavailable",
@@ -95,6 +103,8 @@ mod tests {
             ErrorCode::HolderChanged,
             ErrorCode::Changed,
             ErrorCode::Compacted,
+            ErrorCode::PreconditionFailed,
+            ErrorCode::InProgress,
             ErrorCode::TooManyRequests,
             ErrorCode::Busy,
             ErrorCode::EtcdUnavailable,

@@ -14,6 +14,7 @@ mod event_kind;
 mod ids;
 mod kv;
 mod messages;
+mod ops;
 mod registry;
 mod topic;
 
@@ -33,6 +34,11 @@ pub use kv::{
     KvHistoryBody, KvKind, KvListBody, KvPutRequest, KvVersion, NearMiss, BASE64_PATTERN, KV_TOPIC_MAX,
 };
 pub use messages::{ClientMsg, ErrorBody, ErrorDetail, EtcdState, PatchOp, ServerMsg};
+pub use ops::{
+    human_bytes, Alarm, Check, CompactBody, CompactRequest, DefragBody, DefragPlanStep, DefragRequest, DefragState,
+    DefragStep, DisarmBody, DisarmRequest, HashKvBody, KeyLoss, MemberAlarm, MemberHash, OpsBody, OpsMember,
+    QuotaSource, SnapshotRecord, SnapshotState, SnapshotsBody, DEFAULT_QUOTA_BYTES, QUOTA_WARNING,
+};
 pub use registry::{
     Candidate, Contender, Election, ElectionsBody, Event, EventsBody, Instance, Layout, Lease, LeaseDetailBody,
     LeasesBody, Lock, LocksBody, ServiceBody, ServiceSummary, ServicesBody,

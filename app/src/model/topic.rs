@@ -5,12 +5,14 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// A subscription topic, written on the wire as `cluster`, `services`,
+/// A subscription topic, written on the wire as `cluster`, `ops`, `services`,
 /// `service:<name>`, `leases`, `locks`, `elections`, `events`, `kv:<prefix>` or
 /// `kv-dir:<prefix>`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Topic {
     Cluster,
+    /// The members' health, quota, alarms and maintenance (the operations console).
+    Ops,
     Services,
     Service(String),
     Leases,
@@ -31,7 +33,7 @@ impl fmt::Display for TopicError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "unknown topic {:?}: expected cluster, services, service:<name>, leases, locks, \
+            "unknown topic {:?}: expected cluster, ops, services, service:<name>, leases, locks, \
              elections, events, kv:<prefix> or kv-dir:<prefix>",
             self.0
         )
@@ -44,6 +46,7 @@ impl fmt::Display for Topic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Topic::Cluster => f.write_str("cluster"),
+            Topic::Ops => f.write_str("ops"),
             Topic::Services => f.write_str("services"),
             Topic::Service(name) => write!(f, "service:{name}"),
             Topic::Leases => f.write_str("leases"),
@@ -62,6 +65,7 @@ impl FromStr for Topic {
     fn from_str(s: &str) -> Result<Self, TopicError> {
         Ok(match s {
             "cluster" => Topic::Cluster,
+            "ops" => Topic::Ops,
             "services" => Topic::Services,
             "leases" => Topic::Leases,
             "locks" => Topic::Locks,

@@ -29,6 +29,7 @@ pub(crate) enum Part {
     Locks,
     Elections,
     Events,
+    Ops,
     Config,
     Travel,
 }
@@ -114,6 +115,8 @@ fn watch_topics(part: Part) {
             live.watch(Topic::Events);
         }
         Part::Events => live.watch(Topic::Events),
+        // The status bar keeps it too, for the alarms.
+        Part::Ops => live.watch(Topic::Ops),
         // The folders shown depend on the page's own state: it subscribes them.
         Part::Config | Part::Travel => {}
     }
@@ -146,6 +149,7 @@ mod split {
             Part::Locks => Some("locks"),
             Part::Elections => Some("elections"),
             Part::Events => Some("events"),
+            Part::Ops => Some("ops"),
             Part::Config | Part::Travel => Some("config"),
         }
     }
@@ -218,6 +222,7 @@ mod split {
             Part::Locks => locks().await,
             Part::Elections => elections().await,
             Part::Events => events().await,
+            Part::Ops => ops().await,
             Part::Config => Ok(config().await?.0),
             Part::Travel => Ok(config().await?.1),
         }
@@ -241,6 +246,7 @@ mod split {
     split_page!(locks, crate::pages::locks::LocksPage);
     split_page!(elections, crate::pages::elections::ElectionsPage);
     split_page!(events, crate::pages::events::EventsPage);
+    split_page!(ops, crate::pages::ops::OpsPage);
 
     /// The Config and history pages: one module.
     #[wasm_split(config, wasm_split_path = ::leptos::wasm_split, fallible)]

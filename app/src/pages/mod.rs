@@ -11,6 +11,7 @@ pub mod events;
 pub mod leases;
 pub mod locks;
 pub mod not_found;
+pub mod ops;
 pub mod service;
 pub mod services;
 pub(crate) mod table;

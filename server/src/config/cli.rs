@@ -163,6 +163,12 @@ pub struct CommonArgs {
     #[arg(long, env = "LEASEHOLD_CLUSTER_POLL", default_value = "2s", value_parser = parse_duration)]
     pub cluster_poll: Duration,
 
+    /// The members' `--quota-backend-bytes`, for the operations console when
+    /// a member does not say it (in its status or its `/metrics`): a number
+    /// of bytes, or with KiB, MiB or GiB (`8GiB`). Unset: etcd's default, 2 GiB.
+    #[arg(long, env = "LEASEHOLD_ETCD_QUOTA", value_parser = parse_bytes)]
+    pub etcd_quota: Option<i64>,
+
     /// Budget of lease TTL samples (etcd `TimeToLive` requests) per second.
     #[arg(long, env = "LEASEHOLD_LEASE_SAMPLE_RATE", default_value_t = 20.0, value_parser = parse_rate)]
     pub lease_sample_rate: f64,
@@ -260,6 +266,27 @@ fn parse_rate(s: &str) -> Result<f64, ConfigError> {
     }
 }
 
+/// `--etcd-quota`: a positive number of bytes, with an optional binary unit.
+fn parse_bytes(s: &str) -> Result<i64, ConfigError> {
+    let text = s.trim();
+    let (digits, unit) = text
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((text, ""), |at| (&text[..at], text[at..].trim()));
+    let scale: i64 = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kib" | "k" => 1 << 10,
+        "mib" | "m" => 1 << 20,
+        "gib" | "g" => 1 << 30,
+        _ => return Err(ConfigError::NotBytes(s.to_owned())),
+    };
+    digits
+        .parse::<i64>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+        .filter(|n| *n > 0)
+        .ok_or_else(|| ConfigError::NotBytes(s.to_owned()))
+}
+
 /// `--demo-churn`: zero or a positive number.
 fn parse_per_minute(s: &str) -> Result<f64, ConfigError> {
     match s.trim().parse::<f64>() {
@@ -271,6 +298,17 @@ fn parse_per_minute(s: &str) -> Result<f64, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_quota_is_bytes_or_a_binary_unit() {
+        assert_eq!(parse_bytes("16777216").ok(), Some(16 << 20));
+        assert_eq!(parse_bytes("16MiB").ok(), Some(16 << 20));
+        assert_eq!(parse_bytes("8 GiB").ok(), Some(8 << 30));
+        assert_eq!(parse_bytes("2g").ok(), Some(2 << 30));
+        for bad in ["", "0", "-1", "1.5GiB", "3TB", "99999999999GiB"] {
+            assert!(parse_bytes(bad).is_err(), "{bad:?} was taken for a size");
+        }
+    }
 
     #[test]
     fn the_command_line_parses() {

@@ -25,6 +25,9 @@ pub enum ConfigError {
     /// `--lease-sample-rate` that is not a positive number.
     #[error("{0:?} is not a positive number of requests per second")]
     NotARate(String),
+    /// `--etcd-quota` that is not a positive size.
+    #[error("{0:?} is not a size in bytes (a whole number, optionally with KiB, MiB or GiB)")]
+    NotBytes(String),
     /// `--demo-churn` that is not a number, or a negative one.
     #[error("{0:?} is not a number of events per minute (0 or more)")]
     NotAPerMinute(String),

@@ -63,6 +63,8 @@ pub struct EtcdConfig {
     /// etcd (or a dead network path) is noticed on otherwise idle streams.
     pub keepalive_interval: Duration,
     pub keepalive_timeout: Duration,
+    /// `--etcd-quota`: the members' quota when they do not say it.
+    pub quota_bytes: Option<i64>,
 }
 
 impl EtcdConfig {
@@ -75,6 +77,7 @@ impl EtcdConfig {
             request_timeout: Duration::from_secs(5),
             keepalive_interval: Duration::from_secs(3),
             keepalive_timeout: Duration::from_secs(3),
+            quota_bytes: None,
         }
     }
 }

@@ -70,6 +70,7 @@ impl Config {
             etcd: EtcdConfig {
                 user: common.etcd_user()?,
                 tls: common.etcd_tls(&endpoints)?,
+                quota_bytes: common.etcd_quota,
                 ..EtcdConfig::new(endpoints)
             },
             prefixes: common.prefixes.clone(),

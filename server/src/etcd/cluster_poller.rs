@@ -5,17 +5,21 @@
 //! member is asked through a client of its own (its advertised client URLs):
 //! a balanced client would answer for whichever member it happened to reach.
 
-use std::collections::HashMap;
-use std::time::Duration;
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
 
-use app::model::{Member, MemberId};
+use app::model::{Member, MemberId, QuotaSource};
 use etcd_client::{Client, StatusResponse};
 use futures::future::join_all;
 use tokio_util::sync::CancellationToken;
 
 use super::{connect_options, with_timeout, Error};
 use crate::config::EtcdConfig;
-use crate::registry::{ClusterInfo, ClusterStatus};
+use crate::registry::{ClusterInfo, ClusterStatus, MemberHealth};
+
+/// How often the compaction horizon is read again (Leasehold's own
+/// compactions set it at once).
+const HORIZON_EVERY: Duration = Duration::from_secs(60);
 
 pub struct ClusterPoller {
     client: Client,
@@ -24,6 +28,9 @@ pub struct ClusterPoller {
     interval: Duration,
     /// One client per member, re-created when its advertised URLs change.
     member_clients: HashMap<u64, (Vec<String>, Client)>,
+    /// Each member's quota from its `/metrics`, read once per member.
+    quotas: HashMap<u64, Option<i64>>,
+    horizon_read: Option<Instant>,
     last: ClusterInfo,
 }
 
@@ -35,6 +42,8 @@ impl ClusterPoller {
             status,
             interval,
             member_clients: HashMap::new(),
+            quotas: HashMap::new(),
+            horizon_read: None,
             last: ClusterInfo::default(),
         }
     }
@@ -76,14 +85,38 @@ impl ClusterPoller {
                     .find_map(|a| a.as_ref().ok().and_then(|s| s.as_ref()).map(StatusResponse::leader))
                     .filter(|&l| l != 0)
                     .map(MemberId);
+                let mut health = BTreeMap::new();
                 for (member, answer) in members.iter_mut().zip(answers) {
                     member.is_leader = leader == Some(member.id);
+                    let mut figures = MemberHealth::default();
+                    if let Ok(Some(status)) = &answer {
+                        figures.db_size_in_use = Some(status.raft_used_db_size());
+                        figures.raft_applied_index = Some(status.raft_applied_index());
+                        if status.db_size_quota() > 0 {
+                            figures.quota_bytes = status.db_size_quota();
+                            figures.quota_source = QuotaSource::Status;
+                        }
+                    }
+                    if figures.quota_source != QuotaSource::Status {
+                        self.quota(member, &mut figures).await;
+                    }
+                    health.insert(member.id, figures);
                     apply_status(member, answer);
                 }
+                let alarms = match super::console::alarms(&mut self.client, limit).await {
+                    Ok(alarms) => alarms,
+                    Err(error) => {
+                        tracing::debug!(error = %error.summary(), "alarm list failed");
+                        self.last.alarms.clone()
+                    }
+                };
                 ClusterInfo {
                     cluster_id,
                     leader,
                     members,
+                    health,
+                    alarms,
+                    compact_revision: self.horizon().await,
                 }
             }
             Err(error) => {
@@ -103,6 +136,52 @@ impl ClusterPoller {
         };
         self.last = info.clone();
         self.status.set(info);
+    }
+
+    /// A member's quota when its status does not say it: its `/metrics`
+    /// (read once), else `--etcd-quota`, else etcd's default.
+    async fn quota(&mut self, member: &Member, figures: &mut MemberHealth) {
+        let known = match self.quotas.get(&member.id.0) {
+            Some(known) => *known,
+            None => {
+                let mut read = None;
+                for url in &member.client_urls {
+                    read = super::console::quota_from_metrics(url, self.config.request_timeout).await;
+                    if read.is_some() {
+                        break;
+                    }
+                }
+                // A member that did not answer is asked again next time.
+                if read.is_some() || member.healthy {
+                    self.quotas.insert(member.id.0, read);
+                }
+                read
+            }
+        };
+        match (known, self.config.quota_bytes) {
+            (Some(bytes), _) => (figures.quota_bytes, figures.quota_source) = (bytes, QuotaSource::Metrics),
+            (None, Some(bytes)) => (figures.quota_bytes, figures.quota_source) = (bytes, QuotaSource::Flag),
+            (None, None) => {}
+        }
+    }
+
+    /// The compaction horizon, read every [`HORIZON_EVERY`]; `None` between
+    /// reads (the model keeps the last one).
+    async fn horizon(&mut self) -> Option<app::model::Revision> {
+        if self.horizon_read.is_some_and(|at| at.elapsed() < HORIZON_EVERY) {
+            return None;
+        }
+        match super::console::horizon(&mut self.client, self.config.request_timeout).await {
+            Ok(Some(horizon)) => {
+                self.horizon_read = Some(Instant::now());
+                Some(horizon)
+            }
+            Ok(None) => None,
+            Err(error) => {
+                tracing::debug!(error = %error.summary(), "horizon read failed");
+                None
+            }
+        }
     }
 
     async fn member_client(&mut self, id: u64, urls: &[String]) -> Option<Client> {

@@ -5,6 +5,7 @@
 
 mod actions;
 mod cluster_poller;
+pub mod console;
 mod diff;
 mod key_history;
 mod keys;
@@ -23,6 +24,7 @@ use crate::tasks::Supervisor;
 
 pub use actions::{ActionError, Actions, LeaseKeys, LeaseNow, Release, Revoked};
 pub use cluster_poller::ClusterPoller;
+pub use console::Console;
 pub use diff::{Diff, DIFF_MAX};
 pub use key_history::{KeyHistory, Version, HISTORY_MAX, HISTORY_MAX_BYTES};
 pub use keys::{KvError, Page, Removal, Swap};
@@ -49,6 +51,8 @@ pub enum Error {
         "etcd's raft term went back from {ours} to {theirs}: a member restored from a backup, or one that was cut off"
     )]
     TermWentBack { ours: u64, theirs: u64 },
+    #[error("etcd compacted its history at revision {0} meanwhile")]
+    Compacted(i64),
 }
 
 impl Error {

@@ -59,6 +59,7 @@ pub async fn health(State(state): State<AppState>, headers: HeaderMap) -> (Statu
         },
         revision: state.store.revision(),
         tasks,
+        alarms: state.store.alarms(),
         build: app::build_id().to_owned(),
     };
     let status = if body.synced {
@@ -79,6 +80,19 @@ pub async fn health(State(state): State<AppState>, headers: HeaderMap) -> (Statu
 )]
 pub async fn cluster(State(state): State<AppState>) -> Json<ClusterBody> {
     Json(state.store.cluster_body())
+}
+
+/// `GET /api/v1/ops`: each member's health, quota, alarms and its part in
+/// the last rolling defragmentation.
+#[utoipa::path(
+    get,
+    path = "/ops",
+    operation_id = "ops",
+    tag = "operations",
+    responses((status = 200, description = "The members as the operations console shows them", body = app::model::OpsBody), Failures)
+)]
+pub async fn ops(State(state): State<AppState>) -> Json<app::model::OpsBody> {
+    Json(state.store.ops_body())
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -50,6 +50,16 @@ pub enum ApiError {
         message: String,
         current: Box<LeaseDetailBody>,
     },
+    /// What an action was confirmed against is no longer so (the members'
+    /// order of a defragmentation): preview again.
+    #[error("{0}")]
+    Changed(String),
+    /// A check the action's preview lists does not hold.
+    #[error("{0}")]
+    PreconditionFailed(String),
+    /// Another run of the action is under way.
+    #[error("{0}")]
+    InProgress(String),
     /// A revision older than etcd's compaction: that history is gone.
     #[error("{0}")]
     Compacted(String),
@@ -76,6 +86,9 @@ impl ApiError {
             ApiError::Conflict { .. } => (StatusCode::CONFLICT, ErrorCode::Conflict),
             ApiError::HolderChanged { .. } => (StatusCode::CONFLICT, ErrorCode::HolderChanged),
             ApiError::LeaseChanged { .. } => (StatusCode::CONFLICT, ErrorCode::Changed),
+            ApiError::Changed(_) => (StatusCode::CONFLICT, ErrorCode::Changed),
+            ApiError::PreconditionFailed(_) => (StatusCode::CONFLICT, ErrorCode::PreconditionFailed),
+            ApiError::InProgress(_) => (StatusCode::CONFLICT, ErrorCode::InProgress),
             ApiError::Compacted(_) => (StatusCode::GONE, ErrorCode::Compacted),
             ApiError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::TooManyRequests),
             ApiError::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Busy),

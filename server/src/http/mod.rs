@@ -10,6 +10,7 @@ pub mod host;
 mod kv_routes;
 mod lease_actions;
 mod openapi;
+pub mod ops;
 mod refusals;
 mod security;
 pub mod tls;
@@ -49,6 +50,8 @@ pub struct AppState {
     pub hub: Hub,
     /// What handlers may ask etcd directly (revoke a lease, ...).
     pub actions: Actions,
+    /// The operations console's maintenance (disarm, compact, defragment).
+    pub ops: ops::Ops,
     pub tasks: Supervisor,
     /// Cancelled when the server shuts down; sessions close on it.
     pub stop: CancellationToken,
@@ -72,7 +75,7 @@ impl AppState {
         config: Arc<Config>,
         (store, revocations): (Store, Revocations),
         hub: Hub,
-        actions: Actions,
+        (actions, ops): (Actions, ops::Ops),
         tasks: Supervisor,
         stop: CancellationToken,
         audit: audit::Audit,
@@ -112,6 +115,7 @@ impl AppState {
             revocations,
             hub,
             actions,
+            ops,
             tasks,
             stop,
             leptos,
@@ -138,6 +142,25 @@ pub fn router(state: AppState) -> Router {
     // (a session under `--auth users`); the layer answers 401 without one.
     let protected = OpenApiRouter::new()
         .routes(routes!(api::cluster))
+        .routes(routes!(api::ops))
+        .routes(routes!(ops::disarm::hashkv))
+        .routes(routes!(ops::snapshot::snapshot))
+        .routes(routes!(ops::snapshot::snapshots))
+        .routes(ops_route(
+            read_only,
+            routes!(ops::disarm::disarm),
+            routes!(ops::read_only_disarm),
+        ))
+        .routes(ops_route(
+            read_only,
+            routes!(ops::compact::compact),
+            routes!(ops::read_only_compact),
+        ))
+        .routes(ops_route(
+            read_only,
+            routes!(ops::defrag::defrag),
+            routes!(ops::read_only_defrag),
+        ))
         .routes(routes!(api::services))
         .routes(routes!(api::service))
         .routes(routes!(api::leases))
@@ -254,6 +277,19 @@ fn break_route(read_only: bool) -> utoipa_axum::router::UtoipaMethodRouter<AppSt
         routes!(lease_actions::read_only_break)
     } else {
         routes!(lease_actions::break_lock)
+    }
+}
+
+/// A maintenance action, or its refusal under `--read-only`, whoever asks.
+fn ops_route(
+    read_only: bool,
+    action: utoipa_axum::router::UtoipaMethodRouter<AppState>,
+    refusal: utoipa_axum::router::UtoipaMethodRouter<AppState>,
+) -> utoipa_axum::router::UtoipaMethodRouter<AppState> {
+    if read_only {
+        refusal
+    } else {
+        action
     }
 }
 

@@ -7,6 +7,7 @@
 //! converts, so the model can be driven by tests and benchmarks without etcd.
 
 mod classify;
+mod clock;
 mod cluster_info;
 mod coordination;
 mod events;
@@ -24,7 +25,7 @@ mod views;
 mod writer;
 
 pub use classify::{Classifier, Kind};
-pub use cluster_info::ClusterInfo;
+pub use cluster_info::{ClusterInfo, MemberHealth};
 pub use events::{EventLog, LeaseEnd};
 pub use index::LeaseHoldings;
 pub use kv_topics::{kind_of, to_kv, KV_TOPIC_MAX};
@@ -33,4 +34,4 @@ pub use mirror::{KeyValue, KvEvent, Mirror};
 pub use model::now_rfc3339;
 pub use store::Store;
 pub use text::{key_id, key_of_id, text_and_base64};
-pub use writer::{ClusterStatus, LeaseSamples, Revocations, Timeline, WentBack, Writer};
+pub use writer::{ClusterStatus, LeaseSamples, Maintenance, Revocations, Timeline, WentBack, Writer};

@@ -21,11 +21,15 @@ pub(super) struct Model {
     pub(super) seq: u64,
     pub(super) revision: Revision,
     pub(super) cluster: ClusterInfo,
+    /// Each member's part in the last rolling defragmentation.
+    pub(super) defrag: std::collections::BTreeMap<app::model::MemberId, app::model::DefragStep>,
     pub(super) mirror: super::mirror::Mirror,
     pub(super) index: Index,
     /// The first list is done: keys seen from now on are new to this server.
     pub(super) loaded: bool,
     pub(super) events: EventLog,
+    /// Which revision was current when: compactions "keep the last hour".
+    pub(super) clock: super::clock::RevisionClock,
 }
 
 /// How long a revoke request marks its lease.

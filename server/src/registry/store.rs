@@ -73,6 +73,27 @@ impl Store {
         self.view(|v| v.cluster())
     }
 
+    /// `GET /api/v1/ops`.
+    pub fn ops_body(&self) -> app::model::OpsBody {
+        self.view(|v| v.ops())
+    }
+
+    /// The active alarms, by member.
+    pub fn alarms(&self) -> Vec<app::model::MemberAlarm> {
+        self.view(|v| v.model.cluster.alarms.clone())
+    }
+
+    /// The newest revision known current at `at` (unix seconds), and since
+    /// when Leasehold knows (see `clock.rs`).
+    pub fn revision_at(&self, at: u64) -> (Option<app::model::Revision>, Option<u64>) {
+        self.view(|v| (v.model.clock.revision_at(at), v.model.clock.since()))
+    }
+
+    /// The members the console shows, as one read sees them.
+    pub fn ops_members(&self) -> Vec<app::model::OpsMember> {
+        self.view(|v| v.model.cluster.ops_members(&v.model.defrag))
+    }
+
     /// `GET /api/v1/services?q=`: services whose name contains `filter`.
     pub fn services_body(&self, filter: Option<&str>) -> ServicesBody {
         self.view(|v| v.services(filter))

@@ -42,6 +42,22 @@ impl View<'_> {
         }
     }
 
+    pub(super) fn ops(&self) -> app::model::OpsBody {
+        let members = self.model.cluster.ops_members(&self.model.defrag);
+        let quota_bytes = members
+            .iter()
+            .map(|m| m.quota_bytes)
+            .min()
+            .unwrap_or(app::model::DEFAULT_QUOTA_BYTES);
+        app::model::OpsBody {
+            revision: self.model.revision,
+            quota_bytes,
+            compact_revision: self.model.cluster.compact_revision,
+            members,
+            stale: self.stale,
+        }
+    }
+
     pub(super) fn services(&self, filter: Option<&str>) -> ServicesBody {
         ServicesBody {
             revision: self.model.revision,
@@ -137,6 +153,7 @@ impl View<'_> {
         let mut rest = Vec::new();
         let data = match topic {
             Topic::Cluster => raw(topic, &self.cluster())?,
+            Topic::Ops => raw(topic, &self.ops())?,
             Topic::Services => raw(topic, &self.services(None))?,
             Topic::Service(name) => {
                 let mut body = self.service(name).unwrap_or_else(|| ServiceBody {

@@ -5,7 +5,8 @@
 //! applies revisions and reports the link. The side writes each have a
 //! handle of their own that can do that one thing and nothing else:
 //! [`LeaseSamples`] (the lease sampler's `TimeToLive` answers),
-//! [`ClusterStatus`] (the cluster poller), [`Timeline`] (operators' actions,
+//! [`ClusterStatus`] (the cluster poller), [`Maintenance`] (the maintenance
+//! actions: the horizon, the defragmentation's steps), [`Timeline`] (operators' actions,
 //! from the audit log) and [`Revocations`] (a revoke request marking its
 //! lease). Readers are [`Store`]s.
 //!
@@ -16,11 +17,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use app::model::{EtcdState, EventKind, PatchOp, Revision, Topic};
+use app::model::{DefragStep, EtcdState, EventKind, MemberAlarm, MemberId, PatchOp, Revision, Topic};
 use serde_json::value::to_raw_value;
 
 use super::classify::Classifier;
-use super::cluster_info::ClusterInfo;
+use super::cluster_info::{diff_ops, ClusterInfo};
 use super::events::LeaseEnd;
 use super::index::Touched;
 use super::leases::Sample;
@@ -57,6 +58,13 @@ impl Writer {
     /// The handle the cluster poller records its polls through.
     pub fn cluster_status(&self) -> ClusterStatus {
         ClusterStatus {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// The handle the maintenance actions record their effects through.
+    pub fn maintenance(&self) -> Maintenance {
+        Maintenance {
             shared: self.shared.clone(),
         }
     }
@@ -129,6 +137,8 @@ impl Writer {
             None => Vec::new(),
         };
         if let Some(went_back) = went_back {
+            // Which revision was current when belongs to the other history.
+            model.clock = super::clock::RevisionClock::default();
             tracing::warn!(from = went_back.from, to = went_back.to, cluster_id = ?went_back.cluster_id, "etcd went back in time");
             // What the hub kept from before is another history: every client
             // that saw any of it takes a snapshot instead of resuming.
@@ -272,11 +282,17 @@ impl ClusterStatus {
         &self.shared.metrics
     }
 
-    /// Records a fresh poll of the cluster.
-    pub fn set(&self, next: ClusterInfo) {
+    /// Records a fresh poll of the cluster. The horizon stays as known when
+    /// the poll did not read it.
+    pub fn set(&self, mut next: ClusterInfo) {
         let shared = &*self.shared;
         let mut model = shared.write();
         let ops = model.cluster.diff(&next);
+        if next.compact_revision.is_none() {
+            next.compact_revision = model.cluster.compact_revision;
+        }
+        let before = model.cluster.ops_members(&model.defrag);
+        let after = next.ops_members(&model.defrag);
         let cluster_changed = model.cluster.cluster_id != next.cluster_id;
         model.cluster = next;
         if cluster_changed {
@@ -286,7 +302,56 @@ impl ClusterStatus {
                 "cluster identified"
             );
         }
-        publish(shared, &mut model, vec![(Topic::Cluster, ops)]);
+        publish(
+            shared,
+            &mut model,
+            vec![(Topic::Cluster, ops), (Topic::Ops, diff_ops(&before, &after))],
+        );
+    }
+}
+
+/// The maintenance actions' side of the model: the compaction horizon they
+/// moved, and each member's step in a rolling defragmentation.
+#[derive(Clone)]
+pub struct Maintenance {
+    shared: Arc<Shared>,
+}
+
+impl Maintenance {
+    /// Changes the `ops` part of the model and publishes what changed.
+    fn change(&self, edit: impl FnOnce(&mut Model)) {
+        let shared = &*self.shared;
+        let mut model = shared.write();
+        let before = model.cluster.ops_members(&model.defrag);
+        edit(&mut model);
+        let after = model.cluster.ops_members(&model.defrag);
+        publish(shared, &mut model, vec![(Topic::Ops, diff_ops(&before, &after))]);
+    }
+
+    /// The horizon after a compaction (never back: another may have gone further).
+    pub fn compacted(&self, revision: Revision) {
+        self.change(|model| {
+            let horizon = model.cluster.compact_revision.unwrap_or(0).max(revision);
+            model.cluster.compact_revision = Some(horizon);
+        });
+    }
+
+    /// The alarms etcd reported after a disarm (the poller reads them again
+    /// on its next round).
+    pub fn set_alarms(&self, alarms: Vec<MemberAlarm>) {
+        self.change(|model| model.cluster.alarms = alarms);
+    }
+
+    /// A new roll: these steps replace the last one's.
+    pub fn start_defrag(&self, steps: BTreeMap<MemberId, DefragStep>) {
+        self.change(|model| model.defrag = steps);
+    }
+
+    /// One member's step, as it is now.
+    pub fn defrag_step(&self, member: MemberId, step: DefragStep) {
+        self.change(|model| {
+            model.defrag.insert(member, step);
+        });
     }
 }
 
@@ -344,6 +409,9 @@ fn kv_patches(shared: &Shared, mirror: &Mirror, changes: &[ChangeRef<'_>]) -> Ve
 /// lock held so updates reach the hub in model order.
 fn publish(shared: &Shared, model: &mut Model, patches: Vec<(Topic, Vec<PatchOp>)>) {
     shared.set_revision(model.revision);
+    if let Ok(now) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        model.clock.note(now.as_secs(), model.revision);
+    }
     if patches.iter().all(|(_, ops)| ops.is_empty()) {
         return;
     }

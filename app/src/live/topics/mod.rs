@@ -9,6 +9,7 @@ mod events;
 mod kv_dir;
 mod leases;
 mod locks;
+mod ops;
 mod services;
 
 pub use kv_dir::dir_entry_id;
@@ -28,6 +29,7 @@ pub(super) enum Change<'a> {
 pub(super) fn apply(live: Live, topic: Topic, change: Change<'_>) {
     match topic {
         Topic::Cluster => cluster::apply(live, change),
+        Topic::Ops => ops::apply(live, change),
         Topic::Services => services::apply_services(live, change),
         Topic::Service(name) => services::apply_service(live, name, change),
         Topic::Leases => leases::apply(live, change),

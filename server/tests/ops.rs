@@ -1,0 +1,630 @@
+//! The operations console against real etcd: the members' quota, size and
+//! alarms as `GET /api/v1/ops`, `/api/v1/health` and the `ops` topic show
+//! them, and the maintenance routes (disarm, compact, rolling
+//! defragmentation): their previews, their refusals, and their effect as
+//! etcd reports it.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::{json, Value};
+use sha2::Digest;
+
+const QUOTA: i64 = 16 << 20;
+
+async fn post(app: &TestApp, path: &str, body: &Value) -> (u16, Value) {
+    TestApp::answer(app.http.post(app.url(path)).json(body)).await
+}
+
+/// Overwrites one key with 1 MiB values until etcd refuses for space: its
+/// history fills the backend while the model holds one key.
+async fn fill_until_nospace(client: &mut etcd_client::Client) {
+    let value = vec![b'x'; 1 << 20];
+    for _ in 0..200 {
+        if let Err(error) = client.put("/fill", value.clone(), None).await {
+            assert!(
+                error.to_string().contains("database space exceeded"),
+                "etcd refused for another reason: {error}"
+            );
+            return;
+        }
+    }
+    panic!("etcd took 200 MiB under a 16 MiB quota");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_backend_raises_nospace_in_ops_and_health_until_it_is_recovered() {
+    let binary = std::env::var("LEASEHOLD_ETCD_BIN").unwrap_or_else(|_| "etcd".to_owned());
+    let etcd = EtcdProcess::start_with_args(binary, &[&format!("--quota-backend-bytes={QUOTA}")])
+        .await
+        .expect("etcd starts");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let audit = dir.path().join("audit.jsonl");
+    let app = spawn_app_with(common::Config {
+        audit_log: Some(audit.clone()),
+        ..config(etcd.endpoint())
+    })
+    .await;
+    let mut client = etcd_client(&etcd).await;
+
+    // The quota is the member's own, read from its /metrics; nothing compacted yet.
+    let before = poll_json(&app, "/api/v1/ops", Duration::from_secs(20), |b| {
+        b["members"][0]["db_size"].is_i64() && b["compact_revision"].is_i64()
+    })
+    .await;
+    assert_eq!(before["quota_bytes"], json!(QUOTA), "{before}");
+    let member = before["members"][0].clone();
+    assert_eq!(member["quota_source"], json!("metrics"), "{member}");
+    assert_eq!(member["quota_bytes"], json!(QUOTA));
+    assert_eq!(member["alarms"], json!([]));
+    assert_eq!(member["is_leader"], json!(true));
+    assert_eq!(before["compact_revision"], json!(0), "nothing was compacted: {before}");
+    assert!(member["raft_applied_index"].as_u64().is_some_and(|i| i > 0), "{member}");
+    let id = member["id"].clone();
+
+    let mut ws = app.ws().await;
+    ws.send_json(json!({"type":"subscribe","topics":["ops"]})).await;
+    ws.wait_for(Duration::from_secs(10), |m| {
+        m["type"] == "snapshot" && m["topic"] == "ops"
+    })
+    .await;
+
+    fill_until_nospace(&mut client).await;
+    let full = poll_json(&app, "/api/v1/ops", Duration::from_secs(20), |b| {
+        b["members"][0]["alarms"] == json!(["NOSPACE"])
+    })
+    .await;
+    let member = &full["members"][0];
+    assert!(
+        member["db_size"].as_i64().is_some_and(|s| s >= QUOTA * 9 / 10),
+        "a full backend is near its quota: {member}"
+    );
+    assert!(member["db_size_in_use"].is_i64(), "{member}");
+    let health = poll_json(&app, "/api/v1/health", Duration::from_secs(5), |b| {
+        b["alarms"] != json!([])
+    })
+    .await;
+    assert_eq!(
+        health["alarms"],
+        json!([{"member": id, "alarm": "NOSPACE"}]),
+        "{health}"
+    );
+    let patch = ws
+        .wait_for(Duration::from_secs(10), |m| {
+            m["type"] == "patch" && m["topic"] == "ops" && m["ops"][0]["value"]["alarms"] == json!(["NOSPACE"])
+        })
+        .await;
+    assert_eq!(patch["ops"][0]["id"], id, "{patch}");
+
+    // The runbook through Leasehold: compact, defragment, disarm, each
+    // previewed first. A disarm while the space is not back is refused.
+    let (status, preview) = post(
+        &app,
+        "/api/v1/ops/alarms/disarm",
+        &json!({"alarm": "NOSPACE", "dry_run": true}),
+    )
+    .await;
+    assert_eq!(status, 200, "{preview}");
+    assert_eq!(
+        preview["alarms"],
+        json!([{"member": id, "alarm": "NOSPACE"}]),
+        "{preview}"
+    );
+    assert_eq!(
+        preview["checks"][0]["ok"],
+        json!(true),
+        "the alarm is active: {preview}"
+    );
+    assert_eq!(
+        preview["checks"][1]["ok"],
+        json!(false),
+        "the database is still full: {preview}"
+    );
+    let (status, refused) = post(&app, "/api/v1/ops/alarms/disarm", &json!({"alarm": "NOSPACE"})).await;
+    assert_eq!(
+        (status, &refused["error"]["code"]),
+        (409, &json!("precondition_failed")),
+        "{refused}"
+    );
+
+    // Leasehold has watched for seconds: it cannot say what was current an hour ago.
+    let (status, answer) = post(
+        &app,
+        "/api/v1/ops/compact",
+        &json!({"keep_seconds": 3600, "dry_run": true}),
+    )
+    .await;
+    assert_eq!(status, 400, "{answer}");
+    let revision = etcd_revision(&mut client).await;
+    let (status, preview) = post(
+        &app,
+        "/api/v1/ops/compact",
+        &json!({"revision": revision, "dry_run": true}),
+    )
+    .await;
+    assert_eq!(status, 200, "{preview}");
+    assert_eq!(preview["revision"], json!(revision), "{preview}");
+    assert_eq!(preview["compact_revision"], json!(0), "{preview}");
+    assert_eq!(preview["revisions_lost"], json!(revision - 1), "{preview}");
+    assert_eq!(preview["complete"], json!(true), "{preview}");
+    assert_eq!(preview["applied"], json!(false), "{preview}");
+    // Every put of /fill but the last is history the compaction drops.
+    let puts = revision - 1;
+    assert_eq!(
+        preview["keys"][0],
+        json!({"key": "/fill", "versions_lost": puts - 1}),
+        "{preview}"
+    );
+    assert_eq!(preview["versions_lost"], json!(puts - 1), "{preview}");
+    assert_eq!(preview["bytes_lost"], json!((puts - 1) << 20), "{preview}");
+    let (status, done) = post(&app, "/api/v1/ops/compact", &json!({"revision": revision})).await;
+    assert_eq!((status, &done["applied"]), (200, &json!(true)), "{done}");
+    let ops = poll_json(&app, "/api/v1/ops", Duration::from_secs(5), |b| {
+        b["compact_revision"] == json!(revision)
+    })
+    .await;
+    assert_eq!(ops["members"][0]["compact_revision"], json!(revision), "{ops}");
+    let (status, again) = post(
+        &app,
+        "/api/v1/ops/compact",
+        &json!({"revision": revision, "dry_run": true}),
+    )
+    .await;
+    assert_eq!((status, &again["error"]["code"]), (410, &json!("compacted")), "{again}");
+
+    let (status, plan) = post(&app, "/api/v1/ops/defrag", &json!({"dry_run": true})).await;
+    assert_eq!(status, 200, "{plan}");
+    assert_eq!(plan["order"][0]["id"], id, "{plan}");
+    // etcd's own count of free pages; it lags a compaction (bbolt frees
+    // pages once no older read holds them), so the roll reports the real figure.
+    assert!(plan["order"][0]["reclaimable"].is_i64(), "{plan}");
+    assert!(
+        plan["checks"]
+            .as_array()
+            .is_some_and(|c| c.iter().all(|c| c["ok"] == json!(true))),
+        "{plan}"
+    );
+    let (status, refused) = post(&app, "/api/v1/ops/defrag", &json!({"expect_order": ["ffff"]})).await;
+    assert_eq!(
+        (status, &refused["error"]["code"]),
+        (409, &json!("changed")),
+        "{refused}"
+    );
+    let (status, started) = post(&app, "/api/v1/ops/defrag", &json!({"expect_order": [id]})).await;
+    assert_eq!((status, &started["started"]), (200, &json!(true)), "{started}");
+    let patch = ws
+        .wait_for(Duration::from_secs(30), |m| {
+            m["type"] == "patch" && m["topic"] == "ops" && m["ops"][0]["value"]["defrag"]["state"] == json!("done")
+        })
+        .await;
+    let step = &patch["ops"][0]["value"]["defrag"];
+    assert_eq!(step["order"], json!(1), "{step}");
+    let (before, after) = (step["db_size_before"].as_i64(), step["db_size_after"].as_i64());
+    assert!(
+        before
+            .zip(after)
+            .is_some_and(|(b, a)| b >= QUOTA * 9 / 10 && a < QUOTA / 2),
+        "the space came back: {step}"
+    );
+
+    // The roll's own record of its end follows its last step.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while audit_lines(&audit).len() < 5 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (status, preview) = post(
+        &app,
+        "/api/v1/ops/alarms/disarm",
+        &json!({"alarm": "NOSPACE", "dry_run": true}),
+    )
+    .await;
+    assert_eq!(status, 200, "{preview}");
+    assert!(
+        preview["checks"]
+            .as_array()
+            .is_some_and(|c| c.iter().all(|c| c["ok"] == json!(true))),
+        "{preview}"
+    );
+    let (status, done) = post(&app, "/api/v1/ops/alarms/disarm", &json!({"alarm": "NOSPACE"})).await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["applied"], json!(true), "{done}");
+    assert_eq!(done["active_after"], json!([]), "etcd says the alarm is gone: {done}");
+    let recovered = poll_json(&app, "/api/v1/ops", Duration::from_secs(20), |b| {
+        b["members"][0]["alarms"] == json!([]) && b["members"][0]["db_size"].as_i64().is_some_and(|s| s < QUOTA / 2)
+    })
+    .await;
+    assert_eq!(recovered["members"][0]["quota_bytes"], json!(QUOTA));
+    let health = poll_json(&app, "/api/v1/health", Duration::from_secs(5), |b| {
+        b["alarms"] == json!([])
+    })
+    .await;
+    assert_eq!(health["status"], json!("ok"), "{health}");
+    client.put("/after", "works", None).await.expect("writes work again");
+
+    // Every attempt that could change something is in the audit log, in order.
+    let lines: Vec<(String, String)> = audit_lines(&audit)
+        .iter()
+        .map(|l| {
+            (
+                l["action"].as_str().unwrap_or_default().to_owned(),
+                l["result"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("disarm_alarm", "refused"),
+        ("compact", "ok"),
+        ("defragment", "refused"),
+        ("defragment", "ok"),
+        ("defragment", "ok"),
+        ("disarm_alarm", "ok"),
+    ];
+    let expected: Vec<(String, String)> = expected
+        .iter()
+        .map(|(a, r)| ((*a).to_owned(), (*r).to_owned()))
+        .collect();
+    assert_eq!(lines, expected);
+    app.shutdown().await;
+}
+
+/// A cookie for `name`, signed in.
+async fn login(app: &TestApp, name: &str, password: &str) -> String {
+    let response = app
+        .http
+        .post(app.url("/api/v1/login"))
+        .json(&json!({"username": name, "password": password}))
+        .send()
+        .await;
+    let response = match response {
+        Ok(response) => response,
+        Err(error) => panic!("login: {error}"),
+    };
+    assert_eq!(response.status().as_u16(), 200);
+    let cookie = response
+        .headers()
+        .get("set-cookie")
+        .and_then(|c| c.to_str().ok())
+        .unwrap_or_default();
+    cookie.split(';').next().unwrap_or_default().to_owned()
+}
+
+const ACTIONS: [(&str, &str); 3] = [
+    ("/api/v1/ops/alarms/disarm", "disarm_alarm"),
+    ("/api/v1/ops/compact", "compact"),
+    ("/api/v1/ops/defrag", "defragment"),
+];
+
+fn action_body(path: &str, dry_run: bool) -> Value {
+    match path {
+        "/api/v1/ops/alarms/disarm" => json!({"alarm": "NOSPACE", "dry_run": dry_run}),
+        "/api/v1/ops/compact" => json!({"revision": 2, "dry_run": dry_run}),
+        _ => json!({"dry_run": dry_run}),
+    }
+}
+
+#[tokio::test]
+async fn maintenance_needs_an_operator_is_refused_read_only_and_compaction_outside_prefix() {
+    let etcd = start_etcd().await;
+    let mut client = etcd_client(&etcd).await;
+    client.put("/a", "1", None).await.expect("put");
+    client.put("/a", "2", None).await.expect("put");
+    let dir = tempfile::tempdir().expect("temp dir");
+
+    // A viewer previews; only an operator acts.
+    let viewer = server::auth::hash_password("viewer-pw").expect("hash");
+    let users = format!("[[users]]\nname = \"vera\"\nrole = \"viewer\"\npassword_hash = \"{viewer}\"\n");
+    let users = server::auth::Users::parse(&users).expect("users");
+    let audit = dir.path().join("viewer.jsonl");
+    let app = spawn_app_with(common::Config {
+        auth: server::auth::AuthMode::Users(std::sync::Arc::new(users)),
+        audit_log: Some(audit.clone()),
+        ..config(etcd.endpoint())
+    })
+    .await;
+    app.wait_for_health(200, Duration::from_secs(20)).await;
+    let vera = login(&app, "vera", "viewer-pw").await;
+    for (path, action) in ACTIONS {
+        let ask = |dry_run| {
+            TestApp::answer(
+                app.http
+                    .post(app.url(path))
+                    .header("cookie", &vera)
+                    .json(&action_body(path, dry_run)),
+            )
+        };
+        let (status, preview) = ask(true).await;
+        assert_eq!(status, 200, "{path}: a viewer previews: {preview}");
+        let (status, refused) = ask(false).await;
+        assert_eq!(
+            (status, &refused["error"]["code"]),
+            (403, &json!("forbidden")),
+            "{path}: {refused}"
+        );
+        let last = audit_lines(&audit).pop().unwrap_or_default();
+        assert_eq!(
+            (&last["action"], &last["result"], &last["who"]),
+            (&json!(action), &json!("refused"), &json!("vera"))
+        );
+    }
+    let (status, refused) =
+        TestApp::answer(app.http.get(app.url("/api/v1/ops/snapshot")).header("cookie", &vera)).await;
+    assert_eq!(status, 403, "a viewer takes no snapshot: {refused}");
+    app.shutdown().await;
+    assert_eq!(etcd_revision(&mut client).await, 3, "nothing was compacted");
+    let old = client
+        .get("/a", Some(etcd_client::GetOptions::new().with_revision(2)))
+        .await;
+    assert!(old.is_ok(), "nothing was compacted: {old:?}");
+
+    // --read-only: refused whoever asks, previews too, and audited.
+    let audit = dir.path().join("read-only.jsonl");
+    let app = spawn_app_with(common::Config {
+        read_only: true,
+        audit_log: Some(audit.clone()),
+        ..config(etcd.endpoint())
+    })
+    .await;
+    app.wait_for_health(200, Duration::from_secs(20)).await;
+    for (path, action) in ACTIONS {
+        let (status, refused) = post(&app, path, &action_body(path, false)).await;
+        assert_eq!(status, 403, "{path}: {refused}");
+        assert!(
+            refused["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("--read-only")),
+            "{refused}"
+        );
+        let last = audit_lines(&audit).pop().unwrap_or_default();
+        assert_eq!((&last["action"], &last["result"]), (&json!(action), &json!("refused")));
+    }
+    app.shutdown().await;
+
+    // --prefix: a compaction would drop history beyond it.
+    let app = spawn_app_with(common::Config {
+        prefixes: vec!["/a".to_owned()],
+        ..config(etcd.endpoint())
+    })
+    .await;
+    app.wait_for_health(200, Duration::from_secs(20)).await;
+    for dry_run in [true, false] {
+        let (status, refused) = post(
+            &app,
+            "/api/v1/ops/compact",
+            &action_body("/api/v1/ops/compact", dry_run),
+        )
+        .await;
+        assert_eq!(
+            (status, &refused["error"]["code"]),
+            (403, &json!("out_of_scope")),
+            "{refused}"
+        );
+    }
+    let (status, refused) = app.get("/api/v1/ops/snapshot").await;
+    assert_eq!(
+        (status, &refused["error"]["code"]),
+        (403, &json!("out_of_scope")),
+        "{refused}"
+    );
+    let (status, plan) = post(&app, "/api/v1/ops/defrag", &json!({"dry_run": true})).await;
+    assert_eq!(status, 200, "a defragmentation loses nothing: {plan}");
+    app.shutdown().await;
+    let horizon = client
+        .get("/a", Some(etcd_client::GetOptions::new().with_revision(2)))
+        .await;
+    assert!(horizon.is_ok(), "nothing was compacted: {horizon:?}");
+}
+
+/// Each member's `defrag` step in `/api/v1/ops`, by name.
+fn steps(body: &Value) -> Vec<(String, Value)> {
+    body["members"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| (m["name"].as_str().unwrap_or_default().to_owned(), m["defrag"].clone()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_defragmentation_takes_followers_first_one_at_a_time_and_stops_on_a_failure() {
+    let cluster = common::etcd_cluster::EtcdCluster::start(3).await;
+    let leader = cluster.wait_for_leader().await;
+    let app = spawn_app_with(common::Config {
+        etcd: server::config::EtcdConfig::new(cluster.endpoints()),
+        ..config(cluster.endpoint(0))
+    })
+    .await;
+    let ready = |b: &Value| {
+        b["members"]
+            .as_array()
+            .is_some_and(|m| m.len() == 3 && m.iter().all(|m| m["healthy"] == json!(true)))
+            && b["members"]
+                .as_array()
+                .is_some_and(|m| m.iter().any(|m| m["is_leader"] == json!(true)))
+    };
+    poll_json(&app, "/api/v1/ops", Duration::from_secs(30), ready).await;
+    let leader_name = format!("m{leader}");
+
+    let (status, plan) = post(&app, "/api/v1/ops/defrag", &json!({"dry_run": true})).await;
+    assert_eq!(status, 200, "{plan}");
+    let order: Vec<&str> = plan["order"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert_eq!(order.len(), 3, "{plan}");
+    assert_eq!(order[2], leader_name, "the leader last: {plan}");
+    let ids: Vec<Value> = plan["order"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| s["id"].clone())
+        .collect();
+    let (status, started) = post(&app, "/api/v1/ops/defrag", &json!({"expect_order": ids})).await;
+    assert_eq!((status, &started["started"]), (200, &json!(true)), "{started}");
+    let (status, busy) = post(&app, "/api/v1/ops/defrag", &json!({})).await;
+    // The first roll may be done already on a fast machine: then a second one starts.
+    assert!(status == 200 || busy["error"]["code"] == json!("in_progress"), "{busy}");
+    let done = poll_json(&app, "/api/v1/ops", Duration::from_secs(60), |b| {
+        steps(b).iter().all(|(_, s)| s["state"] == json!("done"))
+    })
+    .await;
+    // One at a time, in the order shown: each started after the one before ended.
+    let mut by_order: Vec<(u64, String, Value)> = steps(&done)
+        .into_iter()
+        .map(|(name, s)| (s["order"].as_u64().unwrap_or_default(), name, s))
+        .collect();
+    by_order.sort_by_key(|(o, _, _)| *o);
+    let names: Vec<&str> = by_order.iter().map(|(_, n, _)| n.as_str()).collect();
+    assert_eq!(names, order, "{done}");
+    for pair in by_order.windows(2) {
+        let (ended, next) = (pair[0].2["finished_at"].as_str(), pair[1].2["started_at"].as_str());
+        assert!(ended.zip(next).is_some_and(|(e, n)| e <= n), "{done}");
+    }
+
+    // The consistency check: every member's hash at one revision, the same.
+    let (status, check) = app.get("/api/v1/ops/hashkv").await;
+    assert_eq!(status, 200, "{check}");
+    assert_eq!(check["agree"], json!(true), "{check}");
+    assert_eq!(check["differ"], json!([]), "{check}");
+    let hashes: Vec<&Value> = check["members"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| &m["hash"])
+        .collect();
+    assert_eq!(hashes.len(), 3, "{check}");
+    assert!(hashes.iter().all(|h| h.is_u64() && *h == hashes[0]), "{check}");
+
+    // A member that stops answering stops the roll at the step that meets it.
+    let follower = (0..3).find(|i| *i != leader).unwrap_or(0);
+    let (status, plan) = post(&app, "/api/v1/ops/defrag", &json!({"dry_run": true})).await;
+    assert_eq!(status, 200, "{plan}");
+    let ids: Vec<Value> = plan["order"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| s["id"].clone())
+        .collect();
+    // Started before the freeze: the roll's own health check must catch it.
+    let (status, started) = post(&app, "/api/v1/ops/defrag", &json!({"expect_order": ids})).await;
+    assert_eq!(status, 200, "{started}");
+    cluster.freeze(follower);
+    let stopped = poll_json(&app, "/api/v1/ops", Duration::from_secs(90), |b| {
+        steps(b).iter().any(|(_, s)| s["state"] == json!("failed"))
+            && steps(b)
+                .iter()
+                .all(|(_, s)| s["state"] != json!("running") && s["state"] != json!("queued"))
+    })
+    .await;
+    let mut by_order: Vec<(u64, String, Value)> = steps(&stopped)
+        .into_iter()
+        .map(|(name, s)| (s["order"].as_u64().unwrap_or_default(), name, s))
+        .collect();
+    by_order.sort_by_key(|(o, _, _)| *o);
+    let states: Vec<&str> = by_order
+        .iter()
+        .map(|(_, _, s)| s["state"].as_str().unwrap_or_default())
+        .collect();
+    let failed = states.iter().position(|s| *s == "failed").unwrap_or(usize::MAX);
+    assert!(states[..failed].iter().all(|s| *s == "done"), "{states:?}");
+    assert!(states[failed + 1..].iter().all(|s| *s == "skipped"), "{states:?}");
+    assert_ne!(
+        states[2], "done",
+        "the leader is never defragmented past a failure: {states:?}"
+    );
+    cluster.thaw(follower);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_snapshot_streams_to_the_browser_whole_with_its_hash() {
+    let etcd = start_etcd().await;
+    let mut client = etcd_client(&etcd).await;
+    let value = "v".repeat(4096);
+    for i in 0..300 {
+        client
+            .put(format!("/snap/{i}"), value.clone(), None)
+            .await
+            .expect("put");
+    }
+    let revision = etcd_revision(&mut client).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let audit = dir.path().join("audit.jsonl");
+    let app = spawn_app_with(common::Config {
+        audit_log: Some(audit.clone()),
+        ..config(etcd.endpoint())
+    })
+    .await;
+    poll_json(&app, "/api/v1/ops", Duration::from_secs(20), |b| {
+        b["members"][0]["is_leader"] == json!(true)
+    })
+    .await;
+    let response = app
+        .http
+        .get(app.url("/api/v1/ops/snapshot"))
+        .send()
+        .await
+        .expect("snapshot");
+    assert_eq!(response.status().as_u16(), 200);
+    let headers = response.headers().clone();
+    assert_eq!(headers["content-type"], "application/octet-stream");
+    let disposition = headers["content-disposition"].to_str().unwrap_or_default().to_owned();
+    assert!(disposition.contains(&format!("-r{revision}.db")), "{disposition}");
+    let id: u64 = headers["x-leasehold-snapshot"]
+        .to_str()
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
+    let file = response.bytes().await.expect("the file");
+    // etcd ends a snapshot with the SHA-256 of what precedes it: the file
+    // arrived byte for byte.
+    assert!(file.len() > 300 * 4096, "{} bytes", file.len());
+    let (db, trailer) = file.split_at(file.len() - 32);
+    assert_eq!(
+        sha2::Sha256::digest(db).as_slice(),
+        trailer,
+        "etcd's own checksum holds"
+    );
+    let whole = hex(&sha2::Sha256::digest(&file));
+
+    let (_, list) = app.get("/api/v1/ops/snapshots").await;
+    let record = &list["snapshots"][0];
+    assert_eq!(record["id"], json!(id), "{list}");
+    assert_eq!(record["state"], json!("done"), "{list}");
+    assert_eq!(record["bytes"], json!(file.len()), "{list}");
+    assert_eq!(record["expected_bytes"], json!(file.len()), "{list}");
+    assert_eq!(record["revision"], json!(revision), "{list}");
+    assert_eq!(record["sha256"], json!(whole), "{list}");
+    let last = audit_lines(&audit).pop().unwrap_or_default();
+    assert_eq!(
+        (&last["action"], &last["result"]),
+        (&json!("snapshot"), &json!("ok")),
+        "{last}"
+    );
+    assert!(last["detail"].as_str().is_some_and(|d| d.contains(&whole)), "{last}");
+
+    // A download cut short is recorded as such, not as done.
+    let mut response = app
+        .http
+        .get(app.url("/api/v1/ops/snapshot"))
+        .send()
+        .await
+        .expect("snapshot");
+    let _ = response.chunk().await;
+    drop(response);
+    let list = poll_json(&app, "/api/v1/ops/snapshots", Duration::from_secs(10), |b| {
+        b["snapshots"][0]["state"] != json!("running")
+    })
+    .await;
+    let state = &list["snapshots"][0]["state"];
+    // A small database may have been sent whole before the drop.
+    assert!(*state == json!("aborted") || *state == json!("done"), "{list}");
+    app.shutdown().await;
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
