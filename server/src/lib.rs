@@ -109,11 +109,13 @@ pub async fn run(
 
     let client = etcd::connect(&config.etcd).await?;
     let actions = etcd::Actions::new(client.clone(), config.etcd.request_timeout);
+    let poll = Arc::new(tokio::sync::Notify::new());
     let ops = http::ops::Ops::new(
         etcd::Console::new(client.clone(), config.etcd.clone()),
         model.maintenance(),
+        poll.clone(),
     );
-    etcd::spawn_tasks(&tasks, client, model, &config);
+    etcd::spawn_tasks(&tasks, client, model, &config, poll);
 
     let tls = config.tls.clone();
     let state = AppState::new(

@@ -290,18 +290,33 @@ async fn login(app: &TestApp, name: &str, password: &str) -> String {
     cookie.split(';').next().unwrap_or_default().to_owned()
 }
 
-const ACTIONS: [(&str, &str); 3] = [
-    ("/api/v1/ops/alarms/disarm", "disarm_alarm"),
-    ("/api/v1/ops/compact", "compact"),
-    ("/api/v1/ops/defrag", "defragment"),
-];
+/// Every action of the console (method, path, audit action, body with
+/// `dry_run`), on the cluster whose one member is `member`.
+fn actions(member: &str, dry_run: bool) -> Vec<(reqwest::Method, String, &'static str, Value)> {
+    use reqwest::Method;
+    vec![
+        (Method::POST, "/api/v1/ops/alarms/disarm".to_owned(), "disarm_alarm", json!({"alarm": "NOSPACE", "dry_run": dry_run})),
+        (Method::POST, "/api/v1/ops/compact".to_owned(), "compact", json!({"revision": 2, "dry_run": dry_run})),
+        (Method::POST, "/api/v1/ops/defrag".to_owned(), "defragment", json!({"dry_run": dry_run})),
+        (
+            Method::POST,
+            "/api/v1/ops/members".to_owned(),
+            "add_member",
+            json!({"name": "later", "peer_urls": ["http://127.0.0.1:1"], "dry_run": dry_run}),
+        ),
+        (Method::POST, format!("/api/v1/ops/members/{member}/promote"), "promote_member", json!({"dry_run": dry_run})),
+        (Method::DELETE, format!("/api/v1/ops/members/{member}"), "remove_member", json!({"dry_run": dry_run})),
+        (Method::POST, "/api/v1/ops/move-leader".to_owned(), "move_leader", json!({"to": member, "dry_run": dry_run})),
+    ]
+}
 
-fn action_body(path: &str, dry_run: bool) -> Value {
-    match path {
-        "/api/v1/ops/alarms/disarm" => json!({"alarm": "NOSPACE", "dry_run": dry_run}),
-        "/api/v1/ops/compact" => json!({"revision": 2, "dry_run": dry_run}),
-        _ => json!({"dry_run": dry_run}),
-    }
+/// The id of the first member in `/api/v1/cluster`.
+async fn first_member(app: &TestApp) -> String {
+    let cluster = poll_json(app, "/api/v1/cluster", Duration::from_secs(20), |c| {
+        c["members"][0]["id"].is_string()
+    })
+    .await;
+    cluster["members"][0]["id"].as_str().unwrap_or_default().to_owned()
 }
 
 #[tokio::test]
@@ -325,18 +340,19 @@ async fn maintenance_needs_an_operator_is_refused_read_only_and_compaction_outsi
     .await;
     app.wait_for_health(200, Duration::from_secs(20)).await;
     let vera = login(&app, "vera", "viewer-pw").await;
-    for (path, action) in ACTIONS {
-        let ask = |dry_run| {
+    let member = first_member(&app).await;
+    for ((method, path, action, preview), (_, _, _, act)) in actions(&member, true).into_iter().zip(actions(&member, false)) {
+        let ask = |body: Value| {
             TestApp::answer(
                 app.http
-                    .post(app.url(path))
+                    .request(method.clone(), app.url(&path))
                     .header("cookie", &vera)
-                    .json(&action_body(path, dry_run)),
+                    .json(&body),
             )
         };
-        let (status, preview) = ask(true).await;
+        let (status, preview) = ask(preview).await;
         assert_eq!(status, 200, "{path}: a viewer previews: {preview}");
-        let (status, refused) = ask(false).await;
+        let (status, refused) = ask(act).await;
         assert_eq!(
             (status, &refused["error"]["code"]),
             (403, &json!("forbidden")),
@@ -345,7 +361,8 @@ async fn maintenance_needs_an_operator_is_refused_read_only_and_compaction_outsi
         let last = audit_lines(&audit).pop().unwrap_or_default();
         assert_eq!(
             (&last["action"], &last["result"], &last["who"]),
-            (&json!(action), &json!("refused"), &json!("vera"))
+            (&json!(action), &json!("refused"), &json!("vera")),
+            "{path}"
         );
     }
     let (status, refused) =
@@ -367,8 +384,9 @@ async fn maintenance_needs_an_operator_is_refused_read_only_and_compaction_outsi
     })
     .await;
     app.wait_for_health(200, Duration::from_secs(20)).await;
-    for (path, action) in ACTIONS {
-        let (status, refused) = post(&app, path, &action_body(path, false)).await;
+    let member = first_member(&app).await;
+    for (method, path, action, body) in actions(&member, false) {
+        let (status, refused) = TestApp::answer(app.http.request(method, app.url(&path)).json(&body)).await;
         assert_eq!(status, 403, "{path}: {refused}");
         assert!(
             refused["error"]["message"]
@@ -377,8 +395,9 @@ async fn maintenance_needs_an_operator_is_refused_read_only_and_compaction_outsi
             "{refused}"
         );
         let last = audit_lines(&audit).pop().unwrap_or_default();
-        assert_eq!((&last["action"], &last["result"]), (&json!(action), &json!("refused")));
+        assert_eq!((&last["action"], &last["result"]), (&json!(action), &json!("refused")), "{path}");
     }
+    assert_eq!(etcd_client(&etcd).await.member_list().await.map(|l| l.members().len()).ok(), Some(1));
     app.shutdown().await;
 
     // --prefix: a compaction would drop history beyond it.
@@ -389,12 +408,7 @@ async fn maintenance_needs_an_operator_is_refused_read_only_and_compaction_outsi
     .await;
     app.wait_for_health(200, Duration::from_secs(20)).await;
     for dry_run in [true, false] {
-        let (status, refused) = post(
-            &app,
-            "/api/v1/ops/compact",
-            &action_body("/api/v1/ops/compact", dry_run),
-        )
-        .await;
+        let (status, refused) = post(&app, "/api/v1/ops/compact", &json!({"revision": 2, "dry_run": dry_run})).await;
         assert_eq!(
             (status, &refused["error"]["code"]),
             (403, &json!("out_of_scope")),
@@ -627,4 +641,202 @@ async fn a_snapshot_streams_to_the_browser_whole_with_its_hash() {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A check of a membership body whose text contains `what`.
+fn check<'a>(body: &'a Value, what: &str) -> &'a Value {
+    body["checks"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["what"].as_str().is_some_and(|w| w.contains(what))))
+        .unwrap_or(&Value::Null)
+}
+
+/// The voting and learner members etcd lists, by name (empty: not started).
+async fn etcd_members(client: &mut etcd_client::Client) -> Vec<(u64, String, bool)> {
+    match client.member_list().await {
+        Ok(list) => list
+            .members()
+            .iter()
+            .map(|m| (m.id(), m.name().to_owned(), m.is_learner()))
+            .collect(),
+        Err(error) => panic!("member list: {error}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_learner_joins_with_the_flags_shown_is_promoted_leads_and_members_leave_only_with_quorum() {
+    let mut cluster = common::etcd_cluster::EtcdCluster::start(3).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let audit = dir.path().join("audit.jsonl");
+    let app = spawn_app_with(common::Config {
+        etcd: server::config::EtcdConfig::new(cluster.endpoints()),
+        audit_log: Some(audit.clone()),
+        ..config(cluster.endpoint(0))
+    })
+    .await;
+    let mut client = cluster.client().await;
+    client.put("/before-the-learner", "1", None).await.expect("put");
+
+    // The preview: a learner does not change the quorum; the flags name
+    // every member and the state existing.
+    let port = common::etcd_cluster::free_port();
+    let peer = format!("http://127.0.0.1:{port}");
+    let ask = json!({"name": "m3", "peer_urls": [peer], "dry_run": true});
+    let (status, preview) = post(&app, "/api/v1/ops/members", &ask).await;
+    assert_eq!(status, 200, "{preview}");
+    assert_eq!(preview["before"]["quorum"], json!({"voters": 3, "quorum": 2, "healthy_voters": 3, "tolerates": 1}));
+    assert_eq!(preview["after"]["members"].as_array().map(Vec::len), Some(4), "{preview}");
+    assert_eq!(preview["after"]["quorum"]["voters"], json!(3), "a learner does not vote: {preview}");
+    assert_eq!(preview["applied"], json!(false));
+    let flags: Vec<String> = preview["flags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f.as_str().map(str::to_owned))
+        .collect();
+    assert!(flags.contains(&"--initial-cluster-state=existing".to_owned()), "{flags:?}");
+    let initial = flags
+        .iter()
+        .find_map(|f| f.strip_prefix("--initial-cluster="))
+        .unwrap_or_default();
+    for name in ["m0=", "m1=", "m2=", &format!("m3={peer}")] {
+        assert!(initial.contains(name), "{initial}");
+    }
+    assert_eq!(etcd_members(&mut client).await.len(), 3, "a preview changes nothing");
+
+    // Added: etcd lists a learner; it starts with the flags shown and catches up.
+    let (status, added) = post(&app, "/api/v1/ops/members", &json!({"name": "m3", "peer_urls": [peer]})).await;
+    assert_eq!((status, &added["applied"]), (200, &json!(true)), "{added}");
+    let id = added["member"].as_str().unwrap_or_default().to_owned();
+    let listed = etcd_members(&mut client).await;
+    let new_id = u64::from_str_radix(&id, 16).unwrap_or_default();
+    assert!(listed.iter().any(|m| m.0 == new_id && m.2), "a learner: {listed:?}");
+    assert!(
+        added["after"]["members"]
+            .as_array()
+            .is_some_and(|m| m.iter().any(|m| m["id"] == json!(id) && m["is_learner"] == json!(true))),
+        "{added}"
+    );
+    let shown: Vec<String> = added["flags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f.as_str().map(str::to_owned))
+        .collect();
+    let (status, twice) = post(&app, "/api/v1/ops/members", &json!({"name": "m4", "peer_urls": ["http://127.0.0.1:9"]})).await;
+    assert_eq!((status, &twice["error"]["code"]), (409, &json!("precondition_failed")), "one learner at a time: {twice}");
+    let joined = cluster.join(port, shown);
+
+    let promote = format!("/api/v1/ops/members/{id}/promote");
+    let ready = tokio::time::Instant::now() + Duration::from_secs(60);
+    let preview = loop {
+        let (status, preview) = post(&app, &promote, &json!({"dry_run": true})).await;
+        assert_eq!(status, 200, "{preview}");
+        if preview["checks"].as_array().is_some_and(|c| c.iter().all(|c| c["ok"] == json!(true))) {
+            break preview;
+        }
+        assert!(tokio::time::Instant::now() < ready, "the learner never caught up: {preview}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert!(preview["lag"]["leader_raft_index"].as_u64().is_some_and(|i| i > 0), "{preview}");
+    assert_eq!(preview["after"]["quorum"]["voters"], json!(4), "{preview}");
+    assert_eq!(preview["after"]["quorum"]["quorum"], json!(3), "{preview}");
+
+    // Promoted: a voting member, as etcd lists it.
+    let mut promoted = Value::Null;
+    for _ in 0..20 {
+        // etcd's own readiness may lag the preview's by a beat.
+        let (status, answer) = post(&app, &promote, &json!({})).await;
+        if status == 200 {
+            promoted = answer;
+            break;
+        }
+        assert_eq!(answer["error"]["code"], json!("precondition_failed"), "{answer}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(promoted["applied"], json!(true), "{promoted}");
+    assert!(
+        etcd_members(&mut client).await.iter().any(|m| m.0 == new_id && !m.2),
+        "etcd lists m3 as a voting member"
+    );
+    let stored = {
+        let mut own = etcd_client::Client::connect([cluster.endpoint(joined)], None).await.expect("client");
+        own.get("/before-the-learner", None).await.map(|r| r.kvs().len()).ok()
+    };
+    assert_eq!(stored, Some(1), "the new member holds what was written before it joined");
+
+    // The leader moves to it.
+    let (status, moved) = post(&app, "/api/v1/ops/move-leader", &json!({"to": id, "dry_run": true})).await;
+    assert_eq!(status, 200, "{moved}");
+    let (status, moved) = post(&app, "/api/v1/ops/move-leader", &json!({"to": id})).await;
+    assert_eq!((status, &moved["applied"]), (200, &json!(true)), "{moved}");
+    assert_eq!(cluster.leader().await, Some(joined), "etcd says m3 leads");
+    let (status, again) = post(&app, "/api/v1/ops/move-leader", &json!({"to": id})).await;
+    assert_eq!((status, &again["error"]["code"]), (409, &json!("precondition_failed")), "{again}");
+
+    // Removals: m0 and m1 leave (4 -> 3 -> 2 voters); the last of the two
+    // is refused, with the arithmetic.
+    let ids: Vec<(String, u64)> = etcd_members(&mut client)
+        .await
+        .into_iter()
+        .map(|(id, name, _)| (name, id))
+        .collect();
+    let id_of = |name: &str| ids.iter().find(|(n, _)| n == name).map(|(_, id)| format!("{id:x}")).unwrap_or_default();
+    let remove = |name: &str, dry_run: bool| {
+        let path = format!("/api/v1/ops/members/{}", id_of(name));
+        TestApp::answer(app.http.delete(app.url(&path)).json(&json!({"dry_run": dry_run})))
+    };
+    let (status, preview) = remove("m0", true).await;
+    assert_eq!(status, 200, "{preview}");
+    assert_eq!(preview["before"]["quorum"]["quorum"], json!(3), "{preview}");
+    assert_eq!(preview["after"]["quorum"], json!({"voters": 3, "quorum": 2, "healthy_voters": 3, "tolerates": 1}));
+    for name in ["m0", "m1"] {
+        let (status, removed) = remove(name, false).await;
+        assert_eq!((status, &removed["applied"]), (200, &json!(true)), "{name}: {removed}");
+        let left = etcd_members(&mut client).await;
+        assert!(!left.iter().any(|m| m.1 == name), "etcd no longer lists {name}: {left:?}");
+    }
+    let (status, preview) = remove("m2", true).await;
+    assert_eq!(status, 200, "{preview}");
+    assert_eq!(check(&preview, "more than 2 voting members")["ok"], json!(false), "{preview}");
+    let (status, refused) = remove("m2", false).await;
+    assert_eq!((status, &refused["error"]["code"]), (409, &json!("precondition_failed")), "{refused}");
+    assert!(
+        refused["error"]["message"].as_str().is_some_and(|m| m.contains("more than 2 voting members")),
+        "{refused}"
+    );
+    assert_eq!(etcd_members(&mut client).await.len(), 2, "m2 and m3 stay");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !(cluster.exited(0) && cluster.exited(1)) {
+        assert!(tokio::time::Instant::now() < deadline, "removed members stop");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // Every change is in the audit log, in order, and the refusals too.
+    let entries: Vec<(String, String)> = audit_lines(&audit)
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap_or_default().to_owned(),
+                e["result"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("add_member", "ok"),
+        ("add_member", "refused"),
+        ("promote_member", "ok"),
+        ("move_leader", "ok"),
+        ("move_leader", "refused"),
+        ("remove_member", "ok"),
+        ("remove_member", "ok"),
+        ("remove_member", "refused"),
+    ];
+    let got: Vec<(&str, &str)> = entries
+        .iter()
+        .map(|(a, r)| (a.as_str(), r.as_str()))
+        .filter(|e| *e != ("promote_member", "refused") && *e != ("promote_member", "failed"))
+        .collect();
+    assert_eq!(got, expected, "{entries:?}");
+    app.shutdown().await;
 }

@@ -13,6 +13,7 @@ mod event_filter;
 mod event_kind;
 mod ids;
 mod kv;
+mod membership;
 mod messages;
 mod ops;
 mod registry;
@@ -32,6 +33,10 @@ pub use ids::{
 pub use kv::{
     Classification, Kv, KvBody, KvChange, KvConflictBody, KvDeletedBody, KvDiffBody, KvDirBody, KvDirEntry,
     KvHistoryBody, KvKind, KvListBody, KvPutRequest, KvVersion, NearMiss, BASE64_PATTERN, KV_TOPIC_MAX,
+};
+pub use membership::{
+    ClusterShape, LearnerLag, MemberAddRequest, MemberChangeRequest, MembershipAction, MembershipBody, MoveLeaderRequest,
+    Quorum, ShapeMember,
 };
 pub use messages::{ClientMsg, ErrorBody, ErrorDetail, EtcdState, PatchOp, ServerMsg};
 pub use ops::{

@@ -6,6 +6,7 @@
 //! a balanced client would answer for whichever member it happened to reach.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use app::model::{Member, MemberId, QuotaSource};
@@ -32,6 +33,8 @@ pub struct ClusterPoller {
     quotas: HashMap<u64, Option<i64>>,
     horizon_read: Option<Instant>,
     last: ClusterInfo,
+    /// Polls at once when notified (a membership change).
+    wake: Arc<tokio::sync::Notify>,
 }
 
 impl ClusterPoller {
@@ -45,7 +48,13 @@ impl ClusterPoller {
             quotas: HashMap::new(),
             horizon_read: None,
             last: ClusterInfo::default(),
+            wake: Arc::new(tokio::sync::Notify::new()),
         }
+    }
+
+    pub fn with_wake(mut self, wake: Arc<tokio::sync::Notify>) -> Self {
+        self.wake = wake;
+        self
     }
 
     pub async fn run(mut self, stop: CancellationToken) -> Result<(), Error> {
@@ -57,6 +66,7 @@ impl ClusterPoller {
             tokio::select! {
                 () = stop.cancelled() => return Ok(()),
                 () = tokio::time::sleep(self.interval) => {}
+                () = self.wake.notified() => {}
             }
         }
     }

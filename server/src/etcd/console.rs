@@ -146,8 +146,8 @@ struct Seen {
 /// own, as the cluster poller asks each member its status).
 #[derive(Clone)]
 pub struct Console {
-    client: Client,
-    config: EtcdConfig,
+    pub(super) client: Client,
+    pub(super) config: EtcdConfig,
 }
 
 impl Console {
@@ -295,7 +295,7 @@ impl Console {
 
     /// A client of the member at `urls` only, logged in as Leasehold's
     /// etcd user when it has one; `blocking` without the per-request timeout.
-    async fn member(&self, urls: &[String], blocking: bool) -> Result<Client, Error> {
+    pub(super) async fn member(&self, urls: &[String], blocking: bool) -> Result<Client, Error> {
         let options = if blocking {
             blocking_call_options(&self.config)
         } else {

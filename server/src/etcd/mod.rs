@@ -10,6 +10,7 @@ mod diff;
 mod key_history;
 mod keys;
 mod lease_sampler;
+mod membership;
 mod ranges;
 mod watcher;
 
@@ -29,6 +30,7 @@ pub use diff::{Diff, DIFF_MAX};
 pub use key_history::{KeyHistory, Version, HISTORY_MAX, HISTORY_MAX_BYTES};
 pub use keys::{KvError, Page, Removal, Swap};
 pub use lease_sampler::LeaseSampler;
+pub use membership::Listed;
 pub use watcher::Watcher;
 
 #[derive(Debug, thiserror::Error)]
@@ -173,7 +175,8 @@ pub(crate) async fn with_timeout<T, E: Into<Error>>(
 }
 
 /// Starts the supervised etcd tasks: the watcher, the cluster poller and the lease sampler.
-pub fn spawn_tasks(tasks: &Supervisor, client: Client, model: Writer, config: &Config) {
+/// `poll` wakes the cluster poller before its next `--cluster-poll`.
+pub fn spawn_tasks(tasks: &Supervisor, client: Client, model: Writer, config: &Config, poll: Arc<tokio::sync::Notify>) {
     let stop = tasks.stop_token();
     if let Some(user) = config.etcd.user.clone() {
         // Logging in is a task of its own, so that an etcd that is down (or a
@@ -222,7 +225,9 @@ pub fn spawn_tasks(tasks: &Supervisor, client: Client, model: Writer, config: &C
         let etcd = config.etcd.clone();
         let interval = config.cluster_poll;
         tasks.spawn("cluster-poller", move || {
-            ClusterPoller::new(client.clone(), etcd.clone(), status.clone(), interval).run(stop.clone())
+            ClusterPoller::new(client.clone(), etcd.clone(), status.clone(), interval)
+                .with_wake(poll.clone())
+                .run(stop.clone())
         });
     }
 }

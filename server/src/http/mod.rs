@@ -161,6 +161,26 @@ pub fn router(state: AppState) -> Router {
             routes!(ops::defrag::defrag),
             routes!(ops::read_only_defrag),
         ))
+        .routes(ops_route(
+            read_only,
+            routes!(ops::members::add),
+            routes!(ops::read_only_add_member),
+        ))
+        .routes(ops_route(
+            read_only,
+            routes!(ops::members::promote),
+            routes!(ops::read_only_promote_member),
+        ))
+        .routes(ops_route(
+            read_only,
+            routes!(ops::members::remove),
+            routes!(ops::read_only_remove_member),
+        ))
+        .routes(ops_route(
+            read_only,
+            routes!(ops::members::move_leader),
+            routes!(ops::read_only_move_leader),
+        ))
         .routes(routes!(api::services))
         .routes(routes!(api::service))
         .routes(routes!(api::leases))

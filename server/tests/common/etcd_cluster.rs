@@ -36,6 +36,9 @@ struct Member {
     child: Option<Child>,
     /// Run inside this network namespace.
     netns: Option<String>,
+    /// A member that joined a running cluster: the flags it was told to
+    /// start with (name, peer URLs, initial cluster and state).
+    joined: Option<Vec<String>>,
 }
 
 /// A network namespace joined to this one by two veth pairs: `peer_*` for
@@ -107,7 +110,7 @@ impl Drop for Netns {
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     let listener = StdListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("a free port");
     listener.local_addr().expect("its address").port()
 }
@@ -156,6 +159,7 @@ impl EtcdCluster {
                         .expect("data dir"),
                     child: None,
                     netns: apart.map(|ns| ns.name.clone()),
+                    joined: None,
                 }
             })
             .collect();
@@ -199,15 +203,24 @@ impl EtcdCluster {
             }
             None => Command::new(&self.binary),
         };
-        let child = command
-            .arg(format!("--name={}", member.name))
+        command
             .arg(format!("--data-dir={}", member.data.path().join("data").display()))
             .arg(format!("--listen-client-urls={}", member.client_url()))
-            .arg(format!("--advertise-client-urls={}", member.client_url()))
-            .arg(format!("--listen-peer-urls={}", member.peer_url()))
-            .arg(format!("--initial-advertise-peer-urls={}", member.peer_url()))
-            .arg(format!("--initial-cluster={initial}"))
-            .arg("--initial-cluster-state=new")
+            .arg(format!("--advertise-client-urls={}", member.client_url()));
+        match &member.joined {
+            Some(flags) => {
+                command.args(flags);
+            }
+            None => {
+                command
+                    .arg(format!("--name={}", member.name))
+                    .arg(format!("--listen-peer-urls={}", member.peer_url()))
+                    .arg(format!("--initial-advertise-peer-urls={}", member.peer_url()))
+                    .arg(format!("--initial-cluster={initial}"))
+                    .arg("--initial-cluster-state=new");
+            }
+        }
+        let child = command
             .arg("--initial-cluster-token=leasehold-test")
             // Elections as on a LAN (etcd's defaults: 100 ms beats, 1 s election).
             .arg("--logger=zap")
@@ -219,6 +232,42 @@ impl EtcdCluster {
             .spawn()
             .expect("etcd starts (is etcd-server installed?)");
         member.child = Some(child);
+    }
+
+    /// Starts a member that was added to the running cluster, with the
+    /// `flags` the change said it must start with, listening for peers on
+    /// `peer_port` and for clients on a free port; its index.
+    pub fn join(&mut self, peer_port: u16, flags: Vec<String>) -> usize {
+        let name = flags
+            .iter()
+            .find_map(|f| f.strip_prefix("--name="))
+            .unwrap_or("joined")
+            .to_owned();
+        self.members.push(Member {
+            name,
+            client_host: "127.0.0.1".to_owned(),
+            peer_host: "127.0.0.1".to_owned(),
+            client_port: free_port(),
+            peer_port,
+            data: tempfile::Builder::new()
+                .prefix("leasehold-cluster-")
+                .tempdir()
+                .expect("data dir"),
+            child: None,
+            netns: None,
+            joined: Some(flags),
+        });
+        let i = self.members.len() - 1;
+        self.spawn(i);
+        i
+    }
+
+    /// Whether member `i`'s process has exited (a removed member stops).
+    pub fn exited(&mut self, i: usize) -> bool {
+        self.members[i]
+            .child
+            .as_mut()
+            .is_none_or(|child| matches!(child.try_wait(), Ok(Some(_))))
     }
 
     /// Every member's client URL, in member order.

@@ -12,11 +12,12 @@
 //! audited, and report what etcd says afterwards.
 //!
 //! One file per action: [`disarm`] (and the consistency check it needs for
-//! CORRUPT), [`compact`], [`defrag`] (the roll), [`snapshot`].
+//! CORRUPT), [`compact`], [`defrag`] (the roll), [`snapshot`], [`members`].
 
 pub mod compact;
 pub mod defrag;
 pub mod disarm;
+pub mod members;
 pub mod snapshot;
 
 use std::sync::atomic::AtomicBool;
@@ -47,17 +48,27 @@ pub struct Ops {
     snapshots: snapshot::Snapshots,
     /// One consistency check at a time: each reads every member's keyspace.
     hashing: Arc<tokio::sync::Mutex<()>>,
+    /// Wakes the cluster poller after a membership change.
+    poll: Arc<tokio::sync::Notify>,
 }
 
 impl Ops {
-    pub fn new(console: Console, maintenance: Maintenance) -> Self {
+    /// `poll` wakes the cluster poller.
+    pub fn new(console: Console, maintenance: Maintenance, poll: Arc<tokio::sync::Notify>) -> Self {
         Ops {
             console,
             maintenance,
             rolling: Arc::new(AtomicBool::new(false)),
             snapshots: snapshot::Snapshots::default(),
             hashing: Arc::new(tokio::sync::Mutex::new(())),
+            poll,
         }
+    }
+
+    /// Has the cluster poller read the members again now, not at its next
+    /// `--cluster-poll`.
+    pub fn poll_cluster(&self) {
+        self.poll.notify_one();
     }
 }
 
@@ -172,4 +183,70 @@ pub async fn read_only_defrag(
     Extension(caller): Extension<Caller>,
 ) -> ApiError {
     read_only(&state, &caller, from, "defragment")
+}
+
+/// `POST /api/v1/ops/members` under `--read-only`: refused and audited.
+#[utoipa::path(
+    post,
+    path = "/ops/members",
+    operation_id = "add_member",
+    tag = "operations",
+    responses(Failures)
+)]
+pub async fn read_only_add_member(
+    State(state): State<AppState>,
+    Extension(Client(from)): Extension<Client>,
+    Extension(caller): Extension<Caller>,
+) -> ApiError {
+    read_only(&state, &caller, from, "add_member")
+}
+
+/// `POST /api/v1/ops/members/{id}/promote` under `--read-only`: refused and audited.
+#[utoipa::path(
+    post,
+    path = "/ops/members/{id}/promote",
+    operation_id = "promote_member",
+    tag = "operations",
+    params(("id" = String, Path, description = "The member id (hex)")),
+    responses(Failures)
+)]
+pub async fn read_only_promote_member(
+    State(state): State<AppState>,
+    Extension(Client(from)): Extension<Client>,
+    Extension(caller): Extension<Caller>,
+) -> ApiError {
+    read_only(&state, &caller, from, "promote_member")
+}
+
+/// `DELETE /api/v1/ops/members/{id}` under `--read-only`: refused and audited.
+#[utoipa::path(
+    delete,
+    path = "/ops/members/{id}",
+    operation_id = "remove_member",
+    tag = "operations",
+    params(("id" = String, Path, description = "The member id (hex)")),
+    responses(Failures)
+)]
+pub async fn read_only_remove_member(
+    State(state): State<AppState>,
+    Extension(Client(from)): Extension<Client>,
+    Extension(caller): Extension<Caller>,
+) -> ApiError {
+    read_only(&state, &caller, from, "remove_member")
+}
+
+/// `POST /api/v1/ops/move-leader` under `--read-only`: refused and audited.
+#[utoipa::path(
+    post,
+    path = "/ops/move-leader",
+    operation_id = "move_leader",
+    tag = "operations",
+    responses(Failures)
+)]
+pub async fn read_only_move_leader(
+    State(state): State<AppState>,
+    Extension(Client(from)): Extension<Client>,
+    Extension(caller): Extension<Caller>,
+) -> ApiError {
+    read_only(&state, &caller, from, "move_leader")
 }

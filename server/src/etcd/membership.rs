@@ -1,0 +1,106 @@
+//! The membership requests of the operations console: the member list with
+//! each member's own status, add a learner, promote it, remove a member,
+//! move the leader. Each is one request to etcd; what changed is read back
+//! by listing the members again.
+
+use std::time::Duration;
+
+use etcd_client::{MemberAddOptions, StatusResponse};
+use futures::future::join_all;
+
+use super::{with_timeout, Console, Error};
+
+/// A member as etcd lists it, with its own `Status` when it answered one.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub id: u64,
+    /// Empty until the member has started.
+    pub name: String,
+    pub peer_urls: Vec<String>,
+    pub client_urls: Vec<String>,
+    pub is_learner: bool,
+    pub status: Result<StatusResponse, String>,
+}
+
+impl Listed {
+    /// The leader this member names, 0 when none (or it did not answer).
+    pub fn leader(&self) -> u64 {
+        self.status.as_ref().map_or(0, StatusResponse::leader)
+    }
+}
+
+/// How long a leader transfer is waited for after etcd accepted it.
+const MOVE_WAIT: Duration = Duration::from_secs(10);
+
+impl Console {
+    /// The members, each asked its own status at once.
+    pub async fn members(&self) -> Result<Vec<Listed>, Error> {
+        let mut client = self.client.clone();
+        let answer = with_timeout(self.config.request_timeout, client.member_list()).await?;
+        let statuses = join_all(answer.members().iter().map(|m| async move {
+            if m.client_urls().is_empty() {
+                return Err("not started: it has no client URL yet".to_owned());
+            }
+            self.status(m.client_urls()).await.map_err(|e| e.summary())
+        }))
+        .await;
+        Ok(answer
+            .members()
+            .iter()
+            .zip(statuses)
+            .map(|(m, status)| Listed {
+                id: m.id(),
+                name: m.name().to_owned(),
+                peer_urls: m.peer_urls().to_vec(),
+                client_urls: m.client_urls().to_vec(),
+                is_learner: m.is_learner(),
+                status,
+            })
+            .collect())
+    }
+
+    /// Adds a learner at `peer_urls`; its member id.
+    pub async fn add_learner(&self, peer_urls: &[String]) -> Result<u64, Error> {
+        let mut client = self.client.clone();
+        let options = MemberAddOptions::new().with_is_learner();
+        let answer = with_timeout(
+            self.config.request_timeout,
+            client.member_add(peer_urls, Some(options)),
+        )
+        .await?;
+        Ok(answer.member().map_or(0, etcd_client::Member::id))
+    }
+
+    pub async fn promote(&self, id: u64) -> Result<(), Error> {
+        let mut client = self.client.clone();
+        with_timeout(self.config.request_timeout, client.member_promote(id)).await?;
+        Ok(())
+    }
+
+    pub async fn remove(&self, id: u64) -> Result<(), Error> {
+        let mut client = self.client.clone();
+        with_timeout(self.config.request_timeout, client.member_remove(id)).await?;
+        Ok(())
+    }
+
+    /// Asks the leader (at `leader_urls`: etcd takes the request only
+    /// there) to hand leadership to `to`, then waits until `to` says it
+    /// leads. `Ok(false)` when etcd accepted but `to` did not lead within
+    /// [`MOVE_WAIT`].
+    pub async fn move_leader(&self, leader_urls: &[String], to: u64, to_urls: &[String]) -> Result<bool, Error> {
+        let mut client = self.member(leader_urls, false).await?;
+        with_timeout(self.config.request_timeout, client.move_leader(to)).await?;
+        let deadline = tokio::time::Instant::now() + MOVE_WAIT;
+        loop {
+            if let Ok(status) = self.status(to_urls).await {
+                if status.leader() == to {
+                    return Ok(true);
+                }
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(false);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
