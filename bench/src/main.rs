@@ -15,6 +15,7 @@ mod load;
 mod report;
 mod scale;
 mod server;
+mod snapshot;
 mod start;
 mod ui;
 
@@ -61,6 +62,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if wanted("P6") {
         bundle::run(&mut report).context("P6 bundle")?;
+    }
+    if wanted("SNAP") {
+        snapshot::run(&mut report).await.context("SNAP snapshot download")?;
     }
     if wanted("START") {
         start::run(&mut report).await.context("START warm start")?;

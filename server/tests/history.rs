@@ -132,6 +132,7 @@ async fn a_history_holds_the_newest_versions_that_fit_in_its_bytes() {
     let (_, history) = app.get(&history_path("/small")).await;
     assert_eq!(history.get("truncated"), None, "{history}");
     assert_eq!(history["complete"], true);
+    assert_eq!(history["compact_revision"], 0, "nothing compacted: {history}");
     app.shutdown().await;
 }
 
@@ -207,6 +208,7 @@ async fn a_key_deleted_and_then_compacted_away_has_an_incomplete_empty_history()
         // Nothing is left, and etcd cannot say whether there was anything.
         assert_eq!(history["complete"], false, "{key}: {history}");
         assert_eq!(history.get("truncated"), None, "{key}: {history}");
+        assert_eq!(history["compact_revision"], at, "the horizon is shown: {history}");
     }
     // A key whose history after the compaction starts with its creation is whole.
     let created = put(&mut client, "/fresh", "1").await;

@@ -180,6 +180,10 @@ pub struct KvHistoryBody {
     /// values): older versions may exist. Absent when false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub truncated: bool,
+    /// etcd's compaction horizon (0: nothing was compacted): versions
+    /// older than it are gone for every key.
+    #[serde(default)]
+    pub compact_revision: Revision,
 }
 
 /// The body of `PUT /api/v1/kv/{key}`: exactly one of `value` and

@@ -4,10 +4,10 @@
 //! compaction would drop, a member's status, hash and defragmentation).
 //!
 //! Each read is one small request: `AlarmGet` answers for the whole
-//! cluster, the horizon comes from a watch on a key nobody writes started
-//! at revision 1 (etcd answers it with its compaction revision, or syncs it
-//! when nothing was compacted), and the quota from the member's `/metrics`,
-//! read once and kept.
+//! cluster, the horizon comes from a read at revision 1 of a key nobody
+//! writes and, when that is compacted, a watch of it from revision 1 (etcd
+//! answers it with its compaction revision), and the quota from the
+//! member's `/metrics`, read once and kept.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -74,7 +74,21 @@ pub async fn disarm(client: &mut Client, alarm: MemberAlarm, limit: Duration) ->
 
 /// The compaction horizon: the oldest revision etcd can still read (0 when
 /// nothing was compacted). `None` when etcd said neither within `limit`.
+///
+/// First a read of a key nobody writes at revision 1: it fails only when
+/// etcd compacted past that revision (an index lookup, no history read).
+/// Then, and only then, a watch from revision 1, which etcd answers at once
+/// with its compaction revision: a watch from before the horizon is
+/// refused before any history is read, while one on an uncompacted history
+/// would make etcd read all of it.
 pub async fn horizon(client: &mut Client, limit: Duration) -> Result<Option<Revision>, Error> {
+    let at_one = GetOptions::new().with_revision(1).with_count_only();
+    match with_timeout(limit, client.get(HORIZON_KEY, Some(at_one))).await {
+        Ok(_) => return Ok(Some(0)),
+        Err(Error::Client(etcd_client::Error::GRpcStatus(status)))
+            if status.message().contains("required revision has been compacted") => {}
+        Err(error) => return Err(error),
+    }
     let options = WatchOptions::new().with_start_revision(1).with_progress_notify();
     let mut stream = with_timeout(limit, client.watch(HORIZON_KEY, Some(options))).await?;
     let answer = tokio::time::timeout(limit, async {

@@ -66,6 +66,9 @@ pub struct KeyHistory {
     /// Reading stopped at [`HISTORY_MAX`] versions or [`HISTORY_MAX_BYTES`]
     /// of values: older versions may exist.
     pub truncated: bool,
+    /// etcd's compaction horizon when read (0: nothing compacted): no
+    /// version older than it can be read.
+    pub compact_revision: Revision,
 }
 
 /// Room left for versions.
@@ -244,6 +247,7 @@ impl Actions {
             versions,
             complete,
             truncated,
+            compact_revision: compacted,
         })
     }
 

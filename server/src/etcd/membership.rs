@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use etcd_client::{MemberAddOptions, StatusResponse};
+use etcd_client::{Client, MemberAddOptions, StatusResponse};
 use futures::future::join_all;
 
 use super::{with_timeout, Console, Error};
@@ -29,57 +29,110 @@ impl Listed {
     }
 }
 
+/// The request never reached a member: its connection was refused (an
+/// endpoint of a member that was removed or is down).
+fn unreached(error: &Error) -> bool {
+    match error {
+        Error::Client(etcd_client::Error::GRpcStatus(status)) => {
+            status.code() == tonic::Code::Unavailable
+                && (status.message().contains("tcp connect error") || status.message().contains("Connection refused"))
+        }
+        Error::Client(etcd_client::Error::TransportError(_)) => true,
+        _ => false,
+    }
+}
+
 /// How long a leader transfer is waited for after etcd accepted it.
 const MOVE_WAIT: Duration = Duration::from_secs(10);
 
 impl Console {
-    /// The members, each asked its own status at once.
-    pub async fn members(&self) -> Result<Vec<Listed>, Error> {
-        let mut client = self.client.clone();
-        let answer = with_timeout(self.config.request_timeout, client.member_list()).await?;
-        let statuses = join_all(answer.members().iter().map(|m| async move {
-            if m.client_urls().is_empty() {
-                return Err("not started: it has no client URL yet".to_owned());
+    /// `call` through the balanced client, and when that could not reach
+    /// a member (an endpoint of a member that is gone), through each of
+    /// Leasehold's endpoints on its own until one answers. Only a request
+    /// that never left is asked again: a change is never sent twice.
+    async fn reaching<T, F, Fut>(&self, call: F) -> Result<T, Error>
+    where
+        F: Fn(Client) -> Fut,
+        Fut: std::future::Future<Output = Result<T, Error>>,
+    {
+        let first = match call(self.client.clone()).await {
+            Err(error) if unreached(&error) => error,
+            answer => return answer,
+        };
+        for endpoint in &self.config.endpoints {
+            let Ok(client) = self.member(std::slice::from_ref(endpoint), false).await else {
+                continue;
+            };
+            match call(client).await {
+                Err(error) if unreached(&error) => continue,
+                answer => return answer,
             }
-            self.status(m.client_urls()).await.map_err(|e| e.summary())
-        }))
-        .await;
-        Ok(answer
+        }
+        Err(first)
+    }
+
+    /// The members as etcd lists them now, by name then id (`status`
+    /// not asked: an error).
+    pub async fn member_list(&self) -> Result<Vec<Listed>, Error> {
+        let limit = self.config.request_timeout;
+        let answer = self
+            .reaching(|mut client| async move { with_timeout(limit, client.member_list()).await })
+            .await?;
+        let mut members: Vec<Listed> = answer
             .members()
             .iter()
-            .zip(statuses)
-            .map(|(m, status)| Listed {
+            .map(|m| Listed {
                 id: m.id(),
                 name: m.name().to_owned(),
                 peer_urls: m.peer_urls().to_vec(),
                 client_urls: m.client_urls().to_vec(),
                 is_learner: m.is_learner(),
-                status,
+                status: Err("not asked".to_owned()),
             })
-            .collect())
+            .collect();
+        members.sort_by(|a, b| (&a.name, a.id).cmp(&(&b.name, b.id)));
+        Ok(members)
+    }
+
+    /// The members, each asked its own status at once.
+    pub async fn members(&self) -> Result<Vec<Listed>, Error> {
+        let mut members = self.member_list().await?;
+        let statuses = join_all(members.iter().map(|m| async move {
+            if m.client_urls.is_empty() {
+                return Err("not started: it has no client URL yet".to_owned());
+            }
+            self.status(&m.client_urls).await.map_err(|e| e.summary())
+        }))
+        .await;
+        for (member, status) in members.iter_mut().zip(statuses) {
+            member.status = status;
+        }
+        Ok(members)
     }
 
     /// Adds a learner at `peer_urls`; its member id.
     pub async fn add_learner(&self, peer_urls: &[String]) -> Result<u64, Error> {
-        let mut client = self.client.clone();
-        let options = MemberAddOptions::new().with_is_learner();
-        let answer = with_timeout(
-            self.config.request_timeout,
-            client.member_add(peer_urls, Some(options)),
-        )
-        .await?;
+        let limit = self.config.request_timeout;
+        let answer = self
+            .reaching(|mut client| async move {
+                let options = MemberAddOptions::new().with_is_learner();
+                with_timeout(limit, client.member_add(peer_urls, Some(options))).await
+            })
+            .await?;
         Ok(answer.member().map_or(0, etcd_client::Member::id))
     }
 
     pub async fn promote(&self, id: u64) -> Result<(), Error> {
-        let mut client = self.client.clone();
-        with_timeout(self.config.request_timeout, client.member_promote(id)).await?;
+        let limit = self.config.request_timeout;
+        self.reaching(|mut client| async move { with_timeout(limit, client.member_promote(id)).await })
+            .await?;
         Ok(())
     }
 
     pub async fn remove(&self, id: u64) -> Result<(), Error> {
-        let mut client = self.client.clone();
-        with_timeout(self.config.request_timeout, client.member_remove(id)).await?;
+        let limit = self.config.request_timeout;
+        self.reaching(|mut client| async move { with_timeout(limit, client.member_remove(id)).await })
+            .await?;
         Ok(())
     }
 

@@ -285,6 +285,7 @@ pub async fn history(State(state): State<AppState>, uri: Uri) -> Result<Json<KvH
         versions,
         complete: history.complete,
         truncated: history.truncated,
+        compact_revision: history.compact_revision,
     }))
 }
 

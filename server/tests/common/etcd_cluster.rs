@@ -110,6 +110,21 @@ impl Drop for Netns {
     }
 }
 
+fn etcdctl(args: &[String]) {
+    let output = std::process::Command::new("etcdctl")
+        .env("ETCDCTL_API", "3")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("etcdctl runs (is etcd-client installed?)");
+    assert!(
+        output.status.success(),
+        "etcdctl {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 pub fn free_port() -> u16 {
     let listener = StdListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("a free port");
     listener.local_addr().expect("its address").port()
@@ -260,6 +275,40 @@ impl EtcdCluster {
         let i = self.members.len() - 1;
         self.spawn(i);
         i
+    }
+
+    /// Saves member `i`'s snapshot to `file` with `etcdctl snapshot save`.
+    pub fn save_snapshot(&self, i: usize, file: &std::path::Path) {
+        etcdctl(&[
+            format!("--endpoints={}", self.members[i].client_url()),
+            "snapshot".to_owned(),
+            "save".to_owned(),
+            file.display().to_string(),
+        ]);
+    }
+
+    /// Kills member `i`, replaces its data with a restore of `file` made as
+    /// the runbooks restore a cluster (same name, peer URLs, initial cluster
+    /// and token: the same member and cluster ids) and starts it again: a
+    /// member put back from an older backup on its own, while the others
+    /// went on.
+    pub async fn restore_from(&mut self, i: usize, file: &std::path::Path) {
+        self.kill(i).await;
+        let initial = self.initial_cluster();
+        let member = &self.members[i];
+        let data = member.data.path().join("data");
+        std::fs::remove_dir_all(&data).expect("remove the data");
+        etcdctl(&[
+            "snapshot".to_owned(),
+            "restore".to_owned(),
+            file.display().to_string(),
+            format!("--name={}", member.name),
+            format!("--data-dir={}", data.display()),
+            format!("--initial-cluster={initial}"),
+            "--initial-cluster-token=leasehold-test".to_owned(),
+            format!("--initial-advertise-peer-urls={}", member.peer_url()),
+        ]);
+        self.spawn(i);
     }
 
     /// Whether member `i`'s process has exited (a removed member stops).

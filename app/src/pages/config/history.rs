@@ -143,6 +143,11 @@ pub(super) fn History(history: RwSignal<Fetch<KvHistoryBody>>) -> impl IntoView 
                     (false, false) => Some(view! { <p class="muted">"Older versions may have been removed by etcd's compaction."</p> }.into_any()),
                     (false, true) => None,
                 }}
+                {(body.compact_revision > 0).then(|| view! {
+                    <p class="muted" data-testid="history-horizon">
+                        {format!("etcd keeps history from revision {} on (its compaction horizon): nothing older can be read.", body.compact_revision)}
+                    </p>
+                })}
                 <table class="grid history" data-testid="history">
                     <thead><tr><th scope="col">"From"</th><th scope="col">"To"</th><th scope="col" class="num">"Revision"</th><th scope="col">"Version"</th></tr></thead>
                     <tbody>{rows}</tbody>

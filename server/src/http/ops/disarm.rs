@@ -179,19 +179,26 @@ async fn hashes(state: &AppState) -> Result<HashKvBody, ApiError> {
     };
     let console = &state.ops.console;
     let revision = console.revision().await.map_err(|e| unavailable(&e))?;
-    let mut members = members(state);
-    members.sort_by(|a, b| (&a.name, a.id).cmp(&(&b.name, b.id)));
-    let answers = futures::future::join_all(members.iter().map(|m| console.hash_kv(&m.client_urls, revision))).await;
+    // Learners answer no HashKV (etcd serves them little but Status).
+    let mut members = console.member_list().await.map_err(|e| unavailable(&e))?;
+    members.retain(|m| !m.is_learner);
+    let answers = futures::future::join_all(members.iter().map(|m| async move {
+        if m.client_urls.is_empty() {
+            return Err("not started: it has no client URL yet".to_owned());
+        }
+        console.hash_kv(&m.client_urls, revision).await.map_err(|e| e.summary())
+    }))
+    .await;
     let hashes = members
         .into_iter()
         .zip(answers)
         .map(|(member, answer)| {
             let (hash, compact_revision, error) = match answer {
                 Ok((hash, compact)) => (Some(hash), Some(compact), None),
-                Err(error) => (None, None, Some(error.summary())),
+                Err(error) => (None, None, Some(error)),
             };
             MemberHash {
-                id: member.id,
+                id: app::model::MemberId(member.id),
                 name: member.name,
                 hash,
                 compact_revision,

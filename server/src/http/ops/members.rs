@@ -8,8 +8,8 @@
 //! and answers the cluster as etcd lists it after the change.
 
 use app::model::{
-    Check, ClusterShape, LearnerLag, MemberAddRequest, MemberChangeRequest, MemberId, MembershipAction,
-    MembershipBody, MoveLeaderRequest, Quorum, ShapeMember,
+    Check, ClusterShape, LearnerLag, MemberAddRequest, MemberChangeRequest, MemberId, MembershipAction, MembershipBody,
+    MoveLeaderRequest, Quorum, ShapeMember,
 };
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -61,6 +61,13 @@ fn refused_by_etcd(error: &crate::etcd::Error) -> ApiError {
                 return ApiError::PreconditionFailed(format!("etcd refused: {}", status.message()))
             }
             tonic::Code::NotFound => return ApiError::NotFound(format!("etcd: {}", status.message())),
+            tonic::Code::Unavailable if status.message().contains("unhealthy cluster") => {
+                return ApiError::PreconditionFailed(format!(
+                    "etcd refused: {} (etcd changes its membership only once every voting member has been \
+                     connected to the others for 5 s: after a member started or came back, try again shortly)",
+                    status.message()
+                ))
+            }
             _ => {}
         }
     }
@@ -86,9 +93,7 @@ fn after_check(after: &Quorum) -> Check {
 
 /// A member name usable in etcd's flags as they are shown.
 fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    !name.is_empty() && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
 }
 
 /// A peer URL etcd accepts: `http(s)://host:port`, nothing after.
@@ -130,7 +135,12 @@ async fn listed(state: &AppState) -> Result<Vec<Listed>, ApiError> {
 /// look again.
 async fn after_change(state: &AppState, attempt: &Attempt<'_>) -> Result<ClusterShape, ApiError> {
     state.ops.poll_cluster();
-    let members = state.ops.console.members().await.map_err(|e| attempt.fail(unavailable(&e)))?;
+    let members = state
+        .ops
+        .console
+        .members()
+        .await
+        .map_err(|e| attempt.fail(unavailable(&e)))?;
     Ok(ClusterShape::new(shaped(&members)))
 }
 
@@ -192,7 +202,9 @@ pub async fn add(
         return Err(ApiError::BadRequest("peer_urls needs one to eight URLs".to_owned()));
     }
     if let Some(url) = request.peer_urls.iter().find(|u| !valid_peer_url(u)) {
-        return Err(ApiError::BadRequest(format!("{url:?} is not a peer URL (http(s)://host:port)")));
+        return Err(ApiError::BadRequest(format!(
+            "{url:?} is not a peer URL (http(s)://host:port)"
+        )));
     }
     if !request.dry_run {
         attempt.check_role("add members")?;
@@ -324,7 +336,9 @@ pub async fn promote(
     let members = shaped(&listed);
     let target = find(&members, id)?.clone();
     let before = ClusterShape::new(members.clone());
-    let leader = listed.iter().find(|m| members.iter().any(|s| s.id.0 == m.id && s.is_leader));
+    let leader = listed
+        .iter()
+        .find(|m| members.iter().any(|s| s.id.0 == m.id && s.is_leader));
     let learner = listed.iter().find(|m| m.id == id.0);
     let lag = match (leader.map(|l| &l.status), learner.map(|l| &l.status)) {
         (Some(Ok(leader)), Some(Ok(learner))) => Some(LearnerLag {
@@ -401,7 +415,11 @@ pub async fn promote(
         format!(
             "{} ({id}) promoted; etcd lists it {}; {}",
             label(&target),
-            if voting { "as a voting member" } else { "still as a learner" },
+            if voting {
+                "as a voting member"
+            } else {
+                "still as a learner"
+            },
             after.quorum.describe()
         ),
     );
@@ -689,15 +707,26 @@ mod tests {
         let two = [member(1, "m0", false), member(2, "m1", false)];
         let (before, after) = (Quorum::of(&two), Quorum::of(&two[..1]));
         let checks = removal_checks(&two[1], &before, &after, true);
-        assert!(checks.iter().any(|c| !c.ok && c.what.contains("2 voting members")), "{checks:?}");
+        assert!(
+            checks.iter().any(|c| !c.ok && c.what.contains("2 voting members")),
+            "{checks:?}"
+        );
         let three = [member(1, "m0", false), member(2, "m1", false), member(3, "m2", true)];
         let checks = removal_checks(&three[2], &Quorum::of(&three), &Quorum::of(&three[..2]), true);
         assert!(checks.iter().all(|c| c.ok), "{checks:?}");
         let mut sick = [member(1, "m0", false), member(2, "m1", false), member(3, "m2", false)];
         sick[2].healthy = false;
-        let checks = removal_checks(&sick[1], &Quorum::of(&sick), &Quorum::of(&[sick[0].clone(), sick[2].clone()]), true);
+        let checks = removal_checks(
+            &sick[1],
+            &Quorum::of(&sick),
+            &Quorum::of(&[sick[0].clone(), sick[2].clone()]),
+            true,
+        );
         let failing: Vec<&str> = checks.iter().filter(|c| !c.ok).map(|c| c.what.as_str()).collect();
-        assert_eq!(failing, ["the cluster after keeps a quorum: 2 voting members, quorum 2, 1 answers: tolerates 0 failures"]);
+        assert_eq!(
+            failing,
+            ["the cluster after keeps a quorum: 2 voting members, quorum 2, 1 answers: tolerates 0 failures"]
+        );
     }
 
     #[test]
@@ -706,7 +735,9 @@ mod tests {
         assert!(!valid_name("m 3") && !valid_name("") && !valid_name("a,b") && !valid_name("a=b"));
         assert!(valid_peer_url("http://127.0.0.1:2380") && valid_peer_url("https://etcd-3.example:2380"));
         assert!(valid_peer_url("http://[::1]:2380"));
-        assert!(!valid_peer_url("127.0.0.1:2380") && !valid_peer_url("http://h:2380/x") && !valid_peer_url("http://h,x:1"));
+        assert!(
+            !valid_peer_url("127.0.0.1:2380") && !valid_peer_url("http://h:2380/x") && !valid_peer_url("http://h,x:1")
+        );
         assert!(!valid_peer_url("http://h:0") && !valid_peer_url("http://:2380"));
     }
 }
