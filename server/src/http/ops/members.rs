@@ -144,7 +144,7 @@ async fn after_change(state: &AppState, attempt: &Attempt<'_>) -> Result<Cluster
     Ok(ClusterShape::new(shaped(&members)))
 }
 
-fn find<'a>(members: &'a [ShapeMember], id: MemberId) -> Result<&'a ShapeMember, ApiError> {
+fn find(members: &[ShapeMember], id: MemberId) -> Result<&ShapeMember, ApiError> {
     members
         .iter()
         .find(|m| m.id == id)
@@ -175,6 +175,7 @@ fn member_id(text: &str) -> Result<MemberId, ApiError> {
     request_body(content = MemberAddRequest, description = "The new member's name and peer URLs, and dry_run for the preview"),
     responses(
         (status = 200, description = "The preview, or the learner added and the cluster as etcd lists it after", body = MembershipBody),
+        (status = 404, description = "not_found: etcd has no such member", body = app::model::ErrorBody),
         (status = 409, description = "precondition_failed: a check does not hold, or etcd refused", body = app::model::ErrorBody),
         Failures,
     )
@@ -310,6 +311,7 @@ pub async fn add(
     request_body(content = MemberChangeRequest, description = "dry_run for the preview"),
     responses(
         (status = 200, description = "The preview with the learner's lag, or the promotion and the cluster as etcd lists it after", body = MembershipBody),
+        (status = 404, description = "not_found: etcd has no such member", body = app::model::ErrorBody),
         (status = 409, description = "precondition_failed: a check does not hold, or etcd refused (the learner is not in sync yet)", body = app::model::ErrorBody),
         Failures,
     )
@@ -471,6 +473,7 @@ fn removal_checks(target: &ShapeMember, before: &Quorum, after: &Quorum, reached
     request_body(content = MemberChangeRequest, description = "dry_run for the preview"),
     responses(
         (status = 200, description = "The preview, or the removal and the cluster as etcd lists it after", body = MembershipBody),
+        (status = 404, description = "not_found: etcd has no such member", body = app::model::ErrorBody),
         (status = 409, description = "precondition_failed: the cluster would lose its quorum, or another check does not hold", body = app::model::ErrorBody),
         Failures,
     )
@@ -564,6 +567,7 @@ fn normal_url(url: &str) -> String {
     request_body(content = MoveLeaderRequest, description = "The member to lead, and dry_run for the preview"),
     responses(
         (status = 200, description = "The preview, or the transfer and the cluster after", body = MembershipBody),
+        (status = 404, description = "not_found: etcd has no such member", body = app::model::ErrorBody),
         (status = 409, description = "precondition_failed: a check does not hold, or etcd refused", body = app::model::ErrorBody),
         Failures,
     )

@@ -354,5 +354,7 @@ fn async_stream(
             }
         },
     );
-    Body::from_stream(chunks)
+    // Fused: the body may be polled again after its end, which an unfold
+    // must never be.
+    Body::from_stream(futures::StreamExt::fuse(chunks))
 }
