@@ -29,15 +29,35 @@ impl Listed {
     }
 }
 
-/// The request never reached a member: its connection was refused (an
-/// endpoint of a member that was removed or is down).
+/// The request never reached a working member: its connection was
+/// refused (an endpoint of a member that was removed or is down), or the
+/// member answered that it has stopped (one shutting down as it is
+/// removed) and so took nothing.
 fn unreached(error: &Error) -> bool {
     match error {
         Error::Client(etcd_client::Error::GRpcStatus(status)) => {
-            status.code() == tonic::Code::Unavailable
-                && (status.message().contains("tcp connect error") || status.message().contains("Connection refused"))
+            let message = status.message();
+            (status.code() == tonic::Code::Unavailable
+                && (message.contains("tcp connect error") || message.contains("Connection refused")))
+                || message.contains("raft: stopped")
+                || message.contains("etcdserver: server stopped")
         }
         Error::Client(etcd_client::Error::TransportError(_)) => true,
+        _ => false,
+    }
+}
+
+/// The connection broke during the request (a member shutting down as it
+/// is removed resets it): etcd may or may not have taken it.
+pub fn broken(error: &Error) -> bool {
+    match error {
+        Error::Client(etcd_client::Error::GRpcStatus(status)) => {
+            matches!(
+                status.code(),
+                tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled
+            ) && status.message().contains("transport error")
+        }
+        Error::Client(etcd_client::Error::TransportError(_)) | Error::Timeout(_) => true,
         _ => false,
     }
 }
@@ -46,17 +66,18 @@ fn unreached(error: &Error) -> bool {
 const MOVE_WAIT: Duration = Duration::from_secs(10);
 
 impl Console {
-    /// `call` through the balanced client, and when that could not reach
-    /// a member (an endpoint of a member that is gone), through each of
-    /// Leasehold's endpoints on its own until one answers. Only a request
-    /// that never left is asked again: a change is never sent twice.
+    /// A read through the balanced client, and when that could not reach a
+    /// member (an endpoint of a member that is gone) or lost its
+    /// connection, through each of Leasehold's endpoints on its own until
+    /// one answers.
     async fn reaching<T, F, Fut>(&self, call: F) -> Result<T, Error>
     where
         F: Fn(Client) -> Fut,
         Fut: std::future::Future<Output = Result<T, Error>>,
     {
+        let again = |error: &Error| unreached(error) || broken(error);
         let first = match call(self.client.clone()).await {
-            Err(error) if unreached(&error) => error,
+            Err(error) if again(&error) => error,
             answer => return answer,
         };
         for endpoint in &self.config.endpoints {
@@ -64,7 +85,7 @@ impl Console {
                 continue;
             };
             match call(client).await {
-                Err(error) if unreached(&error) => continue,
+                Err(error) if again(&error) => continue,
                 answer => return answer,
             }
         }
@@ -110,29 +131,34 @@ impl Console {
         Ok(members)
     }
 
-    /// Adds a learner at `peer_urls`; its member id.
-    pub async fn add_learner(&self, peer_urls: &[String]) -> Result<u64, Error> {
-        let limit = self.config.request_timeout;
-        let answer = self
-            .reaching(|mut client| async move {
-                let options = MemberAddOptions::new().with_is_learner();
-                with_timeout(limit, client.member_add(peer_urls, Some(options))).await
-            })
-            .await?;
+    /// The client a change goes through: the leader's own when it is known
+    /// (`via`, its client URLs), so that no change lands on a member that
+    /// is down or shutting down; the balanced client otherwise.
+    async fn changer(&self, via: &[String]) -> Result<Client, Error> {
+        if via.is_empty() {
+            Ok(self.client.clone())
+        } else {
+            self.member(via, false).await
+        }
+    }
+
+    /// Adds a learner at `peer_urls` through `via`; its member id.
+    pub async fn add_learner(&self, via: &[String], peer_urls: &[String]) -> Result<u64, Error> {
+        let mut client = self.changer(via).await?;
+        let options = MemberAddOptions::new().with_is_learner();
+        let answer = with_timeout(self.config.request_timeout, client.member_add(peer_urls, Some(options))).await?;
         Ok(answer.member().map_or(0, etcd_client::Member::id))
     }
 
-    pub async fn promote(&self, id: u64) -> Result<(), Error> {
-        let limit = self.config.request_timeout;
-        self.reaching(|mut client| async move { with_timeout(limit, client.member_promote(id)).await })
-            .await?;
+    pub async fn promote(&self, via: &[String], id: u64) -> Result<(), Error> {
+        let mut client = self.changer(via).await?;
+        with_timeout(self.config.request_timeout, client.member_promote(id)).await?;
         Ok(())
     }
 
-    pub async fn remove(&self, id: u64) -> Result<(), Error> {
-        let limit = self.config.request_timeout;
-        self.reaching(|mut client| async move { with_timeout(limit, client.member_remove(id)).await })
-            .await?;
+    pub async fn remove(&self, via: &[String], id: u64) -> Result<(), Error> {
+        let mut client = self.changer(via).await?;
+        with_timeout(self.config.request_timeout, client.member_remove(id)).await?;
         Ok(())
     }
 

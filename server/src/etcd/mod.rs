@@ -30,7 +30,7 @@ pub use diff::{Diff, DIFF_MAX};
 pub use key_history::{KeyHistory, Version, HISTORY_MAX, HISTORY_MAX_BYTES};
 pub use keys::{KvError, Page, Removal, Swap};
 pub use lease_sampler::LeaseSampler;
-pub use membership::Listed;
+pub use membership::{broken, Listed};
 pub use watcher::Watcher;
 
 #[derive(Debug, thiserror::Error)]

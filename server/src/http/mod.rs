@@ -25,6 +25,7 @@ use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
+use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate};
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
@@ -212,8 +213,13 @@ pub fn router(state: AppState) -> Router {
         // that is no WebSocket upgrade) in the JSON error body too.
         .layer(axum::middleware::from_fn(error::json_errors))
         // JSON bodies gzipped for clients that accept it: a registry of 5,000
-        // services is a 400 KiB list.
-        .layer(CompressionLayer::new());
+        // services is a 400 KiB list. A snapshot (`application/octet-stream`)
+        // goes as etcd sent it: a database file of any size, streamed and
+        // hashed as it is, would cost a core to compress.
+        .layer(
+            CompressionLayer::new()
+                .compress_when(DefaultPredicate::new().and(NotForContentType::const_new("application/octet-stream"))),
+        );
     let (rest, document) = OpenApiRouter::new()
         .nest("/api/v1", api)
         .routes(routes!(api::metrics))

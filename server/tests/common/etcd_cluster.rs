@@ -287,28 +287,35 @@ impl EtcdCluster {
         ]);
     }
 
-    /// Kills member `i`, replaces its data with a restore of `file` made as
-    /// the runbooks restore a cluster (same name, peer URLs, initial cluster
-    /// and token: the same member and cluster ids) and starts it again: a
-    /// member put back from an older backup on its own, while the others
-    /// went on.
-    pub async fn restore_from(&mut self, i: usize, file: &std::path::Path) {
-        self.kill(i).await;
+    /// Stops every member and starts each again on a restore of its file in
+    /// `files` (by member), made as the runbooks restore a cluster: the same
+    /// names, peer URLs, initial cluster and token, so the same member and
+    /// cluster ids. Restoring members from backups of different times
+    /// leaves a cluster whose raft agrees and whose keyspaces do not.
+    pub async fn restore_all(&mut self, files: &[&std::path::Path]) {
+        assert_eq!(files.len(), self.members.len(), "one backup per member");
+        for i in 0..self.members.len() {
+            self.kill(i).await;
+        }
         let initial = self.initial_cluster();
-        let member = &self.members[i];
-        let data = member.data.path().join("data");
-        std::fs::remove_dir_all(&data).expect("remove the data");
-        etcdctl(&[
-            "snapshot".to_owned(),
-            "restore".to_owned(),
-            file.display().to_string(),
-            format!("--name={}", member.name),
-            format!("--data-dir={}", data.display()),
-            format!("--initial-cluster={initial}"),
-            "--initial-cluster-token=leasehold-test".to_owned(),
-            format!("--initial-advertise-peer-urls={}", member.peer_url()),
-        ]);
-        self.spawn(i);
+        for (member, file) in self.members.iter().zip(files) {
+            let data = member.data.path().join("data");
+            std::fs::remove_dir_all(&data).expect("remove the data");
+            etcdctl(&[
+                "snapshot".to_owned(),
+                "restore".to_owned(),
+                file.display().to_string(),
+                format!("--name={}", member.name),
+                format!("--data-dir={}", data.display()),
+                format!("--initial-cluster={initial}"),
+                "--initial-cluster-token=leasehold-test".to_owned(),
+                format!("--initial-advertise-peer-urls={}", member.peer_url()),
+            ]);
+        }
+        for i in 0..self.members.len() {
+            self.spawn(i);
+        }
+        self.wait_for_leader().await;
     }
 
     /// Whether member `i`'s process has exited (a removed member stops).

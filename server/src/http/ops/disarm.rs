@@ -3,7 +3,7 @@
 
 use app::model::{human_bytes, Alarm, Check, DisarmBody, DisarmRequest, HashKvBody, MemberAlarm, MemberHash};
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::{Extension, Json};
 
 use super::{body, members, unavailable, Attempt};
@@ -146,7 +146,7 @@ async fn space_checks(state: &AppState) -> Vec<Check> {
 /// For CORRUPT: every member's `HashKV` at one revision, the same.
 async fn hashes_agree(state: &AppState) -> Check {
     let what = "every member's HashKV at one revision is the same";
-    match hashes(state).await {
+    match hashes(state, None).await {
         Ok(body) if body.agree => Check {
             ok: true,
             what: format!("{what} (at revision {})", body.revision),
@@ -170,15 +170,19 @@ async fn hashes_agree(state: &AppState) -> Check {
     }
 }
 
-/// Every member's `HashKV` up to etcd's current revision, asked at once.
-async fn hashes(state: &AppState) -> Result<HashKvBody, ApiError> {
+/// Every voting member's `HashKV` up to `revision` (etcd's current one
+/// without it), asked at once.
+async fn hashes(state: &AppState, revision: Option<i64>) -> Result<HashKvBody, ApiError> {
     let Ok(_one) = state.ops.hashing.try_lock() else {
         return Err(ApiError::InProgress(
             "a consistency check is under way: one at a time".to_owned(),
         ));
     };
     let console = &state.ops.console;
-    let revision = console.revision().await.map_err(|e| unavailable(&e))?;
+    let revision = match revision {
+        Some(revision) => revision,
+        None => console.revision().await.map_err(|e| unavailable(&e))?,
+    };
     // Learners answer no HashKV (etcd serves them little but Status).
     let mut members = console.member_list().await.map_err(|e| unavailable(&e))?;
     members.retain(|m| !m.is_learner);
@@ -219,12 +223,29 @@ async fn hashes(state: &AppState) -> Result<HashKvBody, ApiError> {
     path = "/ops/hashkv",
     operation_id = "hashkv",
     tag = "operations",
+    params(HashKvQuery),
     responses(
         (status = 200, description = "Every member's hash at one revision, and whether they agree", body = HashKvBody),
+        (status = 400, description = "bad_request: a revision below 1", body = app::model::ErrorBody),
         (status = 409, description = "in_progress: another check is under way", body = app::model::ErrorBody),
         Failures,
     )
 )]
-pub async fn hashkv(State(state): State<AppState>) -> Result<Json<HashKvBody>, ApiError> {
-    hashes(&state).await.map(Json)
+pub async fn hashkv(
+    State(state): State<AppState>,
+    Query(query): Query<HashKvQuery>,
+) -> Result<Json<HashKvBody>, ApiError> {
+    if query.revision.is_some_and(|r| r < 1) {
+        return Err(ApiError::BadRequest("revision must be 1 or more".to_owned()));
+    }
+    hashes(&state, query.revision).await.map(Json)
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HashKvQuery {
+    /// Hash up to this revision (etcd's current one without it): one every
+    /// member has reached, or those behind answer an error.
+    #[param(minimum = 1)]
+    revision: Option<i64>,
 }

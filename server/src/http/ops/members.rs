@@ -17,7 +17,7 @@ use axum::{Extension, Json};
 
 use super::{body, unavailable, Attempt};
 use crate::auth::Caller;
-use crate::etcd::Listed;
+use crate::etcd::{broken, Listed};
 use crate::http::client::Client;
 use crate::http::error::ApiError;
 use crate::http::openapi::Failures;
@@ -127,6 +127,41 @@ fn learner_flags(name: &str, peer_urls: &[String], members: &[ShapeMember]) -> V
     ]
 }
 
+/// The leader's client URLs, as the listing found them (none when no
+/// member named a leader).
+fn leader_urls(listed: &[Listed]) -> Vec<String> {
+    let leader = listed.iter().map(Listed::leader).find(|&l| l != 0).unwrap_or(0);
+    listed
+        .iter()
+        .find(|m| m.id == leader)
+        .map(|m| m.client_urls.clone())
+        .unwrap_or_default()
+}
+
+/// A change's outcome. When its connection broke before etcd answered
+/// (a member shutting down as it is removed), etcd's member list says
+/// whether it was done (`done`), rather than sending it again.
+async fn settled<T>(
+    state: &AppState,
+    attempt: &Attempt<'_>,
+    result: Result<T, crate::etcd::Error>,
+    done: impl Fn(&[Listed]) -> Option<T>,
+) -> Result<T, ApiError> {
+    match result {
+        Ok(value) => Ok(value),
+        Err(error) if broken(&error) => {
+            let members = state
+                .ops
+                .console
+                .member_list()
+                .await
+                .map_err(|e| attempt.fail(unavailable(&e)))?;
+            done(&members).ok_or_else(|| attempt.fail(refused_by_etcd(&error)))
+        }
+        Err(error) => Err(attempt.fail(refused_by_etcd(&error))),
+    }
+}
+
 async fn listed(state: &AppState) -> Result<Vec<Listed>, ApiError> {
     state.ops.console.members().await.map_err(|e| unavailable(&e))
 }
@@ -210,7 +245,9 @@ pub async fn add(
     if !request.dry_run {
         attempt.check_role("add members")?;
     }
-    let members = shaped(&listed(&state).await?);
+    let listed = listed(&state).await?;
+    let via = leader_urls(&listed);
+    let members = shaped(&listed);
     let before = ClusterShape::new(members.clone());
     let taken: Vec<&ShapeMember> = members
         .iter()
@@ -276,12 +313,11 @@ pub async fn add(
         return Ok(Json(answer));
     }
     attempt.check(&answer.checks)?;
-    let id = state
-        .ops
-        .console
-        .add_learner(&request.peer_urls)
-        .await
-        .map_err(|e| attempt.fail(refused_by_etcd(&e)))?;
+    let added = state.ops.console.add_learner(&via, &request.peer_urls).await;
+    let id = settled(&state, &attempt, added, |members| {
+        members.iter().find(|m| m.peer_urls == request.peer_urls).map(|m| m.id)
+    })
+    .await?;
     let after = after_change(&state, &attempt).await?;
     let listed = after.members.iter().any(|m| m.id.0 == id && m.is_learner);
     attempt.audit(
@@ -404,12 +440,11 @@ pub async fn promote(
         return Ok(Json(answer));
     }
     attempt.check(&answer.checks)?;
-    state
-        .ops
-        .console
-        .promote(id.0)
-        .await
-        .map_err(|e| attempt.fail(refused_by_etcd(&e)))?;
+    let promoted = state.ops.console.promote(&leader_urls(&listed), id.0).await;
+    settled(&state, &attempt, promoted, |members| {
+        members.iter().any(|m| m.id == id.0 && !m.is_learner).then_some(())
+    })
+    .await?;
     let after = after_change(&state, &attempt).await?;
     let voting = after.members.iter().any(|m| m.id == id && !m.is_learner);
     attempt.audit(
@@ -525,12 +560,11 @@ pub async fn remove(
         return Ok(Json(answer));
     }
     attempt.check(&answer.checks)?;
-    state
-        .ops
-        .console
-        .remove(id.0)
-        .await
-        .map_err(|e| attempt.fail(refused_by_etcd(&e)))?;
+    let removed = state.ops.console.remove(&leader_urls(&listed), id.0).await;
+    settled(&state, &attempt, removed, |members| {
+        (!members.iter().any(|m| m.id == id.0)).then_some(())
+    })
+    .await?;
     let after = after_change(&state, &attempt).await?;
     let gone = !after.members.iter().any(|m| m.id == id);
     attempt.audit(
