@@ -184,12 +184,26 @@ mod tests {
     #[test]
     fn learners_do_not_vote_and_the_quorum_is_a_majority() {
         let three = Quorum::of(&[member(1, false, true), member(2, false, true), member(3, false, false)]);
-        assert_eq!((three.voters, three.quorum, three.healthy_voters, three.tolerates), (3, 2, 2, 1));
+        assert_eq!(
+            (three.voters, three.quorum, three.healthy_voters, three.tolerates),
+            (3, 2, 2, 1)
+        );
         let with_learner = Quorum::of(&[member(1, false, true), member(2, false, true), member(3, true, true)]);
-        assert_eq!((with_learner.voters, with_learner.quorum, with_learner.tolerates), (2, 2, 0));
-        let four = Quorum::of(&[member(1, false, true), member(2, false, true), member(3, false, true), member(4, false, true)]);
+        assert_eq!(
+            (with_learner.voters, with_learner.quorum, with_learner.tolerates),
+            (2, 2, 0)
+        );
+        let four = Quorum::of(&[
+            member(1, false, true),
+            member(2, false, true),
+            member(3, false, true),
+            member(4, false, true),
+        ]);
         assert_eq!((four.quorum, four.tolerates), (3, 1));
-        assert_eq!(four.describe(), "4 voting members, quorum 3, 4 answer: tolerates 1 failure");
+        assert_eq!(
+            four.describe(),
+            "4 voting members, quorum 3, 4 answer: tolerates 1 failure"
+        );
         assert_eq!(Quorum::of(&[]).quorum, 1);
     }
 }

@@ -35,8 +35,8 @@ pub use kv::{
     KvHistoryBody, KvKind, KvListBody, KvPutRequest, KvVersion, NearMiss, BASE64_PATTERN, KV_TOPIC_MAX,
 };
 pub use membership::{
-    ClusterShape, LearnerLag, MemberAddRequest, MemberChangeRequest, MembershipAction, MembershipBody, MoveLeaderRequest,
-    Quorum, ShapeMember,
+    ClusterShape, LearnerLag, MemberAddRequest, MemberChangeRequest, MembershipAction, MembershipBody,
+    MoveLeaderRequest, Quorum, ShapeMember,
 };
 pub use messages::{ClientMsg, ErrorBody, ErrorDetail, EtcdState, PatchOp, ServerMsg};
 pub use ops::{
