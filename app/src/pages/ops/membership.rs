@@ -229,7 +229,7 @@ fn flags_view(flags: &[String]) -> impl IntoView {
                 ")."
             </p>
             <div class="flags-block">
-                <pre class="code" data-testid="learner-flags"><code>{text}</code></pre>
+                <pre class="code" tabindex="0" aria-label="The new member's flags" data-testid="learner-flags"><code>{text}</code></pre>
                 <CopyButton text=copied label="flags"/>
             </div>
         </div>
