@@ -204,6 +204,13 @@ test('no two controls touch, on a desktop and on a phone, where tap targets are 
     await page.getByTestId('revoke').first().click();
     await expect(page.locator('dialog[open]')).toHaveCount(1);
     problems.push(...(await crampedControls(page, phone)).map((p) => `${phone ? 'phone' : 'desktop'} revoke dialog: ${p}`));
+    // And a membership change's: adding a learner, with its flags to copy.
+    await open(page, 'ops');
+    await page.getByTestId('add-learner-name').fill('usability-learner');
+    await page.getByTestId('add-learner-peer-url').fill('http://127.0.0.1:1');
+    await page.getByTestId('open-add-learner').click();
+    await expect(page.locator('dialog[open] [data-testid="learner-flags"]')).toBeVisible();
+    problems.push(...(await crampedControls(page, phone)).map((p) => `${phone ? 'phone' : 'desktop'} add-learner dialog: ${p}`));
     await context.close();
   }
   expect(problems, problems.join('\n')).toEqual([]);

@@ -1,10 +1,13 @@
 //! One member's row: its roles and health, its quota gauge, raft indexes,
-//! alarms, errors and its step in the last rolling defragmentation. The row
+//! alarms, errors, its step in the last rolling defragmentation, and its
+//! actions (membership changes, a snapshot). The row
 //! is keyed by member id and reads its member through a `Memo`, so updates
 //! change cells, never the row.
 
 use leptos::prelude::*;
 
+use super::membership::{Change, MemberActions};
+use super::snapshot::{SnapshotLink, Tracker};
 use crate::live::Live;
 use crate::model::human_bytes;
 use crate::model::{Alarm, DefragState, DefragStep, MemberId, OpsMember, QuotaSource, QUOTA_WARNING};
@@ -131,7 +134,7 @@ fn defrag_view(step: DefragStep) -> impl IntoView {
 }
 
 #[component]
-pub(super) fn MemberRow(id: MemberId) -> impl IntoView {
+pub(super) fn MemberRow(id: MemberId, open: RwSignal<Option<Change>>, snapshots: Tracker) -> impl IntoView {
     let live = Live::get();
     let member = Memo::new(move |_| live.ops.with(|v| v.as_ref().and_then(|v| v.members.get(&id).cloned())));
     let cell = move |read: fn(&OpsMember) -> String| move || member.with(|m| m.as_ref().map(read).unwrap_or_default());
@@ -154,7 +157,7 @@ pub(super) fn MemberRow(id: MemberId) -> impl IntoView {
     view! {
         <tr data-testid="ops-member" data-member=cell(|m| m.name.clone())>
             <td>
-                <strong>{cell(|m| m.name.clone())}</strong>
+                <strong>{cell(|m| if m.name.is_empty() { "not started".to_owned() } else { m.name.clone() })}</strong>
                 " "
                 {move || flag(|m| m.is_leader)().then(|| view! {
                     <span class="badge leader" data-testid="leader-badge">"leader"</span>
@@ -192,6 +195,12 @@ pub(super) fn MemberRow(id: MemberId) -> impl IntoView {
             </td>
             <td>{move || defrag.get().map(defrag_view)}</td>
             <td class="errors" data-testid="ops-errors">{cell(|m| m.errors.join("; "))}</td>
+            <td>
+                <div class="member-actions">
+                    <MemberActions member open/>
+                    <SnapshotLink id tracker=snapshots/>
+                </div>
+            </td>
         </tr>
     }
 }

@@ -1,18 +1,25 @@
 //! The operations console: each member's health, quota and alarms, the
-//! compaction horizon, and the maintenance actions (compact, rolling
-//! defragmentation, disarm), each previewed in a dialog and confirmed for
-//! what the preview showed. While a member has NOSPACE, the guided recovery
-//! on top walks through the runbook.
+//! compaction horizon, the maintenance actions (compact, rolling
+//! defragmentation, disarm) and the membership changes (add a learner,
+//! promote, remove, move the leader), each previewed in a dialog and
+//! confirmed for what the preview showed; the consistency check and each
+//! member's snapshot. While a member has NOSPACE, the guided recovery on top
+//! walks through the runbook.
 //!
 //! `member.rs` holds a member's row and its quota gauge; `compact.rs`,
-//! `defrag.rs` and `disarm.rs` one dialog each; `recovery.rs` the NOSPACE
-//! runbook.
+//! `defrag.rs` and `disarm.rs` one dialog each; `membership.rs` the
+//! membership dialog, a row's buttons and the add-learner form;
+//! `consistency.rs` the HashKV check; `snapshot.rs` the download links and
+//! their progress; `recovery.rs` the NOSPACE runbook.
 
 mod compact;
+mod consistency;
 mod defrag;
 mod disarm;
 mod member;
+mod membership;
 mod recovery;
+mod snapshot;
 
 use leptos::prelude::*;
 
@@ -89,10 +96,11 @@ fn refused_words(body: &str, otherwise: String) -> (Option<ErrorCode>, String) {
 }
 
 /// A member's name, from the live view, or its id while the view does not
-/// know it.
+/// know it (or the member has not started, so has no name yet).
 fn member_name(live: Live, id: MemberId) -> String {
     live.ops
         .with(|v| v.as_ref().and_then(|v| v.members.get(&id).map(|m| m.name.clone())))
+        .filter(|name| !name.is_empty())
         .unwrap_or_else(|| id.to_string())
 }
 
@@ -140,6 +148,9 @@ pub fn OpsPage() -> impl IntoView {
     let live = Live::get();
     // Its topic is subscribed by the route (`deferred::watch_topics`).
     let open = RwSignal::new(None::<Action>);
+    let change = RwSignal::new(None::<membership::Change>);
+    let hashes = RwSignal::new(consistency::Hashes::default());
+    let snapshots = snapshot::Tracker::new(live);
     let ids = Memo::new(move |_| {
         live.ops.with(|v| {
             v.as_ref()
@@ -152,6 +163,7 @@ pub fn OpsPage() -> impl IntoView {
             .with(|v| v.as_ref().and_then(|v| v.members.values().map(|m| m.quota_bytes).min()))
     });
     let close = Callback::new(move |()| open.set(None));
+    let close_change = Callback::new(move |()| change.set(None));
     let button = move |action: Action, label: &'static str, testid: &'static str| {
         view! {
             <button
@@ -180,11 +192,12 @@ pub fn OpsPage() -> impl IntoView {
                             <th scope="col">"Alarms"</th>
                             <th scope="col">"Defragmentation"</th>
                             <th scope="col">"Errors"</th>
+                            <th scope="col">"Actions"</th>
                         </tr>
                     </thead>
                     <tbody>
                         <For each=move || ids.get().unwrap_or_default() key=|id| *id let:id>
-                            <MemberRow id/>
+                            <MemberRow id open=change snapshots/>
                         </For>
                     </tbody>
                 </table>
@@ -212,13 +225,18 @@ pub fn OpsPage() -> impl IntoView {
                 {button(Action::Compact, "Compact…", "open-compact")}
                 {button(Action::Defrag, "Defragment…", "open-defrag")}
                 {button(Action::Disarm, "Disarm NOSPACE…", "open-disarm")}
+                <consistency::CheckButton state=hashes/>
             </div>
+            <consistency::Outcome state=hashes/>
             {content}
+            <membership::AddLearner open=change/>
+            <snapshot::Snapshots tracker=snapshots/>
             {move || open.get().map(|action| match action {
                 Action::Compact => view! { <compact::CompactDialog on_close=close/> }.into_any(),
                 Action::Defrag => view! { <defrag::DefragDialog on_close=close/> }.into_any(),
                 Action::Disarm => view! { <disarm::DisarmDialog on_close=close/> }.into_any(),
             })}
+            {move || change.get().map(|change| view! { <membership::MembershipDialog change on_close=close_change/> })}
         </section>
     }
 }
