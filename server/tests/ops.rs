@@ -1109,3 +1109,68 @@ async fn the_consistency_check_names_a_member_restored_from_an_older_backup() {
     );
     app.shutdown().await;
 }
+
+/// How many requests of `method` (gRPC, answered OK or not) a member has
+/// handled, from its `/metrics`.
+async fn handled(endpoint: &str, method: &str) -> f64 {
+    let text = match reqwest::get(format!("{endpoint}/metrics")).await {
+        Ok(response) => response.text().await.unwrap_or_default(),
+        Err(error) => panic!("{endpoint}/metrics: {error}"),
+    };
+    text.lines()
+        .filter(|l| l.starts_with("grpc_server_handled_total{") && l.contains(&format!("grpc_method=\"{method}\"")))
+        .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watching_a_five_member_cluster_costs_each_member_one_status_a_poll_and_no_range_reads() {
+    let cluster = common::etcd_cluster::EtcdCluster::start(5).await;
+    let poll = Duration::from_millis(200);
+    let app = spawn_app_with(common::Config {
+        etcd: server::config::EtcdConfig::new(cluster.endpoints()),
+        cluster_poll: poll,
+        ..config(cluster.endpoint(0))
+    })
+    .await;
+    poll_json(&app, "/api/v1/ops", Duration::from_secs(30), |b| {
+        b["members"]
+            .as_array()
+            .is_some_and(|m| m.len() == 5 && m.iter().all(|m| m["healthy"] == json!(true)))
+            && b["compact_revision"] == json!(0)
+    })
+    .await;
+    // Started and synced: from here on only the polls ask anything.
+    let endpoints = cluster.endpoints();
+    let count = |method: &'static str| {
+        let endpoints = endpoints.clone();
+        async move {
+            let mut counts = Vec::new();
+            for endpoint in &endpoints {
+                counts.push(handled(endpoint, method).await);
+            }
+            counts
+        }
+    };
+    let (ranges, statuses, lists) = (count("Range").await, count("Status").await, count("MemberList").await);
+    let began = tokio::time::Instant::now();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let took = began.elapsed();
+    let (ranges_after, statuses_after, lists_after) =
+        (count("Range").await, count("Status").await, count("MemberList").await);
+    let polls = took.as_secs_f64() / poll.as_secs_f64();
+    for i in 0..5 {
+        assert_eq!(ranges_after[i] - ranges[i], 0.0, "member {i}: no range read");
+        let asked = statuses_after[i] - statuses[i];
+        assert!(
+            asked >= 1.0 && asked <= polls + 1.0,
+            "member {i}: one Status a poll, {asked} in {polls:.1} polls"
+        );
+    }
+    let listed: f64 = lists_after.iter().sum::<f64>() - lists.iter().sum::<f64>();
+    assert!(
+        listed <= polls + 1.0,
+        "one MemberList a poll, {listed} in {polls:.1} polls"
+    );
+    app.shutdown().await;
+}
