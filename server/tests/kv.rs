@@ -230,6 +230,7 @@ async fn a_key_reads_as_it_was_at_each_revision_and_its_history_lists_every_vers
                 {"mod_revision": r1, "version": 1, "value": "one", "deleted": false},
             ],
             "complete": true,
+            "compact_revision": 0,
         })
     );
 
@@ -297,6 +298,12 @@ async fn a_compaction_makes_older_revisions_gone_and_histories_incomplete() {
         let (status, body) = app.get(&format!("{}?rev={old}", key_path(key))).await;
         assert_eq!(status, 410, "rev {old}: {body}");
         assert_eq!(body["error"]["code"], "compacted", "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(&format!("compaction at revision {compact_at}"))),
+            "{body}"
+        );
     }
     // The compaction revision itself is still readable.
     let (status, body) = app.get(&format!("{}?rev={compact_at}", key_path(key))).await;
@@ -329,6 +336,11 @@ async fn a_compaction_makes_older_revisions_gone_and_histories_incomplete() {
         .get(&format!("/api/v1/kv-diff?prefix=%2Fcompact%2F&from={r2}"))
         .await;
     assert_eq!((status, &body["error"]["code"]), (410, &json!("compacted")), "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(&format!("etcd keeps revisions from {compact_at} on")),
+        "the horizon is named: {body}"
+    );
     let (status, body) = app
         .get(&format!("/api/v1/kv-diff?prefix=%2Fcompact%2F&from={compact_at}"))
         .await;

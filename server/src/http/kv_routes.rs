@@ -61,6 +61,25 @@ impl From<KvError> for ApiError {
     }
 }
 
+/// A read of the past: when etcd answers that its revision is compacted,
+/// the 410 says where etcd's history now begins (asked of etcd: one read at
+/// revision 1 and one watch that etcd answers at once).
+async fn with_horizon<T>(state: &AppState, result: Result<T, KvError>) -> Result<T, ApiError> {
+    match result {
+        Err(KvError::Compacted(revision)) => {
+            let message = match state.ops.console.horizon().await {
+                Ok(Some(horizon)) if horizon > 0 => format!(
+                    "revision {revision} is older than etcd's compaction at revision {horizon}: that history is \
+                     gone; etcd keeps revisions from {horizon} on"
+                ),
+                _ => KvError::Compacted(revision).to_string(),
+            };
+            Err(ApiError::Compacted(message))
+        }
+        other => other.map_err(ApiError::from),
+    }
+}
+
 /// Decodes `%XX` escapes into bytes (a path segment: `+` is a plus).
 pub(super) fn percent_decode_bytes(text: &str) -> Result<Vec<u8>, String> {
     let bytes = text.as_bytes();
@@ -237,7 +256,7 @@ pub async fn get(
     let key = key_in_path(&uri, 0)?;
     in_scope(&state, &key, false)?;
     let at = number(&query, "rev", 1)?;
-    let (now, kv) = state.actions.get_key(&key, at.unwrap_or(0)).await?;
+    let (now, kv) = with_horizon(&state, state.actions.get_key(&key, at.unwrap_or(0)).await).await?;
     if at.is_none() && kv.is_none() {
         return Err(ApiError::NotFound(format!("no key {:?}", key_id(&key))));
     }
@@ -317,7 +336,7 @@ pub async fn diff(
     if to.is_some_and(|to| to < from) {
         return Err(ApiError::BadRequest("from must not be after to".to_owned()));
     }
-    let diff = state.actions.diff_prefix(prefix.as_bytes(), from, to).await?;
+    let diff = with_horizon(&state, state.actions.diff_prefix(prefix.as_bytes(), from, to).await).await?;
     if diff.to < from {
         return Err(ApiError::BadRequest(format!(
             "from={from} is in the future: etcd is at revision {}",
