@@ -143,7 +143,8 @@ LEPTOS_BUILD_ENV := LEPTOS_OUTPUT_NAME=leasehold LEPTOS_SITE_ROOT=target/site LE
 # 3.5 (ETCD35, from peers/.venv): the registry, keys and history, leases and
 # their actions, locks and elections of every client, the WebSocket, resync
 # after faults and consistency with etcd, a three-member cluster, the
-# operations console's maintenance (quota, alarms, compaction, defrag). The chaos,
+# operations console (quota, alarms, compaction, defrag, snapshots, the
+# consistency check, membership, the polls' load on five members). The chaos,
 # scale and failover tests run on 3.4 only, to keep `make test` short.
 ETCD35_TESTS := clients registry kv history leases lease_actions layouts events websocket resync consistency cluster ops
 test-rust:
