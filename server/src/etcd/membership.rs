@@ -131,34 +131,53 @@ impl Console {
         Ok(members)
     }
 
-    /// The client a change goes through: the leader's own when it is known
-    /// (`via`, its client URLs), so that no change lands on a member that
-    /// is down or shutting down; the balanced client otherwise.
-    async fn changer(&self, via: &[String]) -> Result<Client, Error> {
-        if via.is_empty() {
-            Ok(self.client.clone())
-        } else {
-            self.member(via, false).await
+    /// A change through the leader's own client (`via`, its client URLs),
+    /// so that it never lands on a member that is down or shutting down;
+    /// through the balanced client when no leader is known, or when the
+    /// leader's URLs could not be reached (the request never left).
+    async fn change<T, F, Fut>(&self, via: &[String], call: F) -> Result<T, Error>
+    where
+        F: Fn(Client) -> Fut,
+        Fut: std::future::Future<Output = Result<T, Error>>,
+    {
+        if !via.is_empty() {
+            if let Ok(client) = self.member(via, false).await {
+                match call(client).await {
+                    Err(error) if unreached(&error) => {}
+                    answer => return answer,
+                }
+            }
         }
+        call(self.client.clone()).await
     }
 
     /// Adds a learner at `peer_urls` through `via`; its member id.
     pub async fn add_learner(&self, via: &[String], peer_urls: &[String]) -> Result<u64, Error> {
-        let mut client = self.changer(via).await?;
-        let options = MemberAddOptions::new().with_is_learner();
-        let answer = with_timeout(self.config.request_timeout, client.member_add(peer_urls, Some(options))).await?;
+        let limit = self.config.request_timeout;
+        let answer = self
+            .change(via, |mut client| async move {
+                let options = MemberAddOptions::new().with_is_learner();
+                with_timeout(limit, client.member_add(peer_urls, Some(options))).await
+            })
+            .await?;
         Ok(answer.member().map_or(0, etcd_client::Member::id))
     }
 
     pub async fn promote(&self, via: &[String], id: u64) -> Result<(), Error> {
-        let mut client = self.changer(via).await?;
-        with_timeout(self.config.request_timeout, client.member_promote(id)).await?;
+        let limit = self.config.request_timeout;
+        self.change(via, |mut client| async move {
+            with_timeout(limit, client.member_promote(id)).await
+        })
+        .await?;
         Ok(())
     }
 
     pub async fn remove(&self, via: &[String], id: u64) -> Result<(), Error> {
-        let mut client = self.changer(via).await?;
-        with_timeout(self.config.request_timeout, client.member_remove(id)).await?;
+        let limit = self.config.request_timeout;
+        self.change(via, |mut client| async move {
+            with_timeout(limit, client.member_remove(id)).await
+        })
+        .await?;
         Ok(())
     }
 
