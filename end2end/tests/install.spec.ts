@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { startDev, releaseBinary, repoRoot, Dev } from './harness';
 
-const PAGES = ['', 'services', 'leases', 'locks', 'elections', 'cluster', 'events', 'config', 'config/travel'];
+const PAGES = ['', 'services', 'leases', 'locks', 'elections', 'cluster', 'events', 'ops', 'config', 'config/travel'];
 
 let dir: string;
 let binary: string;
