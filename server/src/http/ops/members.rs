@@ -162,6 +162,28 @@ async fn settled<T>(
     }
 }
 
+/// The cluster a change starts from: etcd's members asked now, their
+/// shape, and the member the change names.
+struct Now {
+    listed: Vec<Listed>,
+    members: Vec<ShapeMember>,
+    target: ShapeMember,
+    before: ClusterShape,
+}
+
+async fn now(state: &AppState, id: MemberId) -> Result<Now, ApiError> {
+    let listed = listed(state).await?;
+    let members = shaped(&listed);
+    let target = find(&members, id)?.clone();
+    let before = ClusterShape::new(members.clone());
+    Ok(Now {
+        listed,
+        members,
+        target,
+        before,
+    })
+}
+
 async fn listed(state: &AppState) -> Result<Vec<Listed>, ApiError> {
     state.ops.console.members().await.map_err(|e| unavailable(&e))
 }
@@ -370,13 +392,16 @@ pub async fn promote(
     if !request.dry_run {
         attempt.check_role("promote members")?;
     }
-    let listed = listed(&state).await?;
-    let members = shaped(&listed);
-    let target = find(&members, id)?.clone();
-    let before = ClusterShape::new(members.clone());
-    let leader = listed
+    let Now {
+        listed,
+        members,
+        target,
+        before,
+    } = now(&state, id).await?;
+    let leader = members
         .iter()
-        .find(|m| members.iter().any(|s| s.id.0 == m.id && s.is_leader));
+        .find(|m| m.is_leader)
+        .and_then(|l| listed.iter().find(|m| m.id == l.id.0));
     let learner = listed.iter().find(|m| m.id == id.0);
     let lag = match (leader.map(|l| &l.status), learner.map(|l| &l.status)) {
         (Some(Ok(leader)), Some(Ok(learner))) => Some(LearnerLag {
@@ -531,10 +556,12 @@ pub async fn remove(
     if !request.dry_run {
         attempt.check_role("remove members")?;
     }
-    let listed = listed(&state).await?;
-    let members = shaped(&listed);
-    let target = find(&members, id)?.clone();
-    let before = ClusterShape::new(members.clone());
+    let Now {
+        listed,
+        members,
+        target,
+        before,
+    } = now(&state, id).await?;
     let after = ClusterShape::new(members.iter().filter(|m| m.id != id).cloned().collect());
     // The client URLs Leasehold connects through, against the member's.
     let client_urls: Vec<String> = listed
@@ -622,11 +649,13 @@ pub async fn move_leader(
     if !request.dry_run {
         attempt.check_role("move the leader")?;
     }
-    let listed = listed(&state).await?;
-    let members = shaped(&listed);
-    let target = find(&members, request.to)?.clone();
+    let Now {
+        listed,
+        members,
+        target,
+        before,
+    } = now(&state, request.to).await?;
     let leader = members.iter().find(|m| m.is_leader).cloned();
-    let before = ClusterShape::new(members.clone());
     let after = ClusterShape::new(
         members
             .iter()
