@@ -20,6 +20,9 @@ import jsonschema_rs
 # docs/websocket.md, "Topics": (snapshot `data`, op `value`) by topic kind.
 TOPICS = {
     "cluster": ("ClusterBody", "Member"),
+    "ops": ("OpsBody", "OpsMember"),
+    "metrics": ("MetricsHistoryBody", "Series"),
+    "storm": ("StormBody", "Storm"),
     "services": ("ServicesBody", "ServiceSummary"),
     "service": ("ServiceBody", "Instance"),
     "leases": ("LeasesBody", "Lease"),
@@ -69,6 +72,8 @@ def main(argv):
     document = json.load(open(argv[1], encoding="utf-8"))
     client, server = validator(document, "ClientMsg"), validator(document, "ServerMsg")
     bodies = {kind: (validator(document, body), validator(document, entity)) for kind, (body, entity) in TOPICS.items()}
+    # The `metrics` topic's one upsert: id `losses`, a list of ServiceLoss.
+    service_loss = validator(document, "ServiceLoss")
     checked, outlines, failures = 0, 0, []
 
     def check(what, schema, value, where):
@@ -95,8 +100,15 @@ def main(argv):
             if kind == "snapshot":
                 check(TOPICS[topic_kind(topic)][0], body, message.get("data"), where)
             for op in message.get("ops") or []:
-                if isinstance(op, dict) and "value" in op:
-                    check(TOPICS[topic_kind(topic)][1], entity, op["value"], where)
+                if not isinstance(op, dict) or "value" not in op:
+                    continue
+                if topic_kind(topic) == "metrics" and op.get("id") == "losses":
+                    if not isinstance(op["value"], list):
+                        failures.append(f"{where}: losses is not a list: {json.dumps(op['value'])[:300]}")
+                    for loss in op["value"] if isinstance(op["value"], list) else []:
+                        check("ServiceLoss", service_loss, loss, where)
+                    continue
+                check(TOPICS[topic_kind(topic)][1], entity, op["value"], where)
     for failure in failures:
         print(failure)
     print(f"{checked} message(s) checked, {len(failures)} not as documented, {outlines} outline(s) skipped")

@@ -10,6 +10,7 @@
 
 mod bundle;
 mod fanout;
+mod history;
 mod ingest;
 mod load;
 mod report;
@@ -62,6 +63,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if wanted("P6") {
         bundle::run(&mut report).context("P6 bundle")?;
+    }
+    if wanted("HIST") {
+        history::run(&mut report).context("HIST history sampling")?;
     }
     if wanted("SNAP") {
         snapshot::run(&mut report).await.context("SNAP snapshot download")?;

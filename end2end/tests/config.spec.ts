@@ -114,6 +114,7 @@ test('a key found in the live tree is edited by compare-and-swap, a concurrent e
   await page.getByTestId('travel-compare').click();
   // db, edited above, and flags, changed under the focused row.
   await expect(page.getByTestId('travel-summary')).toContainText('0 added, 0 removed, 2 changed');
+  await expect(page.getByTestId('travel-horizon')).toContainText('etcd has compacted nothing');
   await expect(page.getByTestId('travel-changed')).toHaveCount(2);
   await expect(page.getByTestId('travel-changed').filter({ hasText: '/config/shop/flags' })).toHaveCount(1);
   const changed = page.getByTestId('travel-changed').filter({ hasText: '/config/shop/db' });

@@ -91,6 +91,7 @@ pub async fn run(
         hub.clone(),
         Classifier::new(config.service_patterns.clone()),
         config.event_history,
+        config.history,
     );
     let (store, revocations) = (model.store(), model.revocations());
     let audit = http::audit::Audit::open(config.audit_log.as_deref())
@@ -115,6 +116,14 @@ pub async fn run(
         model.maintenance(),
         poll.clone(),
     );
+    let (sampler, history_stop) = (model.history_sampler(), stop.clone());
+    tasks.spawn("history", move || {
+        let (sampler, stop) = (sampler.clone(), history_stop.clone());
+        async move {
+            registry::sample_history(sampler, stop).await;
+            Ok::<(), std::convert::Infallible>(())
+        }
+    });
     etcd::spawn_tasks(&tasks, client, model, &config, poll);
 
     let tls = config.tls.clone();

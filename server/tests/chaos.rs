@@ -561,7 +561,12 @@ impl Chaos {
             .iter()
             .map(|p| format!("{p}svc/{{service}}/{{instance}}").parse().expect("pattern"))
             .collect();
-        let mut model = Writer::new(server::hub::Hub::new(), Classifier::new(patterns), 16);
+        let mut model = Writer::new(
+            server::hub::Hub::new(),
+            Classifier::new(patterns),
+            16,
+            Default::default(),
+        );
         model.replace_mirror(revision, Mirror::from_list(items), None);
         let truth = model.store();
 

@@ -346,6 +346,11 @@ async fn a_compaction_makes_older_revisions_gone_and_histories_incomplete() {
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(keys_of(&body["added"]), ["/compact/fresh"]);
+    assert_eq!(
+        body["compact_revision"],
+        json!(compact_at),
+        "a compare names where history begins: {body}"
+    );
     app.shutdown().await;
 }
 
@@ -515,6 +520,7 @@ async fn the_diff_between_two_revisions_is_what_etcdctl_shows_at_each() {
                 .await;
             assert_eq!(status, 200, "{body}");
             assert_eq!((&body["from"], &body["to"]), (&json!(from), &json!(to)));
+            assert_eq!(body["compact_revision"], json!(0), "nothing was compacted: {body}");
             let old = etcdctl_at(&etcd, "/diff/", from).await;
             let new = etcdctl_at(&etcd, "/diff/", to).await;
             let mut added = Vec::new();

@@ -181,6 +181,10 @@ async fn the_document_names_every_route_and_the_websocket_speaks_it() {
     let service = services.first().expect("a service").clone();
     let topics = json!([
         "cluster",
+        "ops",
+        "metrics",
+        format!("metrics:{service}"),
+        "storm",
         "services",
         format!("service:{service}"),
         "leases",
@@ -203,7 +207,8 @@ async fn the_document_names_every_route_and_the_websocket_speaks_it() {
     ws.send_json(json!({"type":"subscribe","topics":["nothing-of-the-kind"]}))
         .await;
     let mut kinds = std::collections::BTreeSet::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(8);
+    // Long enough for the history's next bucket (every 10 s) to be appended.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(11);
     while tokio::time::Instant::now() < deadline || received.len() < 20 {
         match ws.next(LIMIT).await {
             Received::Json(message) => {
@@ -223,7 +228,7 @@ async fn the_document_names_every_route_and_the_websocket_speaks_it() {
             Received::Closed(code) => panic!("the socket closed ({code:?})"),
         }
     }
-    for kind in ["snapshot", "patch", "pong", "error"] {
+    for kind in ["snapshot", "patch", "pong", "error", "metrics:\"append\""] {
         assert!(kinds.contains(kind), "no {kind} message among {kinds:?}");
     }
     sent.append(&mut received);

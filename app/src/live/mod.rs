@@ -257,7 +257,7 @@ impl Live {
             Topic::KvDir(prefix) => self
                 .kv_dirs
                 .with_untracked(|all| all.get(prefix).is_some_and(|c| c.partial)),
-            Topic::Cluster | Topic::Ops | Topic::Events | Topic::Kv(_) => false,
+            Topic::Cluster | Topic::Ops | Topic::Metrics | Topic::ServiceMetrics(_) | Topic::Storm | Topic::Events | Topic::Kv(_) => false,
         }
     }
 

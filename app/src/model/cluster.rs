@@ -72,6 +72,9 @@ pub struct HealthBody {
     /// The alarms active in the cluster (NOSPACE, CORRUPT), by member.
     #[serde(default)]
     pub alarms: Vec<super::MemberAlarm>,
+    /// The eviction storm, while one is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storm: Option<super::Storm>,
     /// Which browser code the server serves (see `app::build_id`); empty when
     /// it has none built.
     #[serde(default)]

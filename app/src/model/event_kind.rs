@@ -26,6 +26,9 @@ pub enum EventKind {
     /// listed again (`detail`: `from_revision`, `to_revision`, `cluster_id`,
     /// `message`).
     EtcdWentBack,
+    /// An eviction storm began or ended (`detail`: `phase` `started` or
+    /// `ended`, `services`, `expired`, `instances`, `window_seconds`).
+    EvictionStorm,
     /// A kind this build does not know (from a newer server): shown, never
     /// an error. Never sent.
     #[serde(other)]
@@ -34,7 +37,7 @@ pub enum EventKind {
 
 impl EventKind {
     /// Every kind a server sends, in the order a filter lists them.
-    pub const ALL: [EventKind; 13] = [
+    pub const ALL: [EventKind; 14] = [
         EventKind::InstanceRegistered,
         EventKind::InstanceUpdated,
         EventKind::InstanceDeregistered,
@@ -48,6 +51,7 @@ impl EventKind {
         EventKind::CandidateLeft,
         EventKind::Audit,
         EventKind::EtcdWentBack,
+        EventKind::EvictionStorm,
     ];
 
     /// The kind as the wire spells it.
@@ -66,6 +70,7 @@ impl EventKind {
             EventKind::CandidateLeft => "candidate_left",
             EventKind::Audit => "audit",
             EventKind::EtcdWentBack => "etcd_went_back",
+            EventKind::EvictionStorm => "eviction_storm",
             EventKind::Unknown => "unknown",
         }
     }

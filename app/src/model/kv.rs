@@ -341,6 +341,11 @@ pub struct KvDiffBody {
     pub added: Vec<Kv>,
     pub removed: Vec<Kv>,
     pub changed: Vec<KvChange>,
+    /// etcd's compaction horizon when the diff was read (0: nothing was
+    /// compacted): no revision before it can be compared. Absent when etcd
+    /// could not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compact_revision: Option<Revision>,
 }
 
 #[cfg(test)]

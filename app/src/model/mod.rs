@@ -15,6 +15,7 @@ mod ids;
 mod kv;
 mod membership;
 mod messages;
+mod metrics;
 mod ops;
 mod registry;
 mod topic;
@@ -39,6 +40,10 @@ pub use membership::{
     MoveLeaderRequest, Quorum, ShapeMember,
 };
 pub use messages::{ClientMsg, ErrorBody, ErrorDetail, EtcdState, PatchOp, ServerMsg};
+pub use metrics::{
+    series_id, MetricsHistoryBody, Series, ServiceLoss, Storm, StormBody, StormService, COARSE_POINTS,
+    COARSE_STEP_SECONDS, FINE_POINTS, FINE_STEP_SECONDS,
+};
 pub use ops::{
     human_bytes, Alarm, Check, CompactBody, CompactRequest, DefragBody, DefragPlanStep, DefragRequest, DefragState,
     DefragStep, DisarmBody, DisarmRequest, HashKvBody, KeyLoss, MemberAlarm, MemberHash, OpsBody, OpsMember,

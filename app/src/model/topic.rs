@@ -5,14 +5,22 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// A subscription topic, written on the wire as `cluster`, `ops`, `services`,
-/// `service:<name>`, `leases`, `locks`, `elections`, `events`, `kv:<prefix>` or
-/// `kv-dir:<prefix>`.
+/// A subscription topic, written on the wire as `cluster`, `ops`, `metrics`,
+/// `metrics:<service>`, `storm`, `services`, `service:<name>`, `leases`,
+/// `locks`, `elections`, `events`, `kv:<prefix>` or `kv-dir:<prefix>`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Topic {
     Cluster,
     /// The members' health, quota, alarms and maintenance (the operations console).
     Ops,
+    /// The history the server keeps: time series of the registry and the
+    /// cluster, appended to as their buckets close.
+    Metrics,
+    /// One service's history: its instances, registrations, deregistrations
+    /// and expiries over time.
+    ServiceMetrics(String),
+    /// The eviction storm, while one is on.
+    Storm,
     Services,
     Service(String),
     Leases,
@@ -33,8 +41,8 @@ impl fmt::Display for TopicError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "unknown topic {:?}: expected cluster, ops, services, service:<name>, leases, locks, \
-             elections, events, kv:<prefix> or kv-dir:<prefix>",
+            "unknown topic {:?}: expected cluster, ops, metrics, metrics:<service>, storm, services, service:<name>, \
+             leases, locks, elections, events, kv:<prefix> or kv-dir:<prefix>",
             self.0
         )
     }
@@ -47,6 +55,9 @@ impl fmt::Display for Topic {
         match self {
             Topic::Cluster => f.write_str("cluster"),
             Topic::Ops => f.write_str("ops"),
+            Topic::Metrics => f.write_str("metrics"),
+            Topic::ServiceMetrics(name) => write!(f, "metrics:{name}"),
+            Topic::Storm => f.write_str("storm"),
             Topic::Services => f.write_str("services"),
             Topic::Service(name) => write!(f, "service:{name}"),
             Topic::Leases => f.write_str("leases"),
@@ -66,6 +77,8 @@ impl FromStr for Topic {
         Ok(match s {
             "cluster" => Topic::Cluster,
             "ops" => Topic::Ops,
+            "metrics" => Topic::Metrics,
+            "storm" => Topic::Storm,
             "services" => Topic::Services,
             "leases" => Topic::Leases,
             "locks" => Topic::Locks,
@@ -74,6 +87,8 @@ impl FromStr for Topic {
             _ => {
                 if let Some(name) = s.strip_prefix("service:").filter(|n| !n.is_empty()) {
                     Topic::Service(name.to_owned())
+                } else if let Some(name) = s.strip_prefix("metrics:").filter(|n| !n.is_empty()) {
+                    Topic::ServiceMetrics(name.to_owned())
                 } else if let Some(prefix) = s.strip_prefix("kv:") {
                     Topic::Kv(prefix.to_owned())
                 } else if let Some(prefix) = s.strip_prefix("kv-dir:") {
@@ -100,7 +115,7 @@ impl utoipa::PartialSchema for Topic {
         utoipa::openapi::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
             .pattern(Some(
-                r"^(cluster|services|leases|locks|elections|events|service:[\s\S]+|kv:[\s\S]*|kv-dir:[\s\S]*)$",
+                r"^(cluster|ops|metrics|storm|services|leases|locks|elections|events|service:[\s\S]+|metrics:[\s\S]+|kv:[\s\S]*|kv-dir:[\s\S]*)$",
             ))
             .description(Some("A subscription topic (docs/websocket.md, Topics)"))
             .examples(["services", "service:payment", "kv:/config/"])
@@ -135,6 +150,10 @@ mod tests {
     fn topics_round_trip() {
         for s in [
             "cluster",
+            "ops",
+            "metrics",
+            "metrics:billing/api",
+            "storm",
             "services",
             "service:billing/api",
             "leases",
@@ -155,6 +174,7 @@ mod tests {
     fn unknown_topics_are_refused() {
         assert!("clusters".parse::<Topic>().is_err());
         assert!("service:".parse::<Topic>().is_err());
+        assert!("metrics:".parse::<Topic>().is_err());
         assert!("".parse::<Topic>().is_err());
     }
 }

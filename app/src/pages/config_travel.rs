@@ -200,8 +200,17 @@ pub fn TravelPage() -> impl IntoView {
                 let cut = [body.added.len(), body.removed.len(), body.changed.len()]
                     .iter()
                     .any(|n| *n > SHOWN);
+                let horizon = body.compact_revision.map(|h| {
+                    let text = if h > 0 {
+                        format!("etcd keeps revisions from {h} on: nothing before it can be compared.")
+                    } else {
+                        "etcd has compacted nothing: every revision can be compared.".to_owned()
+                    };
+                    view! { <p class="muted" data-testid="travel-horizon">{text}</p> }
+                });
                 view! {
                     <p class="summary" data-testid="travel-summary">{summary}</p>
+                    {horizon}
                     {(total == 0).then(|| view! { <p class="muted">"Nothing changed under this prefix."</p> })}
                     {cut.then(|| view! { <p class="muted">{format!("Each list shows its first {SHOWN}.")}</p> })}
                     {(!body.added.is_empty()).then(|| view! { <h2>"Added"</h2> })}

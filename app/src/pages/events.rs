@@ -79,6 +79,7 @@ fn subject_link(event: &Event) -> Option<String> {
             Some("/elections".to_owned())
         }
         EventKind::Audit => text("lease").map(|l| format!("/leases?lease={l}")),
+        EventKind::EvictionStorm => Some("/".to_owned()),
         EventKind::EtcdWentBack | EventKind::Unknown => None,
     }
 }

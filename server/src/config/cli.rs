@@ -180,6 +180,26 @@ pub struct CommonArgs {
     #[arg(long, env = "LEASEHOLD_EVENT_HISTORY", default_value_t = 10_000)]
     pub event_history: usize,
 
+    /// Services whose own history (instances, registrations, expiries over
+    /// time) is kept: those that changed most recently. Memory is about
+    /// 58 KiB per service.
+    #[arg(long, env = "LEASEHOLD_HISTORY_SERVICES", default_value_t = 50)]
+    pub history_services: usize,
+    /// Services `/metrics` gives a `leasehold_service_instances` gauge of:
+    /// the largest; the others are summed as `service="other"`.
+    #[arg(long, env = "LEASEHOLD_METRICS_SERVICES", default_value_t = 20)]
+    pub metrics_services: usize,
+    /// An eviction storm is this many expiries within `--storm-window`, as a
+    /// share of the registry's instances (0.1: a tenth of them)...
+    #[arg(long, env = "LEASEHOLD_STORM_RATIO", default_value_t = 0.1, value_parser = parse_ratio)]
+    pub storm_ratio: f64,
+    /// ...and at least this many.
+    #[arg(long, env = "LEASEHOLD_STORM_MIN", default_value_t = 20)]
+    pub storm_min: u64,
+    /// The window expiries are counted in for the eviction storm.
+    #[arg(long, env = "LEASEHOLD_STORM_WINDOW", default_value = "60s", value_parser = parse_duration)]
+    pub storm_window: Duration,
+
     /// etcd user to authenticate as (etcd's own users and roles). The password
     /// comes from LEASEHOLD_ETCD_PASSWORD or --etcd-password-file, never from a flag.
     #[arg(long, env = "LEASEHOLD_ETCD_USER")]
@@ -263,6 +283,14 @@ fn parse_rate(s: &str) -> Result<f64, ConfigError> {
     match s.trim().parse::<f64>() {
         Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
         _ => Err(ConfigError::NotARate(s.to_owned())),
+    }
+}
+
+/// `--storm-ratio`: a share, from 0 to 1.
+fn parse_ratio(s: &str) -> Result<f64, ConfigError> {
+    match s.trim().parse::<f64>() {
+        Ok(ratio) if (0.0..=1.0).contains(&ratio) => Ok(ratio),
+        _ => Err(ConfigError::NotARatio(s.to_owned())),
     }
 }
 

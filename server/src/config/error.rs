@@ -25,6 +25,9 @@ pub enum ConfigError {
     /// `--lease-sample-rate` that is not a positive number.
     #[error("{0:?} is not a positive number of requests per second")]
     NotARate(String),
+    /// `--storm-ratio` that is not a number from 0 to 1.
+    #[error("{0:?} is not a share from 0 to 1 (0.1 is a tenth)")]
+    NotARatio(String),
     /// `--etcd-quota` that is not a positive size.
     #[error("{0:?} is not a size in bytes (a whole number, optionally with KiB, MiB or GiB)")]
     NotBytes(String),

@@ -46,6 +46,10 @@ pub struct Config {
     pub lease_sample_rate: f64,
     pub lease_poll: Duration,
     pub event_history: usize,
+    /// How the history is kept, and when expiries are a storm.
+    pub history: crate::registry::HistoryConfig,
+    /// Services `/metrics` names (`--metrics-services`).
+    pub metrics_services: usize,
     /// No destructive route is served.
     pub read_only: bool,
     /// Where destructive actions are recorded, besides the log.
@@ -80,6 +84,15 @@ impl Config {
             lease_sample_rate: common.lease_sample_rate,
             lease_poll: common.lease_poll,
             event_history: common.event_history,
+            history: crate::registry::HistoryConfig {
+                services: common.history_services,
+                storm: crate::registry::StormRule {
+                    window_seconds: common.storm_window.as_secs().max(1),
+                    ratio: common.storm_ratio,
+                    min: common.storm_min,
+                },
+            },
+            metrics_services: common.metrics_services,
             read_only: common.read_only,
             audit_log: common.audit_log.clone(),
             auth: common.auth_mode()?,

@@ -60,6 +60,14 @@ pub async fn health(State(state): State<AppState>, headers: HeaderMap) -> (Statu
         revision: state.store.revision(),
         tasks,
         alarms: state.store.alarms(),
+        // Which services lose instances is the registry's: not told to
+        // whoever may not read it.
+        storm: state.store.storm().map(|mut storm| {
+            if !disclose {
+                storm.services.clear();
+            }
+            storm
+        }),
         build: app::build_id().to_owned(),
     };
     let status = if body.synced {
@@ -93,6 +101,46 @@ pub async fn cluster(State(state): State<AppState>) -> Json<ClusterBody> {
 )]
 pub async fn ops(State(state): State<AppState>) -> Json<app::model::OpsBody> {
     Json(state.store.ops_body())
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MetricsHistoryQuery {
+    /// One service's series instead of the registry's and the cluster's.
+    service: Option<String>,
+    /// The width of the buckets: 10 (the last hour, the default) or 60 (the last day).
+    #[param(minimum = 10, maximum = 60)]
+    step: Option<u32>,
+}
+
+/// `GET /api/v1/metrics-history?service=NAME&step=10|60`: the history the
+/// server keeps, as the `metrics` (or `metrics:<service>`) topic's snapshot.
+#[utoipa::path(
+    get,
+    path = "/metrics-history",
+    operation_id = "metrics_history",
+    tag = "registry",
+    params(MetricsHistoryQuery),
+    responses(
+        (status = 200, description = "The series, oldest point first", body = app::model::MetricsHistoryBody),
+        Failures,
+    )
+)]
+pub async fn metrics_history(
+    State(state): State<AppState>,
+    Query(query): Query<MetricsHistoryQuery>,
+) -> Result<Json<app::model::MetricsHistoryBody>, ApiError> {
+    let step = match query.step {
+        None => app::model::FINE_STEP_SECONDS,
+        Some(step) if step == app::model::FINE_STEP_SECONDS || step == app::model::COARSE_STEP_SECONDS => step,
+        Some(step) => {
+            return Err(ApiError::BadRequest(format!(
+                "step={step}: the history has buckets of 10 and 60 seconds"
+            )))
+        }
+    };
+    let service = query.service.as_deref().filter(|s| !s.is_empty());
+    Ok(Json(state.store.metrics_history(service, step)))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -205,7 +253,7 @@ const EVENTS_MAX: usize = 10_000;
         ("since" = Option<i64>, Query, minimum = 0, description = "Only events after this revision"),
         ("before" = Option<i64>, Query, minimum = 0, description = "Only events before this revision (paging back)"),
         ("limit" = Option<i64>, Query, minimum = 0, maximum = 10000, description = "At most this many, the newest (1000)"),
-        ("kind" = Option<String>, Query, pattern = r"^\s*((instance_registered|instance_updated|instance_deregistered|lease_expired|lease_revoked|lock_acquired|lock_waiting|lock_released|leader_elected|candidate_joined|candidate_left|audit|etcd_went_back)\s*(,\s*|$))*$", description = "Kinds, comma-separated (docs/api.md, Events)"),
+        ("kind" = Option<String>, Query, pattern = r"^\s*((instance_registered|instance_updated|instance_deregistered|lease_expired|lease_revoked|lock_acquired|lock_waiting|lock_released|leader_elected|candidate_joined|candidate_left|audit|etcd_went_back|eviction_storm)\s*(,\s*|$))*$", description = "Kinds, comma-separated (docs/api.md, Events)"),
         ("q" = Option<String>, Query, description = "Text the subject or detail holds"),
         ("subject" = Option<String>, Query, description = "Exactly this subject"),
         ("hide" = Option<String>, Query, pattern = "^(lock_chatter)?$", description = "`lock_chatter`: leave out lock waits and releases"),
@@ -294,7 +342,8 @@ pub async fn elections(State(state): State<AppState>) -> Json<ElectionsBody> {
     )
 )]
 pub async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResponse {
-    let body = state.store.metrics().render(state.store.revision());
+    let model = state.store.model_gauges(state.config.metrics_services);
+    let body = state.store.metrics().render(state.store.revision(), &model);
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }
 

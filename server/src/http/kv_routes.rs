@@ -343,6 +343,9 @@ pub async fn diff(
             diff.to
         )));
     }
+    // Where history begins, asked of etcd now, so the page can say how far
+    // back a compare can reach (the diff itself read `from` fine).
+    let compact_revision = state.ops.console.horizon().await.ok().flatten();
     let kv = |kv: &crate::registry::KeyValue| state.store.kv(kv);
     Ok(Json(KvDiffBody {
         revision: diff.revision,
@@ -358,6 +361,7 @@ pub async fn diff(
                 after: kv(after),
             })
             .collect(),
+        compact_revision,
     }))
 }
 

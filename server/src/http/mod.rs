@@ -144,6 +144,7 @@ pub fn router(state: AppState) -> Router {
     let protected = OpenApiRouter::new()
         .routes(routes!(api::cluster))
         .routes(routes!(api::ops))
+        .routes(routes!(api::metrics_history))
         .routes(routes!(ops::disarm::hashkv))
         .routes(routes!(ops::snapshot::snapshot))
         .routes(routes!(ops::snapshot::snapshots))

@@ -19,7 +19,7 @@
 
 use std::collections::BTreeMap;
 
-use app::model::{ClientMsg, ErrorBody, KvDirBody, PatchOp, ServerMsg};
+use app::model::{ClientMsg, ErrorBody, KvDirBody, PatchOp, ServerMsg, StormBody};
 use axum::http::header;
 use axum::response::IntoResponse;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, SecurityScheme};
@@ -95,6 +95,8 @@ pub fn finish(mut document: OpenApi, users: bool) -> OpenApi {
     // Topic bodies no REST route returns.
     schemas.push((KvDirBody::name().into_owned(), KvDirBody::schema()));
     KvDirBody::schemas(&mut schemas);
+    schemas.push((StormBody::name().into_owned(), StormBody::schema()));
+    StormBody::schemas(&mut schemas);
     components.schemas.extend(schemas);
     if users {
         components.security_schemes.insert(

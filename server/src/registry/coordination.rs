@@ -322,6 +322,11 @@ impl Queues {
     pub fn elections(&self) -> Vec<Election> {
         self.elections.keys().filter_map(|name| self.election(name)).collect()
     }
+
+    /// How many locks and elections there are.
+    pub fn counts(&self) -> (usize, usize) {
+        (self.locks.len(), self.elections.len())
+    }
 }
 
 #[cfg(test)]

@@ -47,6 +47,11 @@ pub struct LeaseTable {
 }
 
 impl LeaseTable {
+    /// How many leases are known.
+    pub fn len(&self) -> usize {
+        self.leases.len()
+    }
+
     pub fn attach(&mut self, lease: i64, key: &str) {
         self.leases.entry(lease).or_default().keys.insert(key.to_owned());
     }

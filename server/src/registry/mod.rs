@@ -12,6 +12,7 @@ mod cluster_info;
 mod coordination;
 mod events;
 mod explain;
+mod history;
 mod index;
 mod kv_dir;
 mod kv_topics;
@@ -27,6 +28,7 @@ mod writer;
 pub use classify::{Classifier, Kind};
 pub use cluster_info::{ClusterInfo, MemberHealth};
 pub use events::{EventLog, LeaseEnd};
+pub use history::{HistoryConfig, LockTimes, StormRule};
 pub use index::LeaseHoldings;
 pub use kv_topics::{kind_of, to_kv, KV_TOPIC_MAX};
 pub use leases::Sample;
@@ -34,4 +36,6 @@ pub use mirror::{KeyValue, KvEvent, Mirror};
 pub use model::now_rfc3339;
 pub use store::Store;
 pub use text::{key_id, key_of_id, text_and_base64};
-pub use writer::{ClusterStatus, LeaseSamples, Maintenance, Revocations, Timeline, WentBack, Writer};
+pub use writer::{
+    sample_history, ClusterStatus, HistorySampler, LeaseSamples, Maintenance, Revocations, Timeline, WentBack, Writer,
+};

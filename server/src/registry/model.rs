@@ -10,12 +10,13 @@ use app::model::Revision;
 use super::classify::Classifier;
 use super::cluster_info::ClusterInfo;
 use super::events::EventLog;
+use super::history::HistoryConfig;
 use super::index::Index;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 
 /// Everything Leasehold knows, at one revision.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Model {
     /// Bumped on every published change; sessions order snapshots against updates by it.
     pub(super) seq: u64,
@@ -30,6 +31,8 @@ pub(super) struct Model {
     pub(super) events: EventLog,
     /// Which revision was current when: compactions "keep the last hour".
     pub(super) clock: super::clock::RevisionClock,
+    /// Time series of the registry and the cluster, and the eviction storm.
+    pub(super) history: super::history::History,
 }
 
 /// How long a revoke request marks its lease.
@@ -49,14 +52,24 @@ pub(super) struct Shared {
     /// Leases Leasehold is revoking, so their end reads "revoked", not
     /// "expired". Not part of the model: nothing on screen shows it.
     revoking: Mutex<Vec<(i64, Instant)>>,
+    /// The history's clock pinned at these unix milliseconds (tests and
+    /// benchmarks); 0: the wall clock.
+    pinned_ms: AtomicI64,
 }
 
 impl Shared {
-    pub(super) fn new(hub: Hub, classifier: Classifier, event_history: usize) -> Self {
+    pub(super) fn new(hub: Hub, classifier: Classifier, event_history: usize, history: HistoryConfig) -> Self {
         let model = Model {
+            seq: 0,
+            revision: 0,
+            cluster: ClusterInfo::default(),
+            defrag: std::collections::BTreeMap::new(),
+            mirror: super::mirror::Mirror::default(),
             index: Index::new(classifier.clone()),
+            loaded: false,
             events: EventLog::new(event_history),
-            ..Model::default()
+            clock: super::clock::RevisionClock::default(),
+            history: super::history::History::new(history),
         };
         Shared {
             hub,
@@ -65,7 +78,22 @@ impl Shared {
             revision: AtomicI64::new(0),
             classifier,
             revoking: Mutex::default(),
+            pinned_ms: AtomicI64::new(0),
         }
+    }
+
+    /// Now for the history, in unix milliseconds.
+    pub(super) fn now_ms(&self) -> i64 {
+        match self.pinned_ms.load(Ordering::Relaxed) {
+            0 => std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+            pinned => pinned,
+        }
+    }
+
+    pub(super) fn pin_clock(&self, now_ms: i64) {
+        self.pinned_ms.store(now_ms, Ordering::Relaxed);
     }
 
     pub(super) fn read(&self) -> RwLockReadGuard<'_, Model> {

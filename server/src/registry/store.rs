@@ -73,6 +73,21 @@ impl Store {
         self.view(|v| v.cluster())
     }
 
+    /// `GET /api/v1/metrics-history`: the global series, or `service`'s, at `step` seconds.
+    pub fn metrics_history(&self, service: Option<&str>, step: u32) -> app::model::MetricsHistoryBody {
+        self.view(|v| v.metrics_history(service, step))
+    }
+
+    /// The eviction storm, while one is on.
+    pub fn storm(&self) -> Option<app::model::Storm> {
+        self.view(|v| v.model.history.storm())
+    }
+
+    /// What `/metrics` shows of the model, the `top` largest services by name.
+    pub fn model_gauges(&self, top: usize) -> crate::metrics::ModelGauges {
+        self.view(|v| v.model_gauges(top))
+    }
+
     /// `GET /api/v1/ops`.
     pub fn ops_body(&self) -> app::model::OpsBody {
         self.view(|v| v.ops())

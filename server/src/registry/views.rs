@@ -22,6 +22,19 @@ const EVENTS_SNAPSHOT: usize = 1000;
 /// for a service of 10,000 instances to arrive whole.
 pub const SNAPSHOT_FIRST_PART: usize = 200;
 
+/// The lock whose holder took it longest ago, and how many seconds ago.
+fn longest_hold(locks: &[app::model::Lock]) -> Option<(String, f64)> {
+    let rfc3339 = &time::format_description::well_known::Rfc3339;
+    let now = time::OffsetDateTime::now_utc();
+    locks
+        .iter()
+        .filter_map(|lock| {
+            let since = time::OffsetDateTime::parse(lock.holder_since.as_deref()?, rfc3339).ok()?;
+            Some((lock.name.clone(), (now - since).as_seconds_f64().max(0.0)))
+        })
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+}
+
 /// The model as one read sees it.
 pub(super) struct View<'a> {
     pub(super) model: &'a Model,
@@ -39,6 +52,72 @@ impl View<'_> {
             leader: self.model.cluster.leader,
             members,
             stale: self.stale,
+        }
+    }
+
+    /// `GET /api/v1/metrics-history`: the global series, or `service`'s.
+    pub(super) fn metrics_history(&self, service: Option<&str>, step: u32) -> app::model::MetricsHistoryBody {
+        let history = &self.model.history;
+        let (series, losses, untracked) = match service {
+            None => {
+                let (series, losses) = history.global_series(step);
+                (series, losses, false)
+            }
+            Some(name) => match history.service_series(name, step, self.model.index.instance_count(name)) {
+                Some(series) => (series, Vec::new(), false),
+                None => (Vec::new(), Vec::new(), true),
+            },
+        };
+        app::model::MetricsHistoryBody {
+            revision: self.model.revision,
+            series,
+            losses,
+            untracked,
+        }
+    }
+
+    /// The `storm` topic's body.
+    pub(super) fn storm(&self) -> app::model::StormBody {
+        app::model::StormBody {
+            revision: self.model.revision,
+            storm: self.model.history.storm(),
+        }
+    }
+
+    /// What `/metrics` shows of the model: the `top` largest services (by
+    /// instances, then name), the rest as one, members' db sizes, alarms.
+    pub(super) fn model_gauges(&self, top: usize) -> crate::metrics::ModelGauges {
+        let mut services: Vec<(&str, usize)> = self.model.index.instance_counts().collect();
+        services.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        let other_instances = services.iter().skip(top).map(|(_, n)| n).sum();
+        services.truncate(top);
+        let name_of = |id: app::model::MemberId| {
+            self.model
+                .cluster
+                .members
+                .iter()
+                .find(|m| m.id == id && !m.name.is_empty())
+                .map_or_else(|| id.to_string(), |m| m.name.clone())
+        };
+        crate::metrics::ModelGauges {
+            services: services.into_iter().map(|(name, n)| (name.to_owned(), n)).collect(),
+            other_instances,
+            db_sizes: self
+                .model
+                .cluster
+                .members
+                .iter()
+                .filter_map(|m| Some((name_of(m.id), m.db_size?)))
+                .collect(),
+            alarms: self
+                .model
+                .cluster
+                .alarms
+                .iter()
+                .map(|a| (name_of(a.member), a.alarm.as_str().to_owned()))
+                .collect(),
+            history_bytes: self.model.history.heap_bytes(),
+            longest_hold: longest_hold(&self.model.index.locks()),
         }
     }
 
@@ -154,6 +233,11 @@ impl View<'_> {
         let data = match topic {
             Topic::Cluster => raw(topic, &self.cluster())?,
             Topic::Ops => raw(topic, &self.ops())?,
+            Topic::Metrics => raw(topic, &self.metrics_history(None, app::model::FINE_STEP_SECONDS))?,
+            Topic::ServiceMetrics(name) => {
+                raw(topic, &self.metrics_history(Some(name), app::model::FINE_STEP_SECONDS))?
+            }
+            Topic::Storm => raw(topic, &self.storm())?,
             Topic::Services => raw(topic, &self.services(None))?,
             Topic::Service(name) => {
                 let mut body = self.service(name).unwrap_or_else(|| ServiceBody {

@@ -23,6 +23,7 @@ use serde_json::value::to_raw_value;
 use super::classify::Classifier;
 use super::cluster_info::{diff_ops, ClusterInfo};
 use super::events::LeaseEnd;
+use super::history::{HistoryConfig, MemberSample, Published, StormChange};
 use super::index::Touched;
 use super::leases::Sample;
 use super::mirror::{Change, ChangeRef, KvEvent, Mirror};
@@ -37,9 +38,9 @@ pub struct Writer {
 }
 
 impl Writer {
-    pub fn new(hub: Hub, classifier: Classifier, event_history: usize) -> Self {
+    pub fn new(hub: Hub, classifier: Classifier, event_history: usize, history: HistoryConfig) -> Self {
         Writer {
-            shared: Arc::new(Shared::new(hub, classifier, event_history)),
+            shared: Arc::new(Shared::new(hub, classifier, event_history, history)),
         }
     }
 
@@ -72,6 +73,13 @@ impl Writer {
     /// The handle that puts operators' actions on the timeline.
     pub fn timeline(&self) -> Timeline {
         Timeline {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// The handle that closes the history's buckets.
+    pub fn history_sampler(&self) -> HistorySampler {
+        HistorySampler {
             shared: self.shared.clone(),
         }
     }
@@ -355,6 +363,80 @@ impl Maintenance {
     }
 }
 
+/// The history's clock: closes its buckets, sampling the model's totals,
+/// the members and the tracked services into them.
+#[derive(Clone)]
+pub struct HistorySampler {
+    shared: Arc<Shared>,
+}
+
+impl HistorySampler {
+    /// Stands the history's clock at `now_ms` (unix milliseconds) until it
+    /// is moved again, 0 giving it back to the wall clock: for tests and
+    /// benchmarks that close an hour of buckets at once.
+    pub fn pin_clock(&self, now_ms: i64) {
+        self.shared.pin_clock(now_ms);
+    }
+
+    /// Closes the bucket before now's, if it is not closed yet, and
+    /// publishes its points. Nothing before the first list: the model's
+    /// totals are not etcd's yet.
+    pub fn tick(&self) {
+        let shared = &*self.shared;
+        let now_ms = shared.now_ms();
+        let mut guard = shared.write();
+        let model = &mut *guard;
+        if !model.loaded {
+            return;
+        }
+        let at = now_rfc3339().unwrap_or_default();
+        let members: Vec<MemberSample> = model
+            .cluster
+            .members
+            .iter()
+            .map(|m| MemberSample {
+                name: if m.name.is_empty() {
+                    m.id.to_string()
+                } else {
+                    m.name.clone()
+                },
+                db_size: m.db_size,
+                db_size_in_use: model.cluster.health.get(&m.id).and_then(|h| h.db_size_in_use),
+                raft_index: m.raft_index,
+            })
+            .collect();
+        let index = &model.index;
+        let mut published = model
+            .history
+            .tick(now_ms, &at, index.totals(), &members, |s| index.instance_count(s));
+        for topic in shared.hub.watched_topics() {
+            if let Topic::ServiceMetrics(name) = &topic {
+                if let Some(ops) = model.history.quiet_appends(name, index.instance_count(name)) {
+                    published.services.push((name.clone(), ops));
+                }
+            }
+        }
+        let (patches, events) = history_patches(shared, model, published, &at);
+        publish_with_events(shared, model, patches, events);
+    }
+}
+
+/// Closes the history's buckets as they end (just after each 10-second
+/// boundary of the wall clock) until `stop`.
+pub async fn sample_history(sampler: HistorySampler, stop: tokio_util::sync::CancellationToken) {
+    let step_ms = i64::from(app::model::FINE_STEP_SECONDS) * 1000;
+    loop {
+        let now = sampler.shared.now_ms();
+        let next = (now.div_euclid(step_ms) + 1) * step_ms + 50;
+        let wait = std::time::Duration::from_millis(u64::try_from(next - now).unwrap_or(1).max(1));
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(wait) => {}
+        }
+        sampler.tick();
+    }
+}
+
 /// Operators' actions on the timeline (the audit log's entries).
 #[derive(Clone)]
 pub struct Timeline {
@@ -430,6 +512,24 @@ fn publish_with_events(
     mut patches: Vec<(Topic, Vec<PatchOp>)>,
     events: Vec<app::model::Event>,
 ) {
+    let mut events = events;
+    if !events.is_empty() {
+        let now_ms = shared.now_ms();
+        let at = now_rfc3339().unwrap_or_default();
+        let index = &model.index;
+        let (times, published) = model.history.observe(
+            &events,
+            now_ms,
+            &at,
+            |service| index.instance_count(service),
+            || index.totals().instances,
+        );
+        shared.metrics.lock_times(&times);
+        let (more_patches, more_events) = history_patches(shared, model, published, &at);
+        patches.extend(more_patches);
+        events.extend(more_events);
+        count_instances(&shared.metrics, &events);
+    }
     let mut appends = Vec::with_capacity(events.len());
     for event in events {
         match to_raw_value(&event) {
@@ -440,6 +540,77 @@ fn publish_with_events(
     }
     patches.push((Topic::Events, appends));
     publish(shared, model, patches);
+}
+
+/// The registrations and expiries of `events`, for `/metrics`.
+fn count_instances(metrics: &Metrics, events: &[app::model::Event]) {
+    let (mut registered, mut deregistered, mut expired) = (0u64, 0u64, 0u64);
+    for event in events {
+        let services = || event.detail["services"].as_array().map_or(0, |s| s.len() as u64);
+        match event.kind {
+            EventKind::InstanceRegistered => registered += 1,
+            EventKind::InstanceDeregistered => deregistered += 1,
+            EventKind::LeaseExpired => expired += services(),
+            EventKind::LeaseRevoked => deregistered += services(),
+            _ => {}
+        }
+    }
+    metrics.instances_changed(registered, deregistered, expired);
+}
+
+/// The patches and events of what the history wants published: its
+/// topics' ops (a service's only while someone watches it) and the storm's
+/// start and end, as a `storm` patch and a timeline event.
+fn history_patches(
+    shared: &Shared,
+    model: &Model,
+    published: Published,
+    at: &str,
+) -> (Vec<(Topic, Vec<PatchOp>)>, Vec<app::model::Event>) {
+    let mut patches = vec![(Topic::Metrics, published.metrics)];
+    if !published.services.is_empty() {
+        let watched = shared.hub.watched_topics();
+        for (service, ops) in published.services {
+            let topic = Topic::ServiceMetrics(service);
+            if watched.contains(&topic) {
+                patches.push((topic, ops));
+            }
+        }
+    }
+    let mut events = Vec::new();
+    if let Some(change) = published.storm {
+        let upsert = |storm: &app::model::Storm| {
+            to_raw_value(storm).ok().map(|value| PatchOp::Upsert {
+                id: "storm".to_owned(),
+                value,
+            })
+        };
+        let (phase, op, storm) = match change {
+            StormChange::Started(storm) => (Some("started"), upsert(&storm), storm),
+            StormChange::Grew(storm) => (None, upsert(&storm), storm),
+            StormChange::Ended(storm) => (Some("ended"), Some(PatchOp::Remove { id: "storm".to_owned() }), storm),
+        };
+        shared.metrics.storm(model.history.storm().is_some());
+        patches.push((Topic::Storm, op.into_iter().collect()));
+        if let Some(phase) = phase {
+            tracing::warn!(phase, expired = storm.expired, since = %storm.since, "eviction storm");
+            events.push(app::model::Event {
+                revision: model.revision,
+                at: at.to_owned(),
+                kind: EventKind::EvictionStorm,
+                subject: "registry".to_owned(),
+                detail: serde_json::json!({
+                    "phase": phase,
+                    "since": storm.since,
+                    "services": storm.services,
+                    "expired": storm.expired,
+                    "instances": storm.instances,
+                    "window_seconds": storm.window_seconds,
+                }),
+            });
+        }
+    }
+    (patches, events)
 }
 
 /// etcd's revision went back, or its cluster changed, between two lists.

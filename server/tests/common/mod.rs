@@ -78,6 +78,8 @@ pub fn config(endpoint: String) -> Config {
         lease_sample_rate: 50.0,
         lease_poll: Duration::from_millis(500),
         event_history: 10_000,
+        history: server::registry::HistoryConfig::default(),
+        metrics_services: 20,
         read_only: false,
         audit_log: None,
         auth: server::auth::AuthMode::None,

@@ -37,6 +37,11 @@ pub(super) fn apply(live: Live, topic: Topic, change: Change<'_>) {
         Topic::Elections => elections::apply(live, change),
         Topic::Events => events::apply(live, change),
         Topic::KvDir(prefix) => kv_dir::apply(live, prefix, change),
+        // Not shown by this app yet.
+        Topic::Metrics | Topic::ServiceMetrics(_) | Topic::Storm => match change {
+            Change::Snapshot { .. } => warn("snapshot of a topic this app does not show"),
+            Change::Patch { .. } => {}
+        },
         // The key tree watches folders, never one key's topic.
         Topic::Kv(_) => match change {
             Change::Snapshot { .. } => warn("snapshot of a kv topic this app does not show"),

@@ -84,7 +84,8 @@ impl<S: Snapshots> Feed<S> {
 
     /// What a client that had `topic` at revision `since` missed, as one
     /// pending patch, if the hub still knows all of it. Topics that also
-    /// change between revisions (the cluster and its console, the lease list, and the
+    /// change between revisions (the cluster and its console, the history and
+    /// the storm, whose buckets close on the clock, the lease list, and the
     /// timeline, where an operator's action is recorded at the revision the
     /// registry is at: the client cannot tell whether it saw every event of
     /// `since`) always get a snapshot, and so do `kv:<prefix>` and `kv-dir:<prefix>` topics: their
@@ -93,7 +94,15 @@ impl<S: Snapshots> Feed<S> {
     fn resume(&self, topic: &Topic, since: Revision) -> Option<(u64, Pending)> {
         if matches!(
             topic,
-            Topic::Cluster | Topic::Ops | Topic::Leases | Topic::Events | Topic::Kv(_) | Topic::KvDir(_)
+            Topic::Cluster
+                | Topic::Ops
+                | Topic::Metrics
+                | Topic::ServiceMetrics(_)
+                | Topic::Storm
+                | Topic::Leases
+                | Topic::Events
+                | Topic::Kv(_)
+                | Topic::KvDir(_)
         ) {
             return None;
         }

@@ -38,6 +38,28 @@ impl ServiceAgg {
 }
 
 impl Index {
+    /// How many instances `name` has (0 when it has none).
+    pub fn instance_count(&self, name: &str) -> usize {
+        self.services.get(name).map_or(0, |agg| agg.ids.len())
+    }
+
+    /// Every service with its instance count, by name.
+    pub fn instance_counts(&self) -> impl Iterator<Item = (&str, usize)> {
+        self.services.iter().map(|(name, agg)| (name.as_str(), agg.ids.len()))
+    }
+
+    /// The registry's totals, for its history.
+    pub fn totals(&self) -> super::super::history::Totals {
+        let (locks, elections) = self.queues.counts();
+        super::super::history::Totals {
+            services: self.services.len(),
+            instances: self.services.values().map(|agg| agg.ids.len()).sum(),
+            leases: self.leases.len(),
+            locks,
+            elections,
+        }
+    }
+
     pub fn service_summary(&self, name: &str) -> Option<ServiceSummary> {
         let agg = self.services.get(name)?;
         Some(ServiceSummary {

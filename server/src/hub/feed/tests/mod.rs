@@ -202,7 +202,7 @@ impl Client {
 
     fn snapshots_forced(&self) -> bool {
         self.metrics
-            .render(0)
+            .render(0, &crate::metrics::ModelGauges::default())
             .lines()
             .any(|line| line.contains("snapshots_forced") && !line.starts_with('#') && !line.ends_with(" 0"))
     }
