@@ -109,8 +109,16 @@ pub struct MetricsHistoryQuery {
     /// One service's series instead of the registry's and the cluster's.
     service: Option<String>,
     /// The width of the buckets: 10 (the last hour, the default) or 60 (the last day).
-    #[param(minimum = 10, maximum = 60)]
+    #[param(schema_with = step_schema)]
     step: Option<u32>,
+}
+
+/// `step`: one of the history's two bucket widths.
+fn step_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Integer)
+        .enum_values(Some([app::model::FINE_STEP_SECONDS, app::model::COARSE_STEP_SECONDS]))
+        .into()
 }
 
 /// `GET /api/v1/metrics-history?service=NAME&step=10|60`: the history the
