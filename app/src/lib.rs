@@ -78,6 +78,7 @@ mod ui {
 
     use crate::components::account::{Account, LoginForm};
     use crate::components::status_bar::StatusBar;
+    use crate::components::storm::StormBanner;
     use crate::components::theme::{self, ThemeToggle};
     use crate::live::Live;
     use crate::pages::deferred::{Deferred, Part};
@@ -141,6 +142,7 @@ mod ui {
                         "Menu"
                     </button>
                     <nav id="main-nav" aria-label="Main" on:click=move |_| menu_open.set(false)>
+                        <A href="/" exact=true>"Overview"</A>
                         <A href="/services">"Services"</A>
                         <A href="/leases">"Leases"</A>
                         <A href="/locks">"Locks"</A>
@@ -153,12 +155,13 @@ mod ui {
                     <Account/>
                     <ThemeToggle/>
                 </header>
+                <StormBanner/>
                 <main>
                     // The server wants a sign-in: the form stands in for every page,
                     // and signing in reloads the page the user asked for.
                     <Show when=move || !live.signed_out.get() fallback=LoginForm>
                     <Routes fallback=NotFound>
-                        <Route path=path!("/") view=|| view! { <Deferred part=Part::Cluster/> }/>
+                        <Route path=path!("/") view=|| view! { <Deferred part=Part::Overview/> }/>
                         <Route path=path!("/cluster") view=|| view! { <Deferred part=Part::Cluster/> }/>
                         <Route path=path!("/services") view=|| view! { <Deferred part=Part::Services/> }/>
                         <Route path=path!("/services/:name") view=|| view! { <Deferred part=Part::Service/> }/>

@@ -32,10 +32,11 @@ export const releaseBinary = path.join(repoRoot, 'target', 'release', 'leasehold
 /**
  * `leasehold dev` on a private etcd; with `demo`, the demo workload writes to
  * it (rows update all the time). `binary` and `cwd` run another copy of it
- * from elsewhere (default: the release build, from the repository's root).
+ * from elsewhere (default: the release build, from the repository's root);
+ * `args` are more flags of `leasehold dev` (`--storm-window 20s`).
  */
-export async function startDev(options: { demo?: boolean; binary?: string; cwd?: string } = {}): Promise<Dev> {
-  const args = ['dev', ...(options.demo ? [] : ['--no-demo']), '--listen', '127.0.0.1:0'];
+export async function startDev(options: { demo?: boolean; binary?: string; cwd?: string; args?: string[] } = {}): Promise<Dev> {
+  const args = ['dev', ...(options.demo ? [] : ['--no-demo']), '--listen', '127.0.0.1:0', ...(options.args ?? [])];
   const env = { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'info' };
   delete env.LEASEHOLD_SITE_ROOT;
   const child = spawn(options.binary ?? releaseBinary, args, {

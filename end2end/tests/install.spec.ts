@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { startDev, releaseBinary, repoRoot, Dev } from './harness';
 
+// '' is the overview, the landing page.
 const PAGES = ['', 'services', 'leases', 'locks', 'elections', 'cluster', 'events', 'ops', 'config', 'config/travel'];
 
 let dir: string;

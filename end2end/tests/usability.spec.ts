@@ -8,6 +8,7 @@ let dev: Dev;
 test.beforeAll(async () => { dev = await startDev({ demo: true }); });
 test.afterAll(async () => { await dev?.stop(); });
 
+// '' is the overview, the landing page.
 const PAGES = ['', 'services', 'leases', 'locks', 'elections', 'cluster', 'events', 'config', 'ops'];
 
 async function open(page: Page, where: string): Promise<void> {
@@ -77,6 +78,27 @@ test('keyboard only: filter, a service, a Revoke button and its dialog, with row
   await page.keyboard.press('Escape');
   await expect(dialog).toHaveCount(0);
   expect(await focusKept(page), 'focus is back on the Revoke button').toBe(true);
+});
+
+test("keyboard only: the overview's charts are reached by Tab and read bucket by bucket with the arrows", async ({ page }) => {
+  await open(page, '');
+  await expect(page.getByRole('heading', { name: 'Overview', level: 1 })).toBeVisible();
+  const spark = page.locator('[data-testid="sparkline"][data-chart="instances"]');
+  await expect.poll(async () => Number(await spark.getAttribute('data-points')), { timeout: 30_000 }).toBeGreaterThan(1);
+  await tabTo(page, "the instances' sparkline", '[data-chart="instances"] .chart-plot', 60);
+  const tip = spark.getByTestId('chart-tip');
+  await expect(tip).toBeVisible();
+  await expect(tip.getByTestId('chart-tip-time')).toHaveText(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} – \d{2}:\d{2}:\d{2}$/);
+  const newest = Number(await tip.getAttribute('data-bucket'));
+  await page.keyboard.press('ArrowLeft');
+  await expect(tip).toHaveAttribute('data-bucket', String(newest - 10));
+  await page.keyboard.press('End');
+  await expect(tip).toHaveAttribute('data-bucket', String(newest));
+  // Leaving the chart hides its tooltip; the next chart is a Tab away.
+  await page.keyboard.press('Tab');
+  await expect(tip).toHaveCount(0);
+  await tabTo(page, 'the per-minute chart', '[data-chart="churn"] .chart-plot', 20);
+  await expect(page.locator('[data-chart="churn"]').getByTestId('chart-tip')).toBeVisible();
 });
 
 test('Enter in the type-the-id box confirms; a revoke that deletes nothing is a warning', async ({ page }) => {

@@ -1174,3 +1174,45 @@ async fn watching_a_five_member_cluster_costs_each_member_one_status_a_poll_and_
     );
     app.shutdown().await;
 }
+
+/// serde reads a struct from a JSON array (`[]`: every field at its
+/// default); an action's body that is not an object is refused before
+/// anything is done (schemathesis started a defragmentation with `[]`).
+#[tokio::test]
+async fn an_action_whose_body_is_not_an_object_is_refused() {
+    let etcd = start_etcd().await;
+    let app = spawn_app(&etcd).await;
+    app.wait_for_health(200, Duration::from_secs(20)).await;
+    for path in [
+        "/api/v1/ops/defrag",
+        "/api/v1/ops/compact",
+        "/api/v1/ops/alarms/disarm",
+        "/api/v1/ops/move-leader",
+    ] {
+        let (status, body) = post(&app, path, &json!([])).await;
+        assert_eq!(
+            (status, &body["error"]["code"]),
+            (400, &json!("bad_request")),
+            "{path}: {body}"
+        );
+    }
+    let (_, ops) = app.get("/api/v1/ops").await;
+    assert!(
+        ops["members"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .all(|m| m.get("defrag").is_none()),
+        "no roll started: {ops}"
+    );
+    let response = app
+        .http
+        .delete(app.url("/api/v1/leases/1234abcd"))
+        .header("content-type", "application/json")
+        .body("[]")
+        .send()
+        .await
+        .expect("DELETE");
+    assert_eq!(response.status().as_u16(), 400);
+    app.shutdown().await;
+}

@@ -6,6 +6,7 @@ pub mod copy;
 pub mod modal;
 pub mod revoke;
 pub mod status_bar;
+pub mod storm;
 pub mod theme;
 pub mod time;
 pub mod ttl;

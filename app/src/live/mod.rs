@@ -20,12 +20,12 @@ use std::collections::BTreeMap;
 use leptos::prelude::*;
 
 pub use state::{remaining, ClusterView, Collection, OpsView, Stamped};
-pub use topics::dir_entry_id;
 use topics::Change;
+pub use topics::{dir_entry_id, History};
 
 use crate::model::{
     Election, ErrorCode, EtcdState, Event, Instance, KvDirEntry, Lease, Lock, MeBody, Revision, ServerMsg,
-    ServiceSummary, Topic,
+    ServiceSummary, Storm, Topic,
 };
 
 #[cfg(feature = "hydrate")]
@@ -63,6 +63,14 @@ pub struct Live {
     /// The operations console's view of the members (the `ops` topic, which
     /// the status bar keeps for the alarms).
     pub ops: RwSignal<Option<OpsView>>,
+    /// The registry's and the cluster's history (the `metrics` topic).
+    pub metrics: RwSignal<History>,
+    /// Service name and its history (`metrics:<service>`), for the services
+    /// someone is looking at (a few: a vector, no map in the first module).
+    pub service_metrics: RwSignal<Vec<(String, History)>>,
+    /// The eviction storm while one is on (the `storm` topic, which the
+    /// banner on every page keeps).
+    pub storm: RwSignal<Option<Storm>>,
     pub services: RwSignal<Collection<ServiceSummary>>,
     /// Service name -> its instances, for the services someone is looking at.
     pub instances: RwSignal<BTreeMap<String, Collection<Stamped<Instance>>>>,
@@ -99,6 +107,9 @@ impl Live {
             now_ms: RwSignal::new(0.0),
             cluster: RwSignal::new(None),
             ops: RwSignal::new(None),
+            metrics: RwSignal::new(History::default()),
+            service_metrics: RwSignal::new(Vec::new()),
+            storm: RwSignal::new(None),
             services: RwSignal::new(Collection::default()),
             instances: RwSignal::new(BTreeMap::new()),
             leases: RwSignal::new(Collection::default()),
@@ -228,6 +239,12 @@ impl Live {
                     Topic::Service(name) => {
                         self.instances.try_update(|all| all.remove(name));
                     }
+                    Topic::ServiceMetrics(name) => {
+                        self.service_metrics.try_update(|all| all.retain(|(n, _)| n != name));
+                    }
+                    Topic::Metrics => {
+                        self.metrics.try_set(History::default());
+                    }
                     Topic::KvDir(prefix) => {
                         self.kv_dirs.try_update(|all| all.remove(prefix));
                         self.kv_dir_refused.try_update(|all| all.remove(prefix));
@@ -257,7 +274,13 @@ impl Live {
             Topic::KvDir(prefix) => self
                 .kv_dirs
                 .with_untracked(|all| all.get(prefix).is_some_and(|c| c.partial)),
-            Topic::Cluster | Topic::Ops | Topic::Metrics | Topic::ServiceMetrics(_) | Topic::Storm | Topic::Events | Topic::Kv(_) => false,
+            Topic::Cluster
+            | Topic::Ops
+            | Topic::Metrics
+            | Topic::ServiceMetrics(_)
+            | Topic::Storm
+            | Topic::Events
+            | Topic::Kv(_) => false,
         }
     }
 

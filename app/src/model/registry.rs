@@ -154,6 +154,10 @@ pub struct ServicesBody {
     pub services: Vec<ServiceSummary>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub stale: bool,
+    /// The registry as it was at `revision`, a past one (`?rev=` or
+    /// `?at=`): read-only, and no TTL is known. Absent for now.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub as_of: bool,
 }
 
 /// `GET /api/v1/services/{name}`, and the `service:<name>` topic's snapshot.
@@ -165,6 +169,10 @@ pub struct ServiceBody {
     pub instances: Vec<Instance>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub stale: bool,
+    /// The registry as it was at `revision`, a past one (`?rev=` or
+    /// `?at=`): read-only, and no TTL is known. Absent for now.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub as_of: bool,
 }
 
 /// A key queued on a lock or standing in an election.
@@ -267,6 +275,10 @@ pub struct LocksBody {
     pub locks: Vec<Lock>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub stale: bool,
+    /// The registry as it was at `revision`, a past one (`?rev=` or
+    /// `?at=`): read-only, and no TTL is known. Absent for now.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub as_of: bool,
 }
 
 /// `GET /api/v1/elections`.
@@ -277,6 +289,10 @@ pub struct ElectionsBody {
     pub elections: Vec<Election>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub stale: bool,
+    /// The registry as it was at `revision`, a past one (`?rev=` or
+    /// `?at=`): read-only, and no TTL is known. Absent for now.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub as_of: bool,
 }
 
 /// An etcd lease as Leasehold last sampled it.
@@ -303,6 +319,10 @@ pub struct LeasesBody {
     pub leases: Vec<Lease>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub stale: bool,
+    /// The registry as it was at `revision`, a past one (`?rev=` or
+    /// `?at=`): read-only, and no TTL is known. Absent for now.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub as_of: bool,
 }
 
 /// `GET /api/v1/leases/{id}`: the lease and exactly what revoking it removes.

@@ -1,9 +1,12 @@
-//! The Cluster page: members, leader, raft term and index, db size, health.
+//! The Cluster page: members, leader, raft term and index, db size, health,
+//! and each member's db size and raft index over the last hour (the
+//! `metrics` topic).
 
 use leptos::prelude::*;
 
-use crate::live::Live;
-use crate::model::{human_bytes, Member};
+use super::chart::{bytes, Chart, ChartData, Draw, Plot, Tone};
+use crate::live::{History, Live};
+use crate::model::{human_bytes, Member, FINE_STEP_SECONDS};
 
 fn or_dash<T: ToString>(value: Option<T>) -> String {
     value.map_or_else(|| "—".to_owned(), |v| v.to_string())
@@ -36,6 +39,42 @@ pub fn ClusterPage() -> impl IntoView {
                     .into_any()
                 }
             }}
+            <MemberCharts/>
+        </section>
+    }
+}
+
+/// Each member's series `name` (label `member`), one line per member.
+fn per_member(history: &History, name: &str) -> ChartData {
+    ChartData {
+        step: i64::from(FINE_STEP_SECONDS),
+        span: 3600,
+        plots: history
+            .named(name, FINE_STEP_SECONDS)
+            .enumerate()
+            .map(|(i, series)| Plot {
+                label: series.labels.get("member").cloned().unwrap_or_else(|| series.id()),
+                tone: Tone::nth(i),
+                draw: Draw::Line,
+                points: series.points.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// The members' db size and raft index over the last hour.
+#[component]
+fn MemberCharts() -> impl IntoView {
+    let live = Live::get();
+    live.decode_histories();
+    let db = Memo::new(move |_| live.metrics.with(|h| per_member(h, "db_size")));
+    let raft = Memo::new(move |_| live.metrics.with(|h| per_member(h, "raft_index")));
+    view! {
+        <section class="charts" aria-labelledby="cluster-db-chart">
+            <h2 id="cluster-db-chart">"DB size, the last hour"</h2>
+            <Chart data=db label="Each member's database size over the last hour" name="db-size" format=bytes zero=true binary=true/>
+            <h2>"Raft index, the last hour"</h2>
+            <Chart data=raft label="Each member's raft index over the last hour" name="raft-index"/>
         </section>
     }
 }

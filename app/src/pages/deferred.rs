@@ -2,12 +2,15 @@
 //! only a split function below reaches (its page, and what only that page
 //! uses) into a wasm module of its own, plus modules for what several pages
 //! share; the first call fetches them. So the first download holds the shell,
-//! the live state, the wire model and the Cluster page (the landing page),
-//! and each other page costs its own modules when it is first shown.
+//! the live state, the wire model and the status bar with the storm banner,
+//! and each page costs its own modules when it is first shown.
 //!
-//! The Cluster page is in the first download but is built the same way: a
-//! page built in the browser rather than hydrated costs no hydration code
-//! (about 10 KiB of brotli for this page). The Config and
+//! No page is in the first download: the overview, the landing page, draws
+//! charts (`pages::chart`), which the service and cluster pages share with it
+//! and which must stay out of the first module; the page a document is served
+//! for has its modules preloaded by that document (the server links them), so
+//! they come alongside the first module rather than after it. A page built in
+//! the browser rather than hydrated costs no hydration code. The Config and
 //! history pages share one module: they share most of their code, and the one
 //! is reached from the other.
 
@@ -18,10 +21,10 @@ use crate::components::decode_segment;
 use crate::live::Live;
 use crate::model::Topic;
 
-/// A page built in the browser (all but Not found); all but the Cluster page
-/// are fetched on first use.
+/// A page built in the browser (all but Not found), fetched on first use.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Part {
+    Overview,
     Cluster,
     Services,
     Service,
@@ -96,13 +99,27 @@ pub(crate) fn Deferred(part: Part) -> impl IntoView {
 fn watch_topics(part: Part) {
     let live = Live::get();
     match part {
-        Part::Cluster => live.watch(Topic::Cluster),
+        // The status bar keeps `ops` (the alarms) and `storm` on every page.
+        Part::Overview => {
+            live.watch(Topic::Cluster);
+            live.watch(Topic::Metrics);
+            live.watch(Topic::Locks);
+            live.watch(Topic::Events);
+        }
+        Part::Cluster => {
+            live.watch(Topic::Cluster);
+            live.watch(Topic::Metrics);
+        }
         Part::Services => live.watch(Topic::Services),
         Part::Service => {
             let params = use_params_map();
             let name = Memo::new(move |_| decode_segment(&params.read().get("name").unwrap_or_default()));
             // Follow the service named in the URL, whichever it is now.
-            Effect::new(move |_| live.watch(Topic::Service(name.get())));
+            Effect::new(move |_| {
+                let name = name.get();
+                live.watch(Topic::ServiceMetrics(name.clone()));
+                live.watch(Topic::Service(name));
+            });
         }
         Part::Leases => {
             live.watch(Topic::Leases);
@@ -133,24 +150,23 @@ mod split {
     }
 
     pub(super) fn fetch(part: Part, _: RwSignal<Load>, _: bool) {
-        if let Some(module) = module(part) {
-            leptos::prefetch_lazy_fn_on_server(module);
-        }
+        leptos::prefetch_lazy_fn_on_server(module(part));
     }
 
     /// The name of a page's module: a split function's first argument, and the
     /// key of `__wasm_split_manifest.json` that lists the files to preload.
-    fn module(part: Part) -> Option<&'static str> {
+    fn module(part: Part) -> &'static str {
         match part {
-            Part::Cluster => None,
-            Part::Services => Some("services"),
-            Part::Service => Some("service"),
-            Part::Leases => Some("leases"),
-            Part::Locks => Some("locks"),
-            Part::Elections => Some("elections"),
-            Part::Events => Some("events"),
-            Part::Ops => Some("ops"),
-            Part::Config | Part::Travel => Some("config"),
+            Part::Overview => "overview",
+            Part::Cluster => "cluster",
+            Part::Services => "services",
+            Part::Service => "service",
+            Part::Leases => "leases",
+            Part::Locks => "locks",
+            Part::Elections => "elections",
+            Part::Events => "events",
+            Part::Ops => "ops",
+            Part::Config | Part::Travel => "config",
         }
     }
 }
@@ -175,7 +191,7 @@ mod split {
     /// is known to serve this tab's build.
     pub(super) fn fetch(part: Part, state: RwSignal<Load>, check: bool) {
         leptos::task::spawn_local(async move {
-            if check && part != Part::Cluster {
+            if check {
                 match crate::live::api::server_build().await {
                     Ok(build) if !build.is_empty() && build != this_build() => {
                         let _ = state.try_set(Load::Upgraded);
@@ -215,7 +231,8 @@ mod split {
 
     async fn load(part: Part) -> Result<PageView, SplitLoaderError> {
         match part {
-            Part::Cluster => Ok(|| crate::pages::cluster::ClusterPage().into_any()),
+            Part::Overview => overview().await,
+            Part::Cluster => cluster().await,
             Part::Services => services().await,
             Part::Service => service().await,
             Part::Leases => leases().await,
@@ -240,6 +257,8 @@ mod split {
         };
     }
 
+    split_page!(overview, crate::pages::overview::OverviewPage);
+    split_page!(cluster, crate::pages::cluster::ClusterPage);
     split_page!(services, crate::pages::services::ServicesPage);
     split_page!(service, crate::pages::service::ServicePage);
     split_page!(leases, crate::pages::leases::LeasesPage);

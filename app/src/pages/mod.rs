@@ -2,6 +2,7 @@
 //! (`config/`). The browser fetches most pages' code the first time it shows
 //! them ([`deferred`]).
 
+pub(crate) mod chart;
 pub mod cluster;
 pub mod config;
 pub mod config_travel;
@@ -12,6 +13,7 @@ pub mod leases;
 pub mod locks;
 pub mod not_found;
 pub mod ops;
+pub mod overview;
 pub mod service;
 pub mod services;
 pub(crate) mod table;

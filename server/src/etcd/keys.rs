@@ -98,7 +98,7 @@ pub enum Removal {
 }
 
 impl Actions {
-    fn kv_client(&self) -> KvClient {
+    pub(super) fn kv_client(&self) -> KvClient {
         self.client.kv_client().max_decoding_message_size(MAX_ANSWER)
     }
 

@@ -11,6 +11,7 @@ mod key_history;
 mod keys;
 mod lease_sampler;
 mod membership;
+mod past;
 mod ranges;
 mod watcher;
 

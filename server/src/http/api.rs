@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use super::error::ApiError;
 use super::openapi::Failures;
+use super::past::AsOf;
 use super::AppState;
 use crate::auth::AuthMode;
 
@@ -158,18 +159,46 @@ pub struct ServicesQuery {
     q: Option<String>,
 }
 
+/// The past registry of `?rev=`/`?at=`, and what to mark its bodies with.
+macro_rules! as_of {
+    ($state:expr, $as_of:expr, $now:expr, |$store:ident| $read:expr) => {
+        match super::past::registry_at(&$state, &$as_of).await? {
+            None => {
+                let $store = &$now;
+                $read
+            }
+            Some(past) => {
+                let $store = &past.store;
+                let mut body = $read;
+                body.as_of = true;
+                body
+            }
+        }
+    };
+}
+
 /// `GET /api/v1/services?q=TEXT`.
 #[utoipa::path(
     get,
     path = "/services",
     operation_id = "services",
     tag = "registry",
-    params(ServicesQuery),
-    responses((status = 200, description = "The services, by name", body = ServicesBody), Failures)
+    params(ServicesQuery, AsOf),
+    responses(
+        (status = 200, description = "The services, by name", body = ServicesBody),
+        (status = 410, description = "compacted: `rev` (or `at`) is older than etcd's compaction", body = app::model::ErrorBody),
+        Failures,
+    )
 )]
-pub async fn services(State(state): State<AppState>, Query(query): Query<ServicesQuery>) -> Json<ServicesBody> {
+pub async fn services(
+    State(state): State<AppState>,
+    Query(query): Query<ServicesQuery>,
+    Query(as_of): Query<AsOf>,
+) -> Result<Json<ServicesBody>, ApiError> {
     let filter = query.q.as_deref().filter(|q| !q.is_empty());
-    Json(state.store.services_body(filter))
+    Ok(Json(
+        as_of!(state, as_of, state.store, |store| store.services_body(filter))
+    ))
 }
 
 /// `GET /api/v1/services/{name}`: 404 when the service has no instances.
@@ -178,19 +207,31 @@ pub async fn services(State(state): State<AppState>, Query(query): Query<Service
     path = "/services/{name}",
     operation_id = "service",
     tag = "registry",
-    params(("name" = String, Path, description = "The service's name")),
+    params(("name" = String, Path, description = "The service's name"), AsOf),
     responses(
         (status = 200, description = "The service's instances", body = ServiceBody),
-        (status = 404, description = "not_found: no instance of that name", body = app::model::ErrorBody),
+        (status = 404, description = "not_found: no instance of that name (then)", body = app::model::ErrorBody),
+        (status = 410, description = "compacted: `rev` (or `at`) is older than etcd's compaction", body = app::model::ErrorBody),
         Failures,
     )
 )]
-pub async fn service(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<ServiceBody>, ApiError> {
-    state
-        .store
-        .service_body(&name)
-        .map(Json)
-        .ok_or_else(|| ApiError::NotFound(format!("no service named {name:?}")))
+pub async fn service(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(as_of): Query<AsOf>,
+) -> Result<Json<ServiceBody>, ApiError> {
+    let missing = || ApiError::NotFound(format!("no service named {name:?}"));
+    let body = match super::past::registry_at(&state, &as_of).await? {
+        None => state.store.service_body(&name).ok_or_else(missing)?,
+        Some(past) => {
+            let mut body = past.store.service_body(&name).ok_or_else(|| {
+                ApiError::NotFound(format!("no service named {name:?} at revision {}", past.revision))
+            })?;
+            body.as_of = true;
+            body
+        }
+    };
+    Ok(Json(body))
 }
 
 /// `GET /api/v1/leases`.
@@ -199,10 +240,15 @@ pub async fn service(State(state): State<AppState>, Path(name): Path<String>) ->
     path = "/leases",
     operation_id = "leases",
     tag = "registry",
-    responses((status = 200, description = "Every lease the model knows", body = LeasesBody), Failures)
+    params(AsOf),
+    responses(
+        (status = 200, description = "Every lease the model knows (at `rev`: those holding a key then, no TTL)", body = LeasesBody),
+        (status = 410, description = "compacted: `rev` (or `at`) is older than etcd's compaction", body = app::model::ErrorBody),
+        Failures,
+    )
 )]
-pub async fn leases(State(state): State<AppState>) -> Json<LeasesBody> {
-    Json(state.store.leases_body())
+pub async fn leases(State(state): State<AppState>, Query(as_of): Query<AsOf>) -> Result<Json<LeasesBody>, ApiError> {
+    Ok(Json(as_of!(state, as_of, state.store, |store| store.leases_body())))
 }
 
 /// `GET /api/v1/leases/{id}`: the lease and what revoking it would remove.
@@ -320,10 +366,15 @@ fn utc_time(name: &str, text: &str) -> Result<String, ApiError> {
     path = "/locks",
     operation_id = "locks",
     tag = "registry",
-    responses((status = 200, description = "Every lock, with holder and queue", body = LocksBody), Failures)
+    params(AsOf),
+    responses(
+        (status = 200, description = "Every lock, with holder and queue", body = LocksBody),
+        (status = 410, description = "compacted: `rev` (or `at`) is older than etcd's compaction", body = app::model::ErrorBody),
+        Failures,
+    )
 )]
-pub async fn locks(State(state): State<AppState>) -> Json<LocksBody> {
-    Json(state.store.locks_body())
+pub async fn locks(State(state): State<AppState>, Query(as_of): Query<AsOf>) -> Result<Json<LocksBody>, ApiError> {
+    Ok(Json(as_of!(state, as_of, state.store, |store| store.locks_body())))
 }
 
 /// `GET /api/v1/elections`.
@@ -332,10 +383,18 @@ pub async fn locks(State(state): State<AppState>) -> Json<LocksBody> {
     path = "/elections",
     operation_id = "elections",
     tag = "registry",
-    responses((status = 200, description = "Every election, with leader and candidates", body = ElectionsBody), Failures)
+    params(AsOf),
+    responses(
+        (status = 200, description = "Every election, with leader and candidates", body = ElectionsBody),
+        (status = 410, description = "compacted: `rev` (or `at`) is older than etcd's compaction", body = app::model::ErrorBody),
+        Failures,
+    )
 )]
-pub async fn elections(State(state): State<AppState>) -> Json<ElectionsBody> {
-    Json(state.store.elections_body())
+pub async fn elections(
+    State(state): State<AppState>,
+    Query(as_of): Query<AsOf>,
+) -> Result<Json<ElectionsBody>, ApiError> {
+    Ok(Json(as_of!(state, as_of, state.store, |store| store.elections_body())))
 }
 
 /// `GET /metrics`: Prometheus text format.

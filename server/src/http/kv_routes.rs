@@ -64,7 +64,7 @@ impl From<KvError> for ApiError {
 /// A read of the past: when etcd answers that its revision is compacted,
 /// the 410 says where etcd's history now begins (asked of etcd: one read at
 /// revision 1 and one watch that etcd answers at once).
-async fn with_horizon<T>(state: &AppState, result: Result<T, KvError>) -> Result<T, ApiError> {
+pub(super) async fn with_horizon<T>(state: &AppState, result: Result<T, KvError>) -> Result<T, ApiError> {
     match result {
         Err(KvError::Compacted(revision)) => {
             let message = match state.ops.console.horizon().await {

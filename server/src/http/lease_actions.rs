@@ -228,7 +228,14 @@ fn optional_body<T: serde::de::DeserializeOwned>(body: &Bytes, shape: &str) -> R
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    // `null` is no body too.
+    // `null` is no body too; anything else must be an object (serde reads a
+    // struct from an array as well: `[]` would be a request with no checks).
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') && first != Some(&b'n') {
+        return Err(ApiError::BadRequest(format!(
+            "the body must be JSON {shape}: not an object"
+        )));
+    }
     serde_json::from_slice::<Option<T>>(body)
         .map_err(|e| ApiError::BadRequest(format!("the body must be JSON {shape}: {e}")))
 }

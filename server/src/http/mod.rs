@@ -11,6 +11,7 @@ mod kv_routes;
 mod lease_actions;
 mod openapi;
 pub mod ops;
+mod past;
 mod refusals;
 mod security;
 pub mod tls;
@@ -66,6 +67,8 @@ pub struct AppState {
     /// an argon2 run of 19 MiB on a blocking thread. A login that finds
     /// none free is answered 503 at once, never queued.
     pub hashing: Arc<Semaphore>,
+    /// The registries "as of" past revisions built lately.
+    pub past: Arc<past::PastRegistries>,
 }
 
 /// Password checks run at once at most ([`AppState::hashing`]): 76 MiB.
@@ -111,6 +114,7 @@ impl AppState {
             sessions,
             throttle: Throttle::default(),
             hashing: Arc::new(Semaphore::new(MAX_HASHING)),
+            past: Arc::default(),
             config,
             store,
             revocations,

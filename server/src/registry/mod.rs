@@ -20,6 +20,7 @@ pub mod layouts;
 mod leases;
 mod mirror;
 mod model;
+mod past;
 mod store;
 mod text;
 mod views;
@@ -34,6 +35,7 @@ pub use kv_topics::{kind_of, to_kv, KV_TOPIC_MAX};
 pub use leases::Sample;
 pub use mirror::{KeyValue, KvEvent, Mirror};
 pub use model::now_rfc3339;
+pub use past::Past;
 pub use store::Store;
 pub use text::{key_id, key_of_id, text_and_base64};
 pub use writer::{

@@ -40,6 +40,11 @@ impl Store {
         })
     }
 
+    /// The classifier this model's keys are read with.
+    pub fn classifier(&self) -> super::Classifier {
+        self.shared.classifier.clone()
+    }
+
     pub fn metrics(&self) -> &Metrics {
         &self.shared.metrics
     }

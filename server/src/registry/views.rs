@@ -142,6 +142,7 @@ impl View<'_> {
             revision: self.model.revision,
             services: self.model.index.service_summaries(filter),
             stale: self.stale,
+            as_of: false,
         }
     }
 
@@ -152,6 +153,7 @@ impl View<'_> {
             name: name.to_owned(),
             instances: self.model.index.service_instances(name)?,
             stale: self.stale,
+            as_of: false,
         })
     }
 
@@ -160,6 +162,7 @@ impl View<'_> {
             revision: self.model.revision,
             leases: self.model.index.leases(),
             stale: self.stale,
+            as_of: false,
         }
     }
 
@@ -182,6 +185,7 @@ impl View<'_> {
             revision: self.model.revision,
             locks: self.model.index.locks(),
             stale: self.stale,
+            as_of: false,
         }
     }
 
@@ -190,6 +194,7 @@ impl View<'_> {
             revision: self.model.revision,
             elections: self.model.index.elections(),
             stale: self.stale,
+            as_of: false,
         }
     }
 
@@ -245,6 +250,7 @@ impl View<'_> {
                     name: name.clone(),
                     instances: Vec::new(),
                     stale,
+                    as_of: false,
                 });
                 if body.instances.len() > SNAPSHOT_FIRST_PART {
                     rest = body.instances.split_off(SNAPSHOT_FIRST_PART);

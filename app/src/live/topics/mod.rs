@@ -1,5 +1,5 @@
 //! How each topic's messages change the live state: one file per topic (the
-//! `service` topic beside `services`), each applying a snapshot and a patch
+//! `service` topic beside `services`, `metrics:<service>` beside `metrics`), each applying a snapshot and a patch
 //! of its topic. [`Live::apply`](super::Live::apply) hands them a topic's
 //! message as a [`Change`].
 
@@ -9,10 +9,13 @@ mod events;
 mod kv_dir;
 mod leases;
 mod locks;
+mod metrics;
 mod ops;
 mod services;
+mod storm;
 
 pub use kv_dir::dir_entry_id;
+pub use metrics::History;
 
 use super::{warn, Live};
 use crate::model::{PatchOp, Topic};
@@ -37,11 +40,9 @@ pub(super) fn apply(live: Live, topic: Topic, change: Change<'_>) {
         Topic::Elections => elections::apply(live, change),
         Topic::Events => events::apply(live, change),
         Topic::KvDir(prefix) => kv_dir::apply(live, prefix, change),
-        // Not shown by this app yet.
-        Topic::Metrics | Topic::ServiceMetrics(_) | Topic::Storm => match change {
-            Change::Snapshot { .. } => warn("snapshot of a topic this app does not show"),
-            Change::Patch { .. } => {}
-        },
+        Topic::Metrics => metrics::apply_metrics(live, change),
+        Topic::ServiceMetrics(name) => metrics::apply_service(live, name, change),
+        Topic::Storm => storm::apply(live, change),
         // The key tree watches folders, never one key's topic.
         Topic::Kv(_) => match change {
             Change::Snapshot { .. } => warn("snapshot of a kv topic this app does not show"),

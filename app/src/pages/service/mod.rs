@@ -1,7 +1,9 @@
-//! One service: its instances in a virtualised table (only the rows in view
+//! One service: its instance count over the last hour, registrations,
+//! deregistrations and expiries marked (`history.rs`); its instances in a virtualised table (only the rows in view
 //! are in the DOM, so 10,000 instances open and scroll like 10), TTLs
 //! counting down, and an instance's raw key and value on click.
 
+mod history;
 mod order;
 mod row;
 
@@ -15,6 +17,7 @@ use super::{input_text, lowercase, Loading};
 use crate::components::decode_segment;
 use crate::live::{Live, Stamped};
 use crate::model::Instance;
+use history::ServiceHistory;
 use order::{compare, matches, Col};
 use row::{InstanceDetail, InstanceRow};
 
@@ -207,6 +210,7 @@ pub fn ServicePage() -> impl IntoView {
         <section class="page" on:keydown=on_keydown>
             <p class="crumbs"><a href="/services">"Services"</a> " / "</p>
             <h1>{move || name.get()}</h1>
+            <ServiceHistory name/>
             <div class="toolbar">
                 <input
                     type="search"

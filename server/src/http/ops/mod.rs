@@ -120,9 +120,15 @@ pub(super) fn unavailable(error: &crate::etcd::Error) -> ApiError {
     ApiError::EtcdUnavailable(error.summary())
 }
 
-/// The request's JSON body.
+/// The request's JSON body: an object. serde reads a struct from an array
+/// too (`[]` is every field at its default), so anything but an object is
+/// refused first: an action is never taken on a body that is not one.
 pub(super) fn body<T: serde::de::DeserializeOwned>(body: &Bytes, shape: &str) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("the body must be JSON {shape}: {e}")))
+    let refuse = |why: String| ApiError::BadRequest(format!("the body must be JSON {shape}: {why}"));
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(refuse("not an object".to_owned()));
+    }
+    serde_json::from_slice(body).map_err(|e| refuse(e.to_string()))
 }
 
 /// The members as the model knows them, with their client URLs.
