@@ -35,7 +35,7 @@ fn sizes(name: &str) -> anyhow::Result<(u64, u64)> {
 
 pub fn run(report: &mut Report) -> anyhow::Result<()> {
     let (raw, brotli) = sizes("leasehold")?;
-    report.figure("P6", "first wasm (shell, live state, Cluster page), raw", kib(raw));
+    report.figure("P6", "first wasm (shell, live state, status bar), raw", kib(raw));
     report.goal(
         "P6",
         "first wasm, brotli",

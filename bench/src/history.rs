@@ -91,7 +91,7 @@ pub fn run(report: &mut Report) -> anyhow::Result<()> {
     let bytes = store.model_gauges(20).history_bytes;
     report.figure(
         "HIST",
-        format!("history memory after an hour, {SERVICES} services changed, 50 followed"),
+        format!("history memory after an hour, {summaries} services changed, 50 followed"),
         kib(bytes as u64),
     );
     Ok(())
