@@ -308,15 +308,7 @@ async fn metrics_read_with_prometheus_parser_and_per_service_gauges_are_bounded(
     })
     .await;
 
-    let text = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("GET /metrics")
-        .text()
-        .await
-        .expect("text");
+    let text = app.metrics_text().await;
     let parsed = parse_with_prometheus(&text);
     let samples = |family: &str| parsed[family]["samples"].as_array().cloned().unwrap_or_default();
     let instances: Vec<(String, f64)> = samples("leasehold_service_instances")

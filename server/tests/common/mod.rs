@@ -127,17 +127,21 @@ impl TestApp {
         Self::answer(self.http.put(self.url(path)).json(body)).await
     }
 
-    /// One gauge or counter (without labels) from `/metrics`.
-    pub async fn metric(&self, name: &str) -> f64 {
-        let text = self
-            .http
+    /// `/metrics`, the whole text.
+    pub async fn metrics_text(&self) -> String {
+        self.http
             .get(self.url("/metrics"))
             .send()
             .await
             .expect("GET /metrics")
             .text()
             .await
-            .expect("text");
+            .expect("text")
+    }
+
+    /// One gauge or counter (without labels) from `/metrics`.
+    pub async fn metric(&self, name: &str) -> f64 {
+        let text = self.metrics_text().await;
         text.lines()
             .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
             .unwrap_or_else(|| panic!("{name} not in {text}"))
