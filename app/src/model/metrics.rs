@@ -100,7 +100,8 @@ pub struct ServiceLoss {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct StormService {
     pub service: String,
-    /// Instances of it whose lease expired in the window.
+    /// Instances of it whose lease expired since the storm began (the
+    /// window that raised it included).
     pub expired: u64,
 }
 
@@ -114,10 +115,11 @@ pub struct Storm {
     pub since: String,
     /// The services losing instances, most expiries first (at most 20).
     pub services: Vec<StormService>,
-    /// Instances whose lease expired within the window.
+    /// Instances whose lease expired since the storm began, every service
+    /// together.
     pub expired: u64,
-    /// Instances registered now and expired within the window: what the
-    /// ratio is taken of.
+    /// The most instances there were while it lasted (registered plus
+    /// expired within the window): what the ratio is taken of.
     pub instances: u64,
     pub window_seconds: u64,
 }
