@@ -510,9 +510,8 @@ fn publish_with_events(
     shared: &Shared,
     model: &mut Model,
     mut patches: Vec<(Topic, Vec<PatchOp>)>,
-    events: Vec<app::model::Event>,
+    mut events: Vec<app::model::Event>,
 ) {
-    let mut events = events;
     if !events.is_empty() {
         let now_ms = shared.now_ms();
         let at = now_rfc3339().unwrap_or_default();
@@ -525,10 +524,13 @@ fn publish_with_events(
             || index.totals().instances,
         );
         shared.metrics.lock_times(&times);
+        let counted = published.counted;
+        shared
+            .metrics
+            .instances_changed(counted.registered, counted.deregistered, counted.expired);
         let (more_patches, more_events) = history_patches(shared, model, published, &at);
         patches.extend(more_patches);
         events.extend(more_events);
-        count_instances(&shared.metrics, &events);
     }
     let mut appends = Vec::with_capacity(events.len());
     for event in events {
@@ -540,22 +542,6 @@ fn publish_with_events(
     }
     patches.push((Topic::Events, appends));
     publish(shared, model, patches);
-}
-
-/// The registrations and expiries of `events`, for `/metrics`.
-fn count_instances(metrics: &Metrics, events: &[app::model::Event]) {
-    let (mut registered, mut deregistered, mut expired) = (0u64, 0u64, 0u64);
-    for event in events {
-        let services = || event.detail["services"].as_array().map_or(0, |s| s.len() as u64);
-        match event.kind {
-            EventKind::InstanceRegistered => registered += 1,
-            EventKind::InstanceDeregistered => deregistered += 1,
-            EventKind::LeaseExpired => expired += services(),
-            EventKind::LeaseRevoked => deregistered += services(),
-            _ => {}
-        }
-    }
-    metrics.instances_changed(registered, deregistered, expired);
 }
 
 /// The patches and events of what the history wants published: its

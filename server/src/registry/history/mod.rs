@@ -188,12 +188,12 @@ impl ServiceTracks {
     }
 }
 
-/// What one batch of events did to a service.
-#[derive(Debug, Clone, Copy, Default)]
-struct Counts {
-    registered: u64,
-    deregistered: u64,
-    expired: u64,
+/// What a batch of events did to instances (of a service, or of all).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub registered: u64,
+    pub deregistered: u64,
+    pub expired: u64,
 }
 
 /// Lock times the writer's events gave, for `/metrics`' histograms.
@@ -211,6 +211,9 @@ pub struct Published {
     /// Ops per service for `metrics:<service>` topics.
     pub services: Vec<(String, Vec<PatchOp>)>,
     pub storm: Option<StormChange>,
+    /// The instances the events registered, deregistered and expired, all
+    /// services together: `/metrics`' counters.
+    pub counted: Counts,
 }
 
 /// The history.
@@ -357,6 +360,9 @@ impl History {
         }
         let mut expired_now = 0;
         for (service, counts) in &batch {
+            published.counted.registered += counts.registered;
+            published.counted.deregistered += counts.deregistered;
+            published.counted.expired += counts.expired;
             self.registrations.record(now, counts.registered as f64);
             self.deregistrations.record(now, counts.deregistered as f64);
             self.expiries.record(now, counts.expired as f64);
