@@ -15,6 +15,7 @@
 //! - [`metrics`]: counters for `GET /metrics`.
 //! - [`tasks`]: supervision of background tasks, visible in `/api/v1/health`.
 //! - [`dev`]: `leasehold dev`, a private etcd child process.
+//! - [`transfer`]: `leasehold export` and `leasehold import`.
 //! - [`demo`]: `leasehold demo`, a realistic workload to look at: services of
 //!   every registry layout coming and going, lock contention, an election.
 
@@ -29,6 +30,7 @@ pub mod metrics;
 pub mod registry;
 pub mod site;
 pub mod tasks;
+pub mod transfer;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -28,6 +28,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Dev(args) => server::dev::run(args).await?,
         Command::Demo(args) => server::demo::run(args).await?,
         Command::HashPassword => hash_password()?,
+        Command::Export(args) => server::transfer::export(args).await?,
+        Command::Import(args) => server::transfer::import(args).await?,
     }
     Ok(())
 }

@@ -231,10 +231,7 @@ async fn a_burst_of_expiries_raises_the_storm_and_it_clears() {
     register(&mut client, "cart", 0, 50, Some(2), 10).await;
     // The storm is raised once a tenth has gone; the rest of the leases expire
     // a moment later (etcd revokes expired leases in rounds), so wait for all.
-    let health = poll_json(&app, "/api/v1/health", LIMIT, |b| {
-        b["storm"]["expired"] == json!(200)
-    })
-    .await;
+    let health = poll_json(&app, "/api/v1/health", LIMIT, |b| b["storm"]["expired"] == json!(200)).await;
     let storm = &health["storm"];
     assert_eq!(
         storm["services"],
@@ -389,4 +386,50 @@ fn parse_with_prometheus(text: &str) -> Value {
         String::from_utf8_lossy(&output.stderr)
     );
     serde_json::from_slice(&output.stdout).expect("JSON")
+}
+
+#[tokio::test]
+async fn a_locks_holds_and_waits_are_kept_over_time() {
+    let etcd = start_etcd().await;
+    let app = spawn(&etcd, |_| ()).await;
+    // The real `etcdctl lock`: one holds, one waits, the holder lets go.
+    let mut first = common::Etcdctl::spawn(&etcd, &["lock", "jobs"]);
+    first.line(LIMIT).await;
+    let mut second = common::Etcdctl::spawn(&etcd, &["lock", "jobs"]);
+    poll_json(&app, "/api/v1/events?kind=lock_waiting", LIMIT, |b| {
+        b["events"].as_array().is_some_and(|e| !e.is_empty())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    first.interrupt().await;
+    second.line(LIMIT).await;
+    let series_of = |body: &Value, name: &str| -> Vec<f64> {
+        points(body, name, &json!({"lock": "jobs"}))
+            .iter()
+            .filter_map(|p| p[1].as_f64())
+            .collect()
+    };
+    // Once the bucket closes: the wait the second had, the hold the first had.
+    let body = poll_json(&app, "/api/v1/metrics-history?lock=jobs", LIMIT, |b| {
+        !points(b, "lock_wait_seconds", &json!({"lock": "jobs"})).is_empty()
+    })
+    .await;
+    let waits = series_of(&body, "lock_wait_seconds");
+    assert!(waits.iter().any(|w| *w >= 1.0), "waited 1.5 s or more: {body}");
+    assert!(
+        series_of(&body, "lock_hold_seconds").iter().any(|h| *h >= 1.0),
+        "{body}"
+    );
+    assert_eq!(body.get("untracked"), None, "{body}");
+    // A lock the history never saw change hands is untracked; both at once is refused.
+    let (_, other) = app.get("/api/v1/metrics-history?lock=nothing").await;
+    assert_eq!(
+        (&other["untracked"], &other["series"]),
+        (&json!(true), &json!([])),
+        "{other}"
+    );
+    let (status, _) = app.get("/api/v1/metrics-history?lock=jobs&service=a").await;
+    assert_eq!(status, 400);
+    second.interrupt().await;
+    app.shutdown().await;
 }

@@ -18,7 +18,9 @@ mod messages;
 mod metrics;
 mod ops;
 mod registry;
+mod restore;
 mod topic;
+mod transfer;
 
 pub use access::{LoginBody, MeBody, Role};
 pub use actions::{
@@ -53,7 +55,15 @@ pub use registry::{
     Candidate, Contender, Election, ElectionsBody, Event, EventsBody, Instance, Layout, Lease, LeaseDetailBody,
     LeasesBody, Lock, LocksBody, ServiceBody, ServiceSummary, ServicesBody,
 };
+pub use restore::{
+    BulkConflict, BulkResult, DeletedKv, DeletionCause, KvDeletedListBody, RestoreBody, RestoreRequest, RollbackBody,
+    RollbackRequest,
+};
 pub use topic::{within_prefixes, Topic, TopicError};
+pub use transfer::{
+    CopyBody, CopyRequest, EtcdctlKv, ExportDocument, ExportItem, ExportLease, GrantedLease, ImportBody,
+    ImportConflict, ImportDocument, ImportKey, ImportLeases, ImportRequest, ImportValue, EXPORT_FORMAT,
+};
 
 /// An etcd revision. etcd uses signed 64-bit integers for revisions.
 pub type Revision = i64;

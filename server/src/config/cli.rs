@@ -36,6 +36,106 @@ pub enum Command {
     /// Read a password on stdin and print its argon2id hash (for --users-file)
     /// on the last line of stdout.
     HashPassword,
+    /// Write the keys under a prefix, now or at a past revision, to a JSON
+    /// document (the format of `GET /api/v1/export`).
+    Export(ExportArgs),
+    /// Import a document (an export, or `etcdctl get --prefix -w json`
+    /// output) into a prefix: the dry run's plan, or with --apply the plan
+    /// applied by compare-and-swap on what the dry run saw.
+    Import(ImportArgs),
+}
+
+/// The etcd that `export` and `import` talk to, and how.
+#[derive(Debug, Clone, Args)]
+pub struct EtcdAccess {
+    /// etcd client endpoints, comma-separated.
+    #[arg(
+        long = "etcd",
+        visible_alias = "endpoints",
+        env = "LEASEHOLD_ETCD_ENDPOINTS",
+        value_delimiter = ',',
+        default_value = "http://127.0.0.1:2379"
+    )]
+    pub endpoints: Vec<String>,
+
+    /// etcd user to authenticate as. The password comes from
+    /// LEASEHOLD_ETCD_PASSWORD or --etcd-password-file, never from a flag.
+    #[arg(long, env = "LEASEHOLD_ETCD_USER")]
+    pub etcd_user: Option<String>,
+
+    /// A file holding the etcd user's password (one trailing newline is ignored).
+    #[arg(long, env = "LEASEHOLD_ETCD_PASSWORD_FILE")]
+    pub etcd_password_file: Option<PathBuf>,
+
+    /// Talk to etcd over TLS, trusting this CA (PEM); endpoints are then https://.
+    #[arg(long, env = "LEASEHOLD_ETCD_CA")]
+    pub etcd_ca: Option<PathBuf>,
+
+    /// Client certificate for etcd's --client-cert-auth (PEM); needs --etcd-key and --etcd-ca.
+    #[arg(long, env = "LEASEHOLD_ETCD_CERT", requires_all = ["etcd_key", "etcd_ca"])]
+    pub etcd_cert: Option<PathBuf>,
+
+    /// The private key of --etcd-cert (PEM).
+    #[arg(long, env = "LEASEHOLD_ETCD_KEY", requires = "etcd_cert")]
+    pub etcd_key: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub etcd: EtcdAccess,
+
+    /// The keys under this prefix ("" for every key).
+    #[arg(long)]
+    pub prefix: String,
+
+    /// As the prefix was at this revision (default: now).
+    #[arg(long, value_parser = clap::value_parser!(i64).range(1..))]
+    pub rev: Option<i64>,
+
+    /// Record no lease: neither the keys' leases nor their TTLs.
+    #[arg(long)]
+    pub drop_leases: bool,
+
+    /// Write the document to this file (default: stdout). It appears only
+    /// once whole.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub etcd: EtcdAccess,
+
+    /// Where the keys go: each key's part after the document's prefix is put under it.
+    #[arg(long)]
+    pub prefix: String,
+
+    /// The document: an export, or `etcdctl get --prefix -w json` output
+    /// (`-`: stdin).
+    pub file: PathBuf,
+
+    /// The document's prefix the keys are taken from (default: the export's
+    /// prefix; for etcdctl output, the keys' longest common prefix cut after
+    /// its last `/`).
+    #[arg(long)]
+    pub from: Option<String>,
+
+    /// Delete the keys under --prefix the document does not hold.
+    #[arg(long)]
+    pub delete_missing: bool,
+
+    /// Write the keys on new leases, one per recorded lease, granted with
+    /// its TTL (an export's leases; etcdctl output records no TTL).
+    #[arg(long)]
+    pub recreate_leases: bool,
+
+    /// Apply the plan (default: print the dry run only). Every key is
+    /// written only while it is as the dry run saw it; the others are
+    /// printed as conflicts.
+    #[arg(long)]
+    pub apply: bool,
 }
 
 /// The etcd that `serve` and `demo` talk to.
@@ -370,6 +470,61 @@ mod tests {
         };
         assert!(dev.no_demo && dev.etcd.is_empty() && !dev.common.read_only);
         assert!(Cli::try_parse_from(["leasehold", "serve", "--demo-ttl", "1s"]).is_err());
+    }
+
+    #[test]
+    fn export_and_import_parse_with_the_etcd_flags_of_serve() {
+        let Ok(Cli {
+            command: Command::Export(export),
+        }) = Cli::try_parse_from([
+            "leasehold",
+            "export",
+            "--endpoints",
+            "http://a:1,http://b:2",
+            "--prefix",
+            "/p/",
+            "--rev",
+            "5",
+            "--drop-leases",
+            "-o",
+            "out.json",
+        ])
+        else {
+            panic!("export flags")
+        };
+        assert_eq!(export.etcd.endpoints, ["http://a:1", "http://b:2"]);
+        assert_eq!(
+            (export.prefix.as_str(), export.rev, export.drop_leases),
+            ("/p/", Some(5), true)
+        );
+        assert_eq!(export.output.as_deref(), Some(std::path::Path::new("out.json")));
+        assert!(Cli::try_parse_from(["leasehold", "export", "--prefix", "/p/", "--rev", "0"]).is_err());
+        assert!(
+            Cli::try_parse_from(["leasehold", "export"]).is_err(),
+            "--prefix is required"
+        );
+
+        let Ok(Cli {
+            command: Command::Import(import),
+        }) = Cli::try_parse_from([
+            "leasehold",
+            "import",
+            "--etcd",
+            "http://a:1",
+            "--prefix",
+            "/q/",
+            "doc.json",
+            "--apply",
+        ])
+        else {
+            panic!("import flags")
+        };
+        assert_eq!(import.file, std::path::PathBuf::from("doc.json"));
+        assert!(import.apply && !import.delete_missing && !import.recreate_leases && import.from.is_none());
+        assert!(
+            Cli::try_parse_from(["leasehold", "import", "--prefix", "/q/"]).is_err(),
+            "the file is required"
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{AuthArg, CommonArgs, ConfigError, EtcdTls, EtcdUser, Secret};
+use super::{AuthArg, CommonArgs, ConfigError, EtcdAccess, EtcdConfig, EtcdTls, EtcdUser, Secret};
 use crate::auth::{AuthMode, Users};
 
 /// The text of the PEM file that `flag` names.
@@ -22,30 +22,11 @@ impl CommonArgs {
     /// TLS to etcd from `--etcd-ca`, `--etcd-cert` and `--etcd-key`; checks
     /// that the endpoints' schemes agree with it.
     pub fn etcd_tls(&self, endpoints: &[String]) -> Result<Option<EtcdTls>, ConfigError> {
-        let Some(ca) = &self.etcd_ca else {
-            if let Some(https) = endpoints.iter().find(|e| e.starts_with("https://")) {
-                return Err(ConfigError::HttpsWithoutCa {
-                    endpoint: https.clone(),
-                });
-            }
-            return Ok(None);
-        };
-        if let Some(plain) = endpoints.iter().find(|e| e.starts_with("http://")) {
-            return Err(ConfigError::CaWithPlainHttp {
-                endpoint: plain.clone(),
-            });
-        }
-        let identity = match (&self.etcd_cert, &self.etcd_key) {
-            (Some(cert), Some(key)) => Some((
-                read_pem("--etcd-cert", cert)?,
-                Secret::new(read_pem("--etcd-key", key)?),
-            )),
-            _ => None,
-        };
-        Ok(Some(EtcdTls {
-            ca_pem: read_pem("--etcd-ca", ca)?,
-            identity,
-        }))
+        etcd_tls(
+            self.etcd_ca.as_deref(),
+            self.etcd_cert.as_deref().zip(self.etcd_key.as_deref()),
+            endpoints,
+        )
     }
 
     /// `--auth`, with the users of `--users-file` read and checked.
@@ -73,32 +54,87 @@ impl CommonArgs {
     /// The etcd user of `--etcd-user`, with its password from
     /// `LEASEHOLD_ETCD_PASSWORD` or `--etcd-password-file`.
     pub fn etcd_user(&self) -> Result<Option<EtcdUser>, ConfigError> {
-        let Some(name) = self.etcd_user.clone().filter(|n| !n.is_empty()) else {
-            return match self.etcd_password_file {
-                Some(_) => Err(ConfigError::PasswordFileWithoutUser),
-                None => Ok(None),
-            };
-        };
-        let password = match (&self.etcd_password_file, std::env::var("LEASEHOLD_ETCD_PASSWORD")) {
-            (Some(path), _) => {
-                let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Unreadable {
-                    flag: "--etcd-password-file",
-                    path: path.clone(),
-                    error,
-                })?;
-                text.strip_suffix('\n')
-                    .map(|t| t.strip_suffix('\r').unwrap_or(t))
-                    .unwrap_or(&text)
-                    .to_owned()
-            }
-            (None, Ok(password)) => password,
-            (None, Err(_)) => return Err(ConfigError::NoEtcdPassword { user: name }),
-        };
-        Ok(Some(EtcdUser {
-            name,
-            password: Secret::new(password),
-        }))
+        etcd_user(self.etcd_user.as_deref(), self.etcd_password_file.as_deref())
     }
+}
+
+impl EtcdAccess {
+    /// How `export` and `import` talk to etcd, with the files the flags
+    /// name read and checked, as `serve` does.
+    pub fn etcd_config(&self) -> Result<EtcdConfig, ConfigError> {
+        Ok(EtcdConfig {
+            user: etcd_user(self.etcd_user.as_deref(), self.etcd_password_file.as_deref())?,
+            tls: etcd_tls(
+                self.etcd_ca.as_deref(),
+                self.etcd_cert.as_deref().zip(self.etcd_key.as_deref()),
+                &self.endpoints,
+            )?,
+            ..EtcdConfig::new(self.endpoints.clone())
+        })
+    }
+}
+
+/// TLS to etcd from the CA and the client certificate and key; checks that
+/// the endpoints' schemes agree with it.
+fn etcd_tls(
+    ca: Option<&Path>,
+    identity: Option<(&Path, &Path)>,
+    endpoints: &[String],
+) -> Result<Option<EtcdTls>, ConfigError> {
+    let Some(ca) = ca else {
+        if let Some(https) = endpoints.iter().find(|e| e.starts_with("https://")) {
+            return Err(ConfigError::HttpsWithoutCa {
+                endpoint: https.clone(),
+            });
+        }
+        return Ok(None);
+    };
+    if let Some(plain) = endpoints.iter().find(|e| e.starts_with("http://")) {
+        return Err(ConfigError::CaWithPlainHttp {
+            endpoint: plain.clone(),
+        });
+    }
+    let identity = match identity {
+        Some((cert, key)) => Some((
+            read_pem("--etcd-cert", cert)?,
+            Secret::new(read_pem("--etcd-key", key)?),
+        )),
+        None => None,
+    };
+    Ok(Some(EtcdTls {
+        ca_pem: read_pem("--etcd-ca", ca)?,
+        identity,
+    }))
+}
+
+/// The etcd user `name`, with its password from `password_file` or
+/// `LEASEHOLD_ETCD_PASSWORD`.
+fn etcd_user(name: Option<&str>, password_file: Option<&Path>) -> Result<Option<EtcdUser>, ConfigError> {
+    let Some(name) = name.filter(|n| !n.is_empty()).map(str::to_owned) else {
+        return match password_file {
+            Some(_) => Err(ConfigError::PasswordFileWithoutUser),
+            None => Ok(None),
+        };
+    };
+    let password = match (password_file, std::env::var("LEASEHOLD_ETCD_PASSWORD")) {
+        (Some(path), _) => {
+            let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Unreadable {
+                flag: "--etcd-password-file",
+                path: path.to_owned(),
+                error,
+            })?;
+            text.strip_suffix('\n')
+                .map(|t| t.strip_suffix('\r').unwrap_or(t))
+                .unwrap_or(&text)
+                .to_owned()
+        }
+        (None, Ok(password)) => password,
+        (None, Err(_)) => return Err(ConfigError::NoEtcdPassword { user: name }),
+    };
+    Ok(Some(EtcdUser {
+        name,
+        password: Secret::new(password),
+    }))
 }
 
 #[cfg(test)]

@@ -23,7 +23,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use self::cli::{AuthArg, Cli, Command, CommonArgs, DemoArgs, DemoRates, DevArgs, Endpoints, ServeArgs};
+pub use self::cli::{
+    AuthArg, Cli, Command, CommonArgs, DemoArgs, DemoRates, DevArgs, Endpoints, EtcdAccess, ExportArgs, ImportArgs,
+    ServeArgs,
+};
 pub use self::duration::MAX_DURATION;
 pub use self::error::ConfigError;
 pub use self::etcd::{EtcdConfig, EtcdTls, EtcdUser, Secret};

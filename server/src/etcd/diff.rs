@@ -29,7 +29,18 @@ impl Actions {
     /// removed, and changed (another `mod_revision`), walking both sides page
     /// by page in key order. More than [`DIFF_MAX`] differences is an error.
     pub async fn diff_prefix(&self, prefix: &[u8], from: Revision, to: Option<Revision>) -> Result<Diff, KvError> {
-        let end = prefix_end(prefix);
+        self.diff_range(prefix, &prefix_end(prefix), from, to).await
+    }
+
+    /// [`Actions::diff_prefix`] over the keys in `[prefix, end)`.
+    pub async fn diff_range(
+        &self,
+        prefix: &[u8],
+        end: &[u8],
+        from: Revision,
+        to: Option<Revision>,
+    ) -> Result<Diff, KvError> {
+        let end = end.to_vec();
         let mut after = Cursor::new(prefix, &end, to.unwrap_or(0));
         // The newer side first: it fixes "now" and etcd's revision.
         after.fill(self).await?;

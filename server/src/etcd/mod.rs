@@ -6,13 +6,16 @@
 mod actions;
 mod cluster_poller;
 pub mod console;
+mod deleted;
 mod diff;
+mod guarded;
 mod key_history;
 mod keys;
 mod lease_sampler;
 mod membership;
 mod past;
 mod ranges;
+pub mod transfer;
 mod watcher;
 
 use std::sync::Arc;
@@ -27,11 +30,16 @@ use crate::tasks::Supervisor;
 pub use actions::{ActionError, Actions, LeaseKeys, LeaseNow, Release, Revoked};
 pub use cluster_poller::ClusterPoller;
 pub use console::Console;
+pub use deleted::{Deleted, DeletedKey, DELETED_MAX};
 pub use diff::{Diff, DIFF_MAX};
+pub use guarded::{
+    chunk_sizes, BulkOutcome, Change, Conflict, Guard, GuardedWrite, OnLease, TXN_MAX_BYTES, TXN_MAX_OPS,
+};
 pub use key_history::{KeyHistory, Version, HISTORY_MAX, HISTORY_MAX_BYTES};
 pub use keys::{KvError, Page, Removal, Swap};
 pub use lease_sampler::LeaseSampler;
 pub use membership::{broken, Listed};
+pub use ranges::prefix_end;
 pub use watcher::Watcher;
 
 #[derive(Debug, thiserror::Error)]

@@ -109,6 +109,8 @@ pub async fn ops(State(state): State<AppState>) -> Json<app::model::OpsBody> {
 pub struct MetricsHistoryQuery {
     /// One service's series instead of the registry's and the cluster's.
     service: Option<String>,
+    /// One lock's series: its longest hold and longest wait per bucket.
+    lock: Option<String>,
     /// The width of the buckets: 10 (the last hour, the default) or 60 (the last day).
     #[param(schema_with = step_schema)]
     step: Option<u32>,
@@ -123,7 +125,8 @@ fn step_schema() -> utoipa::openapi::Object {
 }
 
 /// `GET /api/v1/metrics-history?service=NAME&step=10|60`: the history the
-/// server keeps, as the `metrics` (or `metrics:<service>`) topic's snapshot.
+/// server keeps, as the `metrics` (or `metrics:<service>`) topic's snapshot;
+/// `?lock=NAME`: that lock's holds and waits.
 #[utoipa::path(
     get,
     path = "/metrics-history",
@@ -149,7 +152,13 @@ pub async fn metrics_history(
         }
     };
     let service = query.service.as_deref().filter(|s| !s.is_empty());
-    Ok(Json(state.store.metrics_history(service, step)))
+    match (service, query.lock.as_deref().filter(|l| !l.is_empty())) {
+        (Some(_), Some(_)) => Err(ApiError::BadRequest(
+            "service and lock each name a history of their own: give one".to_owned(),
+        )),
+        (None, Some(lock)) => Ok(Json(state.store.lock_history(lock, step))),
+        (service, None) => Ok(Json(state.store.metrics_history(service, step))),
+    }
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -89,6 +89,10 @@ pub struct Entry {
     /// With `suppressed`: how many.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub count: Option<u64>,
+    /// etcd's revision after the action, when it wrote to etcd: how the
+    /// timeline tells which deletion was whose.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revision: Option<app::model::Revision>,
     /// Something the request brought was cut to [`MAX_COPIED`] bytes.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub truncated: bool,
@@ -115,6 +119,7 @@ impl Entry {
             result,
             detail: String::new(),
             count: None,
+            revision: None,
             truncated: false,
         };
         entry.action = entry.copy(action.into(), MAX_COPIED);
@@ -131,6 +136,12 @@ impl Entry {
                 cut
             }
         }
+    }
+
+    /// The revision etcd answered the action's write at.
+    pub fn with_revision(mut self, revision: app::model::Revision) -> Self {
+        self.revision = Some(revision);
+        self
     }
 
     /// Names the lease and what it held, from the revoke preview.
@@ -253,6 +264,9 @@ impl Audit {
             if let Some(fields) = detail.as_object_mut() {
                 if let Some(count) = entry.count {
                     fields.insert("count".to_owned(), count.into());
+                }
+                if let Some(revision) = entry.revision {
+                    fields.insert("revision".to_owned(), revision.into());
                 }
                 if let Some(lease) = &entry.lease {
                     fields.insert("lease".to_owned(), lease.clone().into());

@@ -137,7 +137,7 @@ fn key_in_path(uri: &Uri, from_end: usize) -> Result<Vec<u8>, ApiError> {
 
 /// `Ok` when the configuration routes serve `key` (a key, or a prefix when
 /// `prefix` is true), else 403 `out_of_scope`.
-fn in_scope(state: &AppState, key: &[u8], prefix: bool) -> Result<(), ApiError> {
+pub(super) fn in_scope(state: &AppState, key: &[u8], prefix: bool) -> Result<(), ApiError> {
     if state.config.in_scope(key) {
         return Ok(());
     }
@@ -150,7 +150,7 @@ fn in_scope(state: &AppState, key: &[u8], prefix: bool) -> Result<(), ApiError> 
 }
 
 /// A query parameter that must be a whole number >= `min`, if given.
-fn number(query: &HashMap<String, String>, name: &str, min: i64) -> Result<Option<i64>, ApiError> {
+pub(super) fn number(query: &HashMap<String, String>, name: &str, min: i64) -> Result<Option<i64>, ApiError> {
     match query.get(name) {
         None => Ok(None),
         Some(text) => text
@@ -376,9 +376,24 @@ struct KeyWrite<'a> {
 
 impl KeyWrite<'_> {
     fn audit(&self, result: &'static str, detail: String) {
-        let entry =
-            Entry::new(self.action, self.caller.who(), Some(self.from), result, detail).with_key(self.key.clone());
-        self.state.audit.record(&entry);
+        self.audit_entry(Entry::new(
+            self.action,
+            self.caller.who(),
+            Some(self.from),
+            result,
+            detail,
+        ));
+    }
+
+    /// The write done, at etcd's `revision`.
+    fn audit_done(&self, revision: Revision, detail: String) {
+        self.audit_entry(
+            Entry::new(self.action, self.caller.who(), Some(self.from), "ok", detail).with_revision(revision),
+        );
+    }
+
+    fn audit_entry(&self, entry: Entry) {
+        self.state.audit.record(&entry.with_key(self.key.clone()));
     }
 
     /// Audits a refusal and hands the error back.
@@ -492,8 +507,8 @@ pub async fn put(
     let size = value.len();
     match state.actions.put_key(&key, value, expect).await {
         Ok(Swap::Done { revision, kv }) => {
-            writer.audit(
-                "ok",
+            writer.audit_done(
+                revision,
                 format!("{size} byte(s) written at revision {revision} (expected mod_revision {expect})"),
             );
             Ok(Json(KvBody {
@@ -541,8 +556,8 @@ pub async fn delete(
         .map_err(|e| writer.refuse(e))?;
     match state.actions.delete_key(&key, expect).await {
         Ok(Removal::Done { revision }) => {
-            writer.audit(
-                "ok",
+            writer.audit_done(
+                revision,
                 format!("deleted at revision {revision} (expected mod_revision {expect})"),
             );
             Ok(Json(KvDeletedBody { revision }))

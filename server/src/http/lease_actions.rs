@@ -65,7 +65,23 @@ struct LeaseAction<'a> {
 
 impl LeaseAction<'_> {
     fn audit(&self, result: &'static str, detail: String) {
-        let mut entry = Entry::new(self.action, self.caller.who(), Some(self.from), result, detail);
+        self.audit_entry(Entry::new(
+            self.action,
+            self.caller.who(),
+            Some(self.from),
+            result,
+            detail,
+        ));
+    }
+
+    /// The action done, at etcd's `revision`.
+    fn audit_done(&self, revision: Revision, detail: String) {
+        self.audit_entry(
+            Entry::new(self.action, self.caller.who(), Some(self.from), "ok", detail).with_revision(revision),
+        );
+    }
+
+    fn audit_entry(&self, mut entry: Entry) {
         if !self.lease.is_empty() {
             entry = entry.with_lease(self.lease.clone(), self.held.as_ref());
         }
@@ -309,7 +325,10 @@ pub async fn revoke_lease(
     let keys = action.check_keys(lease.0, &expected).await?;
     let revision = action.revoke(lease.0, &keys, None).await?;
     let deleted_keys = keys.keys.len();
-    action.audit("ok", format!("{deleted_keys} key(s) deleted at revision {revision}"));
+    action.audit_done(
+        revision,
+        format!("{deleted_keys} key(s) deleted at revision {revision}"),
+    );
     Ok(Json(RevokedBody {
         revision,
         revoked: lease,
@@ -388,8 +407,8 @@ pub async fn break_lock(
     };
     let revision = action.revoke(expect.lease.0, &keys, Some(released_at)).await?;
     let deleted_keys = keys.keys.len();
-    action.audit(
-        "ok",
+    action.audit_done(
+        revision,
         format!("the holder's key deleted at revision {released_at}; its lease revoked at revision {revision}, {deleted_keys} key(s) deleted in all"),
     );
     Ok(Json(LockBrokenBody {

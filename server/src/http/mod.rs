@@ -13,8 +13,10 @@ mod openapi;
 pub mod ops;
 mod past;
 mod refusals;
+mod restore;
 mod security;
 pub mod tls;
+mod transfer;
 pub mod ws;
 
 use std::sync::Arc;
@@ -202,6 +204,20 @@ pub fn router(state: AppState) -> Router {
     let mut protected = key_writes(protected, read_only)
         .routes(routes!(kv_routes::history))
         .routes(routes!(kv_routes::diff))
+        .routes(routes!(transfer::export))
+        .routes(import_route(read_only))
+        .routes(copy_route(read_only))
+        .routes(routes!(restore::deleted))
+        .routes(ops_route(
+            read_only,
+            routes!(restore::restore),
+            routes!(restore::read_only_restore),
+        ))
+        .routes(ops_route(
+            read_only,
+            routes!(restore::rollback),
+            routes!(restore::read_only_rollback),
+        ))
         .routes(routes!(ws::upgrade))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate));
     if users {
@@ -339,5 +355,26 @@ fn key_writes(router: OpenApiRouter<AppState>, read_only: bool) -> OpenApiRouter
                     .map(|put| put.layer(axum::extract::DefaultBodyLimit::max(kv_routes::MAX_PUT_BODY))),
             )
             .routes(routes!(kv_routes::delete))
+    }
+}
+
+/// `POST /api/v1/import` takes a document of up to
+/// [`transfer::MAX_IMPORT_BODY`]; under `--read-only` the route refuses,
+/// whoever asks.
+fn import_route(read_only: bool) -> utoipa_axum::router::UtoipaMethodRouter<AppState> {
+    if read_only {
+        routes!(transfer::read_only_import)
+    } else {
+        routes!(transfer::import)
+            .map(|import| import.layer(axum::extract::DefaultBodyLimit::max(transfer::MAX_IMPORT_BODY)))
+    }
+}
+
+/// `POST /api/v1/copy`; under `--read-only` the route refuses, whoever asks.
+fn copy_route(read_only: bool) -> utoipa_axum::router::UtoipaMethodRouter<AppState> {
+    if read_only {
+        routes!(transfer::read_only_copy)
+    } else {
+        routes!(transfer::copy)
     }
 }

@@ -66,22 +66,26 @@ fn revision_of(state: &AppState, as_of: &AsOf) -> Result<Option<Revision>, ApiEr
         )),
         (Some(rev), None) if rev < 1 => Err(ApiError::BadRequest(format!("rev={rev}: revisions start at 1"))),
         (Some(rev), None) => Ok(Some(rev)),
-        (None, Some(at)) => {
-            let time = time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
-                .map_err(|error| ApiError::BadRequest(format!("at={at:?} is not an RFC 3339 time: {error}")))?;
-            let seconds = u64::try_from(time.unix_timestamp()).unwrap_or(0);
-            match state.store.revision_at(seconds) {
-                (Some(revision), _) => Ok(Some(revision)),
-                (None, Some(since)) => Err(ApiError::BadRequest(format!(
-                    "at={at}: Leasehold knows which revision was current only from {} on, when it began \
-                     watching; ask for a revision (rev=) instead",
-                    rfc3339(since)
-                ))),
-                (None, None) => Err(ApiError::BadRequest(format!(
-                    "at={at}: Leasehold has not seen a revision yet; ask for a revision (rev=) instead"
-                ))),
-            }
-        }
+        (None, Some(at)) => revision_at_time(state, "at", at).map(Some),
+    }
+}
+
+/// The newest revision Leasehold saw current at the RFC 3339 time `text`
+/// (the query parameter `name`).
+pub(super) fn revision_at_time(state: &AppState, name: &str, text: &str) -> Result<Revision, ApiError> {
+    let time = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map_err(|error| ApiError::BadRequest(format!("{name}={text:?} is not an RFC 3339 time: {error}")))?;
+    let seconds = u64::try_from(time.unix_timestamp()).unwrap_or(0);
+    match state.store.revision_at(seconds) {
+        (Some(revision), _) => Ok(revision),
+        (None, Some(since)) => Err(ApiError::BadRequest(format!(
+            "{name}={text}: Leasehold knows which revision was current only from {} on, when it began watching; \
+             ask for a revision instead",
+            rfc3339(since)
+        ))),
+        (None, None) => Err(ApiError::BadRequest(format!(
+            "{name}={text}: Leasehold has not seen a revision yet; ask for a revision instead"
+        ))),
     }
 }
 

@@ -48,6 +48,12 @@ impl RevisionClock {
             .map(|(_, rev)| *rev)
     }
 
+    /// The oldest revision noted: Leasehold watched from it on (within the
+    /// notes it keeps).
+    pub fn oldest_revision(&self) -> Option<Revision> {
+        self.notes.front().map(|(_, revision)| *revision)
+    }
+
     /// When the oldest note was taken.
     pub fn since(&self) -> Option<u64> {
         self.notes.front().map(|(at, _)| *at)

@@ -163,6 +163,9 @@ pub struct EventLog {
     audit: VecDeque<(u64, Event)>,
     capacity: usize,
     next: u64,
+    /// The revision of the newest registry event let go to make room (0:
+    /// none was): the registry's events after it are all kept.
+    dropped_through: Revision,
 }
 
 impl Default for EventLog {
@@ -187,6 +190,7 @@ impl EventLog {
             audit: VecDeque::new(),
             capacity: capacity.max(1),
             next: 0,
+            dropped_through: 0,
         }
     }
 
@@ -197,7 +201,11 @@ impl EventLog {
             &mut self.registry
         };
         if log.len() == self.capacity {
-            log.pop_front();
+            if let Some((_, dropped)) = log.pop_front() {
+                if dropped.kind != EventKind::Audit {
+                    self.dropped_through = self.dropped_through.max(dropped.revision);
+                }
+            }
         }
         log.push_back((self.next, event));
         self.next += 1;
@@ -216,6 +224,18 @@ impl EventLog {
             let next = if take_audit { audit.next() } else { registry.next() };
             next.map(|(_, e)| e)
         })
+    }
+
+    /// The revision after which every registry event is kept (0: every
+    /// event since Leasehold began watching).
+    pub fn kept_after(&self) -> Revision {
+        self.dropped_through
+    }
+
+    /// The newest kept event `matches` picks, registry events and operators'
+    /// actions alike.
+    pub fn find(&self, matches: impl Fn(&Event) -> bool) -> Option<&Event> {
+        self.newest_first().find(|e| matches(e))
     }
 
     /// When the oldest kept event happened.

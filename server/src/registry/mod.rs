@@ -10,6 +10,7 @@ mod classify;
 mod clock;
 mod cluster_info;
 mod coordination;
+mod deletions;
 mod events;
 mod explain;
 mod history;
@@ -28,6 +29,7 @@ mod writer;
 
 pub use classify::{Classifier, Kind};
 pub use cluster_info::{ClusterInfo, MemberHealth};
+pub use deletions::{Deletion, Told};
 pub use events::{EventLog, LeaseEnd};
 pub use history::{HistoryConfig, LockTimes, StormRule};
 pub use index::LeaseHoldings;

@@ -33,6 +33,8 @@ pub(super) struct Model {
     pub(super) clock: super::clock::RevisionClock,
     /// Time series of the registry and the cluster, and the eviction storm.
     pub(super) history: super::history::History,
+    /// Which revisions the timeline saw one by one.
+    pub(super) watched: super::deletions::Watched,
 }
 
 /// How long a revoke request marks its lease.
@@ -70,6 +72,7 @@ impl Shared {
             events: EventLog::new(event_history),
             clock: super::clock::RevisionClock::default(),
             history: super::history::History::new(history),
+            watched: super::deletions::Watched::default(),
         };
         Shared {
             hub,

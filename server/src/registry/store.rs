@@ -30,7 +30,7 @@ impl Store {
         Store { shared }
     }
 
-    fn view<T>(&self, read: impl FnOnce(&View<'_>) -> T) -> T {
+    pub(super) fn view<T>(&self, read: impl FnOnce(&View<'_>) -> T) -> T {
         let stale = !self.link().synced;
         let model = self.shared.read();
         read(&View {
@@ -83,6 +83,11 @@ impl Store {
         self.view(|v| v.metrics_history(service, step))
     }
 
+    /// `GET /api/v1/metrics-history?lock=NAME`.
+    pub fn lock_history(&self, lock: &str, step: u32) -> app::model::MetricsHistoryBody {
+        self.view(|v| v.lock_history(lock, step))
+    }
+
     /// The eviction storm, while one is on.
     pub fn storm(&self) -> Option<app::model::Storm> {
         self.view(|v| v.model.history.storm())
@@ -107,6 +112,11 @@ impl Store {
     /// when Leasehold knows (see `clock.rs`).
     pub fn revision_at(&self, at: u64) -> (Option<app::model::Revision>, Option<u64>) {
         self.view(|v| (v.model.clock.revision_at(at), v.model.clock.since()))
+    }
+
+    /// The oldest revision Leasehold's clock still notes.
+    pub fn oldest_noted_revision(&self) -> Option<app::model::Revision> {
+        self.view(|v| v.model.clock.oldest_revision())
     }
 
     /// The members the console shows, as one read sees them.

@@ -76,6 +76,17 @@ impl View<'_> {
         }
     }
 
+    /// A lock's holds and waits; `untracked` when the history does not follow it.
+    pub(super) fn lock_history(&self, lock: &str, step: u32) -> app::model::MetricsHistoryBody {
+        let series = self.model.history.lock_series(lock, step);
+        app::model::MetricsHistoryBody {
+            revision: self.model.revision,
+            untracked: series.is_none(),
+            series: series.unwrap_or_default(),
+            losses: Vec::new(),
+        }
+    }
+
     /// The `storm` topic's body.
     pub(super) fn storm(&self) -> app::model::StormBody {
         app::model::StormBody {

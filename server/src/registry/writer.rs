@@ -129,6 +129,11 @@ impl Writer {
         } else {
             Touched::quiet()
         };
+        if was_loaded && went_back.is_none() {
+            model.watched.missed(model.revision, revision);
+        } else {
+            model.watched.start(revision);
+        }
         let changes: Vec<ChangeRef<'_>> = model.mirror.diff(&next).collect();
         for change in &changes {
             model.index.apply(*change, now.as_deref(), &mut touched);

@@ -86,6 +86,15 @@ impl Attempt<'_> {
         self.state.audit.record(&entry);
     }
 
+    /// The action done, at etcd's `revision` (0: nothing written).
+    pub(super) fn audit_at(&self, revision: app::model::Revision, detail: String) {
+        let mut entry = Entry::new(self.action, self.caller.who(), Some(self.from), "ok", detail);
+        if revision > 0 {
+            entry = entry.with_revision(revision);
+        }
+        self.state.audit.record(&entry);
+    }
+
     pub(super) fn refuse(&self, error: ApiError) -> ApiError {
         self.audit("refused", error.to_string());
         error
@@ -137,7 +146,7 @@ pub(super) fn members(state: &AppState) -> Vec<Member> {
 }
 
 /// An action of the console under `--read-only`: refused and audited.
-fn read_only(state: &AppState, caller: &Caller, from: std::net::IpAddr, action: &'static str) -> ApiError {
+pub(super) fn read_only(state: &AppState, caller: &Caller, from: std::net::IpAddr, action: &'static str) -> ApiError {
     let entry = Entry::new(action, caller.who(), Some(from), "refused", READ_ONLY.to_owned());
     state.audit.record(&entry);
     ApiError::Forbidden(READ_ONLY.to_owned())

@@ -54,6 +54,8 @@ const LOSSES_SHOWN: usize = 10;
 const TRACK_FOR_SECONDS: i64 = 3600;
 /// Contenders whose wait or hold is being timed, at most.
 const TIMED_LOCKS: usize = 100_000;
+/// Locks whose own series (longest hold and wait per bucket) are kept.
+pub const LOCK_SERIES: usize = 50;
 
 /// How the history is kept.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -77,6 +79,8 @@ impl Default for HistoryConfig {
 enum Kind {
     Gauge,
     Count,
+    /// The longest sample in the bucket.
+    Max,
 }
 
 /// One series at both widths.
@@ -109,6 +113,10 @@ impl Track {
             Kind::Count => {
                 self.fine.add(at, value);
                 self.coarse.add(at, value);
+            }
+            Kind::Max => {
+                self.fine.max(at, value);
+                self.coarse.max(at, value);
             }
         }
     }
@@ -196,6 +204,27 @@ pub struct Counts {
     pub expired: u64,
 }
 
+/// A lock's own series: the longest hold (completed, or going on when a
+/// bucket closes) and the longest wait (ended by taking the lock) of each
+/// bucket, in seconds.
+#[derive(Debug, Clone)]
+struct LockTracks {
+    holds: Track,
+    waits: Track,
+    last_change: i64,
+}
+
+impl LockTracks {
+    fn new(lock: &str, now: i64) -> Self {
+        let labels = || BTreeMap::from([("lock".to_owned(), lock.to_owned())]);
+        LockTracks {
+            holds: Track::new("lock_hold_seconds", labels(), Kind::Max),
+            waits: Track::new("lock_wait_seconds", labels(), Kind::Max),
+            last_change: now,
+        }
+    }
+}
+
 /// Lock times the writer's events gave, for `/metrics`' histograms.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LockTimes {
@@ -238,6 +267,8 @@ pub struct History {
     waiting: HashMap<(String, String), i64>,
     /// lock -> (holder key, when it took the lock, unix ms).
     holding: HashMap<String, (String, i64)>,
+    /// The locks followed, at most [`LOCK_SERIES`].
+    locks: HashMap<String, LockTracks>,
     storm: StormWatch,
     /// The first bucket sampled: before it the server did not run.
     started: Option<i64>,
@@ -268,6 +299,7 @@ impl History {
             shown_losses: Vec::new(),
             waiting: HashMap::new(),
             holding: HashMap::new(),
+            locks: HashMap::new(),
             storm: StormWatch::new(config.storm),
             started: None,
             closed: None,
@@ -329,9 +361,12 @@ impl History {
                 EventKind::LockAcquired => {
                     if let Some(key) = event.detail["key"].as_str() {
                         let since = self.waiting.remove(&(event.subject.clone(), key.to_owned()));
-                        times
-                            .waits
-                            .push(since.map_or(0.0, |t| (now_ms - t).max(0) as f64 / 1000.0));
+                        let wait = since.map_or(0.0, |t| (now_ms - t).max(0) as f64 / 1000.0);
+                        times.waits.push(wait);
+                        if let Some(tracks) = self.lock_tracks(&event.subject, now) {
+                            tracks.waits.record(now, wait);
+                            tracks.last_change = now;
+                        }
                         if self.holding.len() < TIMED_LOCKS {
                             self.holding.insert(event.subject.clone(), (key.to_owned(), now_ms));
                         }
@@ -342,7 +377,12 @@ impl History {
                         self.waiting.remove(&(event.subject.clone(), key.to_owned()));
                         if self.holding.get(&event.subject).is_some_and(|(k, _)| k == key) {
                             if let Some((_, t)) = self.holding.remove(&event.subject) {
-                                times.holds.push((now_ms - t).max(0) as f64 / 1000.0);
+                                let hold = (now_ms - t).max(0) as f64 / 1000.0;
+                                times.holds.push(hold);
+                                if let Some(tracks) = self.lock_tracks(&event.subject, now) {
+                                    tracks.holds.record(now, hold);
+                                    tracks.last_change = now;
+                                }
                             }
                         }
                     }
@@ -424,6 +464,34 @@ impl History {
             self.services.insert(service.to_owned(), tracks);
         }
         self.services.get_mut(service)
+    }
+
+    /// The tracks of `lock`, made when there is room: a lock takes the place
+    /// of the one that changed longest ago, if that was over an hour ago.
+    fn lock_tracks(&mut self, lock: &str, now: i64) -> Option<&mut LockTracks> {
+        if !self.locks.contains_key(lock) {
+            if self.locks.len() >= LOCK_SERIES {
+                let (oldest, last_change) = self
+                    .locks
+                    .iter()
+                    .min_by_key(|(_, t)| t.last_change)
+                    .map(|(name, t)| (name.clone(), t.last_change))?;
+                if last_change > now - TRACK_FOR_SECONDS {
+                    return None;
+                }
+                self.locks.remove(&oldest);
+            }
+            self.locks.insert(lock.to_owned(), LockTracks::new(lock, now));
+        }
+        self.locks.get_mut(lock)
+    }
+
+    /// `lock`'s series at `step`; `None` when the history does not follow it
+    /// (it changed hands before this server watched, or more locks did).
+    pub fn lock_series(&self, lock: &str, step: u32) -> Option<Vec<Series>> {
+        let until = self.open_bucket();
+        let tracks = self.locks.get(lock)?;
+        Some(vec![tracks.holds.series(step, until), tracks.waits.series(step, until)])
     }
 
     /// Fills a new service's closed buckets with a constant count and no
@@ -530,6 +598,12 @@ impl History {
             }
             let ops: Vec<PatchOp> = tracks.all().iter().filter_map(|t| t.append(bucket)).collect();
             published.services.push((service.clone(), ops));
+        }
+        // A hold going on counts in every bucket it spans, as long as it is.
+        for (lock, tracks) in &mut self.locks {
+            if let Some((_, since)) = self.holding.get(lock) {
+                tracks.holds.record(bucket, (now_ms - since).max(0) as f64 / 1000.0);
+            }
         }
         // The losses of the last 15 minutes, when they changed.
         while self
@@ -644,7 +718,12 @@ impl History {
             .map(|t| t.all().iter().map(|t| t.heap_bytes()).sum::<usize>())
             .sum();
         let changed = self.changed.keys().map(|k| k.capacity() + 48).sum::<usize>();
-        global + services + changed
+        let locks: usize = self
+            .locks
+            .values()
+            .map(|t| t.holds.heap_bytes() + t.waits.heap_bytes())
+            .sum();
+        global + services + changed + locks
     }
 }
 

@@ -45,6 +45,14 @@ impl Ring {
         }
     }
 
+    /// Keeps the larger of the bucket's value and `value` (the longest of
+    /// the bucket's samples).
+    pub fn max(&mut self, unix_seconds: i64, value: f64) {
+        if let Some(slot) = self.slot(unix_seconds) {
+            *slot = if slot.is_nan() { value } else { slot.max(value) };
+        }
+    }
+
     /// The bucket of `unix_seconds`, opened (with gaps for the buckets
     /// between) when it is newer than the newest; `None` when it is older
     /// than what is kept, or before the newest bucket (time went back: the
@@ -138,6 +146,15 @@ mod tests {
             counts.points(),
             vec![(1000, 3.0), (1010, 1.0)],
             "counts add up in their bucket"
+        );
+        let mut longest = Ring::new(10, 4);
+        longest.max(1001, 3.0);
+        longest.max(1002, 1.0);
+        longest.max(1011, 0.5);
+        assert_eq!(
+            longest.points(),
+            vec![(1000, 3.0), (1010, 0.5)],
+            "the longest sample is the bucket's"
         );
         counts.add(1005, 4.0);
         assert_eq!(

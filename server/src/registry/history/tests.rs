@@ -386,3 +386,35 @@ fn the_history_survives_a_relist() {
         "{pay:?}"
     );
 }
+
+#[test]
+fn a_lock_keeps_its_longest_hold_and_wait_per_bucket_and_a_hold_going_on_grows() {
+    let start = T0 - 20; // a whole minute
+    let mut history = History::new(HistoryConfig::default());
+    history.tick(start * 1000, "t", totals(0), &[], |_| 0);
+    let lock = |kind, key: &str| event(kind, "jobs", json!({ "key": key }));
+    observe(&mut history, &[lock(EventKind::LockAcquired, "a")], start + 1);
+    observe(&mut history, &[lock(EventKind::LockWaiting, "b")], start + 2);
+    // a holds 4 s; b waited 3 s for it.
+    observe(
+        &mut history,
+        &[lock(EventKind::LockReleased, "a"), lock(EventKind::LockAcquired, "b")],
+        start + 5,
+    );
+    // The first bucket closes with b holding for 5 s: longer than a's 4 s.
+    history.tick((start + 10) * 1000, "t", totals(0), &[], |_| 0);
+    // b still holds when the bucket of start + 20 closes: 25 s by then.
+    history.tick((start + 30) * 1000, "t", totals(0), &[], |_| 0);
+    let series = history.lock_series("jobs", FINE_STEP_SECONDS).expect("followed");
+    let of = |name: &str| {
+        series
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| s.points.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(of("lock_wait_seconds"), vec![(start, 3.0)]);
+    assert_eq!(of("lock_hold_seconds"), vec![(start, 5.0), (start + 20, 25.0)]);
+    assert_eq!(series[0].labels.get("lock").map(String::as_str), Some("jobs"));
+    assert!(history.lock_series("other", FINE_STEP_SECONDS).is_none());
+}
