@@ -11,6 +11,12 @@ test.afterAll(async () => { await dev?.stop(); });
 // '' is the overview, the landing page.
 const PAGES = ['', 'services', 'leases', 'locks', 'elections', 'cluster', 'events', 'config', 'ops'];
 
+/** A registry page as of the past: a service at the registry's revision now. */
+async function pastPage(): Promise<string> {
+  const body = await (await fetch(`${dev.dashboard}api/v1/services`)).json();
+  return `services/${encodeURIComponent(body.services[0].name)}?rev=${body.revision}`;
+}
+
 async function open(page: Page, where: string): Promise<void> {
   await page.goto(`${dev.dashboard}${where}`);
   await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
@@ -165,7 +171,7 @@ test('at 390x844 no page is wider than the screen, and the nav folds', async ({ 
   const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
   const page = await context.newPage();
   const service = (await (await fetch(`${dev.dashboard}api/v1/services`)).json()).services[0].name as string;
-  for (const where of [...PAGES, `services/${encodeURIComponent(service)}`]) {
+  for (const where of [...PAGES, `services/${encodeURIComponent(service)}`, await pastPage()]) {
     await open(page, where);
     await page.waitForTimeout(300);
     const width = await page.evaluate(() => document.documentElement.scrollWidth);
@@ -216,7 +222,7 @@ test('no two controls touch, on a desktop and on a phone, where tap targets are 
       ? { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true }
       : { viewport: { width: 1280, height: 800 } });
     const page = await context.newPage();
-    for (const where of [...PAGES, `services/${encodeURIComponent(service)}`, 'config/travel']) {
+    for (const where of [...PAGES, `services/${encodeURIComponent(service)}`, 'config/travel', await pastPage()]) {
       await open(page, where);
       await page.waitForTimeout(300);
       problems.push(...(await crampedControls(page, phone)).map((p) => `${phone ? 'phone' : 'desktop'} /${where}: ${p}`));
@@ -242,7 +248,7 @@ for (const scheme of ['light', 'dark'] as const) {
   test(`axe-core finds no serious or critical violation on any page (${scheme})`, async ({ page }) => {
     await page.emulateMedia({ colorScheme: scheme });
     const problems: string[] = [];
-    for (const where of PAGES) {
+    for (const where of [...PAGES, await pastPage()]) {
       await open(page, where);
       await page.waitForTimeout(500);
       // Evaluated, not a script tag: the page's Content-Security-Policy

@@ -4,6 +4,7 @@ pub mod account;
 pub mod code;
 pub mod copy;
 pub mod modal;
+pub mod past;
 pub mod revoke;
 pub mod status_bar;
 pub mod storm;

@@ -54,6 +54,8 @@ fn describe(link: LinkState, etcd: Option<EtcdState>) -> (&'static str, String) 
 pub fn StatusBar() -> impl IntoView {
     let live = Live::get();
     let state = Memo::new(move |_| describe(live.link.get(), live.etcd.get()));
+    let query = leptos_router::hooks::use_query_map();
+    let past = Memo::new(move |_| query.with(|q| q.get("rev").is_some() || q.get("at").is_some()));
     // A few members' status: small enough to follow on every page.
     live.watch(Topic::Ops);
     let alarms = Memo::new(move |_| {
@@ -85,7 +87,8 @@ pub fn StatusBar() -> impl IntoView {
                 })
             }}
             <span class="status-revision">
-                "as of revision "
+                // A page of the past (`pages::past`) shows another revision: this one is live.
+                {move || if past.get() { "live at revision " } else { "as of revision " }}
                 <span data-testid="status-revision">{move || live.revision.get()}</span>
             </span>
             {move || {

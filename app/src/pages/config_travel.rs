@@ -116,7 +116,14 @@ fn key_list(keys: &[Kv], class: &'static str) -> impl IntoView {
 #[derive(Debug, Clone, PartialEq)]
 enum Outcome {
     Pending,
-    Done { body: KvDiffBody, from_note: String },
+    Done {
+        body: KvDiffBody,
+        from_note: String,
+        /// The prefix compared, as typed.
+        prefix: String,
+        /// Compared with now (not with another past revision).
+        to_now: bool,
+    },
     Failed(String),
 }
 
@@ -145,6 +152,7 @@ pub fn TravelPage() -> impl IntoView {
                     Point::Ago(s) => revision_ago(s, now_ms).await?,
                     Point::Now => return Err("Compare from a revision or a time ago, not from now.".to_owned()),
                 };
+                let to_now = parse_point(&to)? == Point::Now;
                 let to_param = match parse_point(&to)? {
                     Point::Now => String::new(),
                     Point::Revision(r) => format!("&to={r}"),
@@ -155,7 +163,12 @@ pub fn TravelPage() -> impl IntoView {
                     encode_segment(&prefix)
                 );
                 let body = get_json::<KvDiffBody>(&path).await.map_err(|f| f.to_string())?;
-                Ok(Outcome::Done { body, from_note })
+                Ok(Outcome::Done {
+                    body,
+                    from_note,
+                    prefix,
+                    to_now,
+                })
             }
             .await;
             outcome.set(Some(result.unwrap_or_else(Outcome::Failed)));
@@ -168,7 +181,12 @@ pub fn TravelPage() -> impl IntoView {
             Outcome::Failed(message) => {
                 view! { <p class="error" role="alert" data-testid="travel-error">{message}</p> }.into_any()
             }
-            Outcome::Done { body, from_note } => {
+            Outcome::Done {
+                body,
+                from_note,
+                prefix: prefix_now,
+                to_now: to_is_now,
+            } => {
                 let total = body.added.len() + body.removed.len() + body.changed.len();
                 let summary = format!(
                     "From {from_note} to revision {}: {} added, {} removed, {} changed.",
@@ -208,6 +226,14 @@ pub fn TravelPage() -> impl IntoView {
                     };
                     view! { <p class="muted" data-testid="travel-horizon">{text}</p> }
                 });
+                // Now is what the past can be brought back into.
+                let to_now = to_is_now;
+                let restore = to_now.then(|| {
+                    view! {
+                        <super::config_restore::Rollback prefix=prefix_now.clone() revision=body.from/>
+                        <super::config_restore::DeletedKeys prefix=prefix_now.clone() since=body.from/>
+                    }
+                });
                 view! {
                     <p class="summary" data-testid="travel-summary">{summary}</p>
                     {horizon}
@@ -219,6 +245,7 @@ pub fn TravelPage() -> impl IntoView {
                     {removed}
                     {(!body.changed.is_empty()).then(|| view! { <h2>"Changed"</h2> })}
                     {changed}
+                    {restore}
                 }
                 .into_any()
             }

@@ -15,7 +15,7 @@
 //! is reached from the other.
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::components::decode_segment;
 use crate::live::Live;
@@ -35,6 +35,18 @@ pub(crate) enum Part {
     Ops,
     Config,
     Travel,
+    /// A registry page as of a past revision or time.
+    Past,
+}
+
+impl Part {
+    /// A registry page, which can also be shown as of the past.
+    fn has_past(self) -> bool {
+        matches!(
+            self,
+            Part::Services | Part::Service | Part::Leases | Part::Locks | Part::Elections
+        )
+    }
 }
 
 /// A page's view, built where the router puts it (so with the route's context).
@@ -54,8 +66,25 @@ enum Load {
 /// renders first, and links the page's modules for preloading; the browser
 /// then fetches them and builds the page in the placeholder's place. A module
 /// that fails to load says so, with a button to try again.
+///
+/// A registry page asked for as of the past (`?rev=` or `?at=`) is the past
+/// page instead; stepping from one past moment to another keeps it.
 #[component]
 pub(crate) fn Deferred(part: Part) -> impl IntoView {
+    let query = use_query_map();
+    let past = Memo::new(move |_| part.has_past() && query.with(|q| q.get("rev").is_some() || q.get("at").is_some()));
+    move || {
+        if past.get() {
+            view! { <Fetched part=Part::Past/> }.into_any()
+        } else {
+            view! { <Fetched part/> }.into_any()
+        }
+    }
+}
+
+/// `part`'s page, once its code is here.
+#[component]
+fn Fetched(part: Part) -> impl IntoView {
     watch_topics(part);
     let state = RwSignal::new(split::loaded(part).map_or(Load::Pending, Load::Ready));
     // The page the document was served for loads at once: its modules are of
@@ -136,6 +165,8 @@ fn watch_topics(part: Part) {
         Part::Ops => live.watch(Topic::Ops),
         // The folders shown depend on the page's own state: it subscribes them.
         Part::Config | Part::Travel => {}
+        // The past is read over REST; the status bar keeps `ops`, the horizon.
+        Part::Past => {}
     }
 }
 
@@ -167,6 +198,7 @@ mod split {
             Part::Events => "events",
             Part::Ops => "ops",
             Part::Config | Part::Travel => "config",
+            Part::Past => "past",
         }
     }
 }
@@ -242,6 +274,7 @@ mod split {
             Part::Ops => ops().await,
             Part::Config => Ok(config().await?.0),
             Part::Travel => Ok(config().await?.1),
+            Part::Past => past().await,
         }
     }
 
@@ -266,6 +299,7 @@ mod split {
     split_page!(elections, crate::pages::elections::ElectionsPage);
     split_page!(events, crate::pages::events::EventsPage);
     split_page!(ops, crate::pages::ops::OpsPage);
+    split_page!(past, crate::pages::past::PastPage);
 
     /// The Config and history pages: one module.
     #[wasm_split(config, wasm_split_path = ::leptos::wasm_split, fallible)]

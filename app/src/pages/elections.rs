@@ -7,6 +7,7 @@
 use leptos::prelude::*;
 
 use super::Loading;
+use crate::components::past::ViewPast;
 use crate::components::time::{Elapsed, Since};
 use crate::live::Live;
 use crate::model::{Candidate, Election, EventKind};
@@ -39,6 +40,7 @@ pub fn ElectionsPage() -> impl IntoView {
     view! {
         <section class="page">
             <h1>"Elections"</h1>
+            <div class="toolbar"><ViewPast/></div>
             {content}
         </section>
     }

@@ -84,6 +84,26 @@ fn subject_link(event: &Event) -> Option<String> {
     }
 }
 
+/// The registry page an event is about, as of the event's revision: right
+/// after it happened.
+fn past_link(event: &Event) -> Option<String> {
+    let page = match event.kind {
+        EventKind::InstanceRegistered | EventKind::InstanceUpdated | EventKind::InstanceDeregistered => {
+            match event.detail["service"].as_str() {
+                Some(service) => format!("/services/{}", encode_segment(service)),
+                None => "/services".to_owned(),
+            }
+        }
+        EventKind::LeaseExpired | EventKind::LeaseRevoked => "/leases".to_owned(),
+        EventKind::LockAcquired | EventKind::LockWaiting | EventKind::LockReleased => "/locks".to_owned(),
+        EventKind::LeaderElected | EventKind::CandidateJoined | EventKind::CandidateLeft => "/elections".to_owned(),
+        EventKind::Audit | EventKind::EvictionStorm => "/services".to_owned(),
+        // Its revisions are another history's.
+        EventKind::EtcdWentBack | EventKind::Unknown => return None,
+    };
+    Some(format!("{page}?rev={}", event.revision))
+}
+
 /// A key per row that stays while the row is shown: its content, and which
 /// of identical events it is.
 fn row_keys(events: Vec<Event>) -> Vec<(String, Event)> {
@@ -309,6 +329,46 @@ fn EventRow(event: Event) -> impl IntoView {
             {subject}
             <span class="detail" title=detail.clone()>{detail.clone()}</span>
             <span class="revision">{format!("rev {}", event.revision)}</span>
+            {past_link(&event).map(|href| view! {
+                <a
+                    class="then"
+                    href=href
+                    data-testid="event-past"
+                    aria-label=format!("registry then, as of revision {}", event.revision)
+                    title="See the registry at this moment"
+                >
+                    "registry then"
+                </a>
+            })}
         </li>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(kind: EventKind, detail: serde_json::Value) -> Event {
+        Event {
+            revision: 42,
+            at: "2026-12-07T03:12:40Z".to_owned(),
+            kind,
+            subject: "s".to_owned(),
+            detail,
+        }
+    }
+
+    #[test]
+    fn an_event_leads_to_its_registry_page_as_of_its_revision() {
+        let registered = event(EventKind::InstanceRegistered, serde_json::json!({ "service": "a/b" }));
+        assert_eq!(past_link(&registered).as_deref(), Some("/services/a%2Fb?rev=42"));
+        let expired = event(EventKind::LeaseExpired, serde_json::json!({}));
+        assert_eq!(past_link(&expired).as_deref(), Some("/leases?rev=42"));
+        let released = event(EventKind::LockReleased, serde_json::json!({}));
+        assert_eq!(past_link(&released).as_deref(), Some("/locks?rev=42"));
+        let elected = event(EventKind::LeaderElected, serde_json::json!({}));
+        assert_eq!(past_link(&elected).as_deref(), Some("/elections?rev=42"));
+        let went_back = event(EventKind::EtcdWentBack, serde_json::json!({}));
+        assert_eq!(past_link(&went_back), None);
     }
 }

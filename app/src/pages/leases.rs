@@ -12,6 +12,7 @@ use super::table::mirror_in_address;
 use super::{input_text, lowercase, Loading};
 use crate::components::copy::CopyButton;
 use crate::components::encode_segment;
+use crate::components::past::ViewPast;
 use crate::components::revoke::{RevokeDialog, Target};
 use crate::components::ttl::Ttl;
 use crate::live::Live;
@@ -132,6 +133,7 @@ pub fn LeasesPage() -> impl IntoView {
                         if orphans == 0 { count } else { format!("{count}, {orphans} holding no key") }
                     }}
                 </span>
+                <ViewPast/>
             </div>
             {move || live.revoke_refusal().map(|why| view! { <p class="notice" data-testid="no-revoke">{why}</p> })}
             {table}

@@ -11,6 +11,7 @@ use leptos::prelude::*;
 
 use super::Loading;
 use crate::components::copy::CopyButton;
+use crate::components::past::ViewPast;
 use crate::components::revoke::{RevokeDialog, Target};
 use crate::components::time::{Elapsed, Since};
 use crate::live::Live;
@@ -43,6 +44,7 @@ pub fn LocksPage() -> impl IntoView {
     view! {
         <section class="page">
             <h1>"Locks"</h1>
+            <div class="toolbar"><ViewPast/></div>
             {move || live.revoke_refusal().map(|why| view! { <p class="notice" data-testid="no-revoke">{why}</p> })}
             {content}
             {move || breaking.get().map(|name| view! {

@@ -5,6 +5,7 @@
 pub(crate) mod chart;
 pub mod cluster;
 pub mod config;
+pub mod config_restore;
 pub mod config_travel;
 pub mod deferred;
 pub mod elections;
@@ -14,6 +15,7 @@ pub mod locks;
 pub mod not_found;
 pub mod ops;
 pub mod overview;
+pub mod past;
 pub mod service;
 pub mod services;
 pub(crate) mod table;

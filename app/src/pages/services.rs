@@ -14,6 +14,7 @@ use leptos::task::spawn_local;
 use super::table::{filter_and_sort_in_address, Column, SortHeader};
 use super::{input_text, lowercase, Loading};
 use crate::components::encode_segment;
+use crate::components::past::ViewPast;
 use crate::live::api::{get_json, ApiFailure};
 use crate::live::Live;
 use crate::model::{ServiceSummary, ServicesBody};
@@ -196,6 +197,7 @@ pub fn ServicesPage() -> impl IntoView {
                         if shown == total { format!("{total} service(s)") } else { format!("{shown} of {total} service(s)") }
                     }}
                 </span>
+                <ViewPast/>
             </div>
             {search_error}
             {content}

@@ -15,6 +15,7 @@ use leptos_router::hooks::use_params_map;
 use super::table::{filter_and_sort_in_address, SortHeader};
 use super::{input_text, lowercase, Loading};
 use crate::components::decode_segment;
+use crate::components::past::ViewPast;
 use crate::live::{Live, Stamped};
 use crate::model::Instance;
 use history::ServiceHistory;
@@ -222,6 +223,7 @@ pub fn ServicePage() -> impl IntoView {
                         scroll.set(0.0);
                     }
                 />
+                <ViewPast/>
             </div>
             {table}
             {detail}
