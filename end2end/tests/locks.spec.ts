@@ -37,6 +37,12 @@ test('three etcdctl contenders queue in order; breaking the lock hands it to the
   await expect(lock.getByTestId('holder')).toContainText(await third.line());
   await expect(lock.getByTestId('waiter')).toHaveCount(0);
 
+  // The lock's holds and waits over time: points once a 10-second bucket closes.
+  await lock.getByTestId('lock-history').locator('summary').click();
+  const chart = lock.locator('[data-chart="lock-times"]');
+  await expect.poll(async () => Number(await chart.getAttribute('data-points')), { timeout: 30_000 }).toBeGreaterThan(0);
+  await page.screenshot({ path: testInfo.outputPath('lock-history.png'), fullPage: true });
+
   await page.goto(`${dev.dashboard}events`);
   const events = page.getByTestId('event');
   await expect(events.filter({ hasText: 'lock acquired' })).toHaveCount(3);

@@ -106,6 +106,7 @@ fn LockQueue(name: String, breaking: RwSignal<Option<String>>) -> impl IntoView 
                     {format!("A {library} lock: its waiters only retry and keep no key, so they are not visible in etcd.")}
                 </p>
             })}
+            <super::lock_chart::LockHistory name=name.clone()/>
         </article>
     }
 }

@@ -11,6 +11,7 @@ pub mod deferred;
 pub mod elections;
 pub mod events;
 pub mod leases;
+mod lock_chart;
 pub mod locks;
 pub mod not_found;
 pub mod ops;
