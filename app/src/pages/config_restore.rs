@@ -71,6 +71,38 @@ fn result_view(result: &BulkResult) -> impl IntoView {
     }
 }
 
+/// Posts `body` to `path`; the answer (or why not) goes into `into`, and
+/// `busy` holds while it is asked.
+fn post_into<B, T>(path: &'static str, body: B, into: RwSignal<Option<Result<T, String>>>, busy: RwSignal<bool>)
+where
+    B: serde::Serialize + 'static,
+    T: serde::de::DeserializeOwned + Send + Sync + 'static,
+{
+    busy.set(true);
+    spawn_local(async move {
+        into.set(Some(post_json::<T>(path, &body).await.map_err(|f| f.to_string())));
+        busy.set(false);
+    });
+}
+
+/// A preview the server refused, in its dialog.
+fn refused_dialog(
+    title: &'static str,
+    title_id: &'static str,
+    testid: &'static str,
+    message: String,
+    close: Callback<()>,
+) -> AnyView {
+    view! {
+        <Modal labelled_by=title_id testid=testid on_close=close>
+            <h2 id=title_id>{title}</h2>
+            <p class="error" role="alert">{message}</p>
+            <div class="actions"><button type="button" on:click=move |_| close.run(())>"Close"</button></div>
+        </Modal>
+    }
+    .into_any()
+}
+
 /// The keys deleted under `prefix` since `since`, and their restore.
 #[component]
 pub fn DeletedKeys(prefix: String, since: Revision) -> impl IntoView {
@@ -103,18 +135,7 @@ pub fn DeletedKeys(prefix: String, since: Revision) -> impl IntoView {
     };
     let ask = {
         let request = request.clone();
-        move |_| {
-            let body = request(true);
-            busy.set(true);
-            spawn_local(async move {
-                preview.set(Some(
-                    post_json::<RestoreBody>("/api/v1/kv-restore", &body)
-                        .await
-                        .map_err(|f| f.to_string()),
-                ));
-                busy.set(false);
-            });
-        }
+        move |_| post_into("/api/v1/kv-restore", request(true), preview, busy)
     };
     let confirm = move |_| {
         let body = request(false);
@@ -132,14 +153,7 @@ pub fn DeletedKeys(prefix: String, since: Revision) -> impl IntoView {
         let shown = preview.get()?;
         let close = Callback::new(move |()| preview.set(None));
         Some(match shown {
-            Err(message) => view! {
-                <Modal labelled_by="restore-title" testid="restore-dialog" on_close=close>
-                    <h2 id="restore-title">"Restore"</h2>
-                    <p class="error" role="alert">{message}</p>
-                    <div class="actions"><button type="button" on:click=move |_| close.run(())>"Close"</button></div>
-                </Modal>
-            }
-            .into_any(),
+            Err(message) => refused_dialog("Restore", "restore-title", "restore-dialog", message, close),
             Ok(body) => {
                 let confirm = confirm.clone();
                 let count = body.restore.len();
@@ -271,31 +285,13 @@ pub fn Rollback(prefix: String, revision: Revision) -> impl IntoView {
     };
     let ask = {
         let request = request.clone();
-        move |_| {
-            let body = request(true, None);
-            busy.set(true);
-            spawn_local(async move {
-                preview.set(Some(
-                    post_json::<RollbackBody>("/api/v1/kv-rollback", &body)
-                        .await
-                        .map_err(|f| f.to_string()),
-                ));
-                busy.set(false);
-            });
-        }
+        move |_| post_into("/api/v1/kv-rollback", request(true, None), preview, busy)
     };
     let dialog = move || {
         let shown = preview.get()?;
         let close = Callback::new(move |()| preview.set(None));
         Some(match shown {
-            Err(message) => view! {
-                <Modal labelled_by="rollback-title" testid="rollback-dialog" on_close=close>
-                    <h2 id="rollback-title">"Roll back"</h2>
-                    <p class="error" role="alert">{message}</p>
-                    <div class="actions"><button type="button" on:click=move |_| close.run(())>"Close"</button></div>
-                </Modal>
-            }
-            .into_any(),
+            Err(message) => refused_dialog("Roll back", "rollback-title", "rollback-dialog", message, close),
             Ok(body) => {
                 let now = body.now;
                 let total = body.put_back.len() + body.revert.len() + body.delete.len();

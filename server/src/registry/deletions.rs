@@ -98,20 +98,23 @@ impl Store {
             // The timeline has every event of a revision it saw one by one
             // and has not let go of since.
             let saw = |revision: Revision| view.model.watched.saw(revision) && revision > events.kept_after();
+            // The events of the deletions' revisions, found in one pass.
+            let revisions = deletions.iter().map(|d| d.revision).collect();
+            let at = events.at_revisions(&revisions);
             deletions
                 .iter()
                 .map(|d| {
                     let hex = LeaseId(d.lease).to_string();
-                    let lease_end = (d.lease != 0)
-                        .then(|| {
-                            events.find(|e| {
-                                e.revision == d.revision
-                                    && e.subject == hex
-                                    && matches!(e.kind, EventKind::LeaseExpired | EventKind::LeaseRevoked)
-                            })
-                        })
-                        .flatten();
-                    let action = events.find(|e| action_at(e, d.revision, &d.key, d.lease));
+                    let of_revision = at.get(&d.revision).map(Vec::as_slice).unwrap_or_default();
+                    let lease_end = of_revision.iter().copied().find(|e| {
+                        d.lease != 0
+                            && e.subject == hex
+                            && matches!(e.kind, EventKind::LeaseExpired | EventKind::LeaseRevoked)
+                    });
+                    let action = of_revision
+                        .iter()
+                        .copied()
+                        .find(|e| action_at(e, d.revision, &d.key, d.lease));
                     match (lease_end, action) {
                         (Some(end), _) if end.kind == EventKind::LeaseExpired => Told {
                             cause: DeletionCause::LeaseExpired,

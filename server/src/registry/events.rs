@@ -232,10 +232,25 @@ impl EventLog {
         self.dropped_through
     }
 
-    /// The newest kept event `matches` picks, registry events and operators'
-    /// actions alike.
-    pub fn find(&self, matches: impl Fn(&Event) -> bool) -> Option<&Event> {
-        self.newest_first().find(|e| matches(e))
+    /// The kept events of each of `revisions`, newest first, in one pass
+    /// over the log: registry events by their revision, operators' actions
+    /// by the revision etcd answered their write at (`detail.revision`; an
+    /// action is recorded at the model's revision then, which may be behind).
+    pub fn at_revisions(
+        &self,
+        revisions: &std::collections::HashSet<Revision>,
+    ) -> std::collections::HashMap<Revision, Vec<&Event>> {
+        let mut found: std::collections::HashMap<Revision, Vec<&Event>> = std::collections::HashMap::new();
+        for event in self.newest_first() {
+            let revision = match event.kind {
+                EventKind::Audit => event.detail["revision"].as_i64(),
+                _ => Some(event.revision),
+            };
+            if let Some(revision) = revision.filter(|r| revisions.contains(r)) {
+                found.entry(revision).or_default().push(event);
+            }
+        }
+        found
     }
 
     /// When the oldest kept event happened.
