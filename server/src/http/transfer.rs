@@ -33,16 +33,10 @@ use crate::registry::key_id;
 /// etcd's 1.5 MiB in base64.
 pub const MAX_IMPORT_BODY: usize = 64 << 20;
 
-/// `Ok` when the routes serve `prefix`, else 403 `out_of_scope`.
+/// `Ok` when the routes serve `prefix`, else 403 `out_of_scope`, by the
+/// configuration routes' rule.
 fn in_scope(state: &AppState, prefix: &[u8]) -> Result<(), ApiError> {
-    if state.config.in_scope(prefix) {
-        return Ok(());
-    }
-    Err(ApiError::OutOfScope(format!(
-        "the prefix {:?} is outside what this Leasehold watches (--prefix {}): use a prefix under them",
-        super::audit::clip(&key_id(prefix)),
-        state.config.prefixes.join(", --prefix ")
-    )))
+    super::kv_routes::in_scope(state, prefix, true)
 }
 
 /// `GET /api/v1/export?prefix=P&rev=R&leases=keep|drop`.
