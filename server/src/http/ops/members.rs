@@ -188,17 +188,34 @@ async fn listed(state: &AppState) -> Result<Vec<Listed>, ApiError> {
     state.ops.console.members().await.map_err(|e| unavailable(&e))
 }
 
+/// How long the members are asked again after a change until their list
+/// shows it: the member that answers may not have applied the change yet.
+const SHOWN_WITHIN: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// The members as etcd lists them after a change, and the model told to
-/// look again.
-async fn after_change(state: &AppState, attempt: &Attempt<'_>) -> Result<ClusterShape, ApiError> {
-    state.ops.poll_cluster();
-    let members = state
-        .ops
-        .console
-        .members()
-        .await
-        .map_err(|e| attempt.fail(unavailable(&e)))?;
-    Ok(ClusterShape::new(shaped(&members)))
+/// look again. Asked again, for at most [`SHOWN_WITHIN`], until `shows` holds
+/// of the list (a member answering the list may be a moment behind the one
+/// that made the change); the last list is the answer either way.
+async fn after_change(
+    state: &AppState,
+    attempt: &Attempt<'_>,
+    shows: impl Fn(&[ShapeMember]) -> bool,
+) -> Result<ClusterShape, ApiError> {
+    let deadline = tokio::time::Instant::now() + SHOWN_WITHIN;
+    loop {
+        let members = state
+            .ops
+            .console
+            .members()
+            .await
+            .map_err(|e| attempt.fail(unavailable(&e)))?;
+        let members = shaped(&members);
+        if shows(&members) || tokio::time::Instant::now() >= deadline {
+            state.ops.poll_cluster();
+            return Ok(ClusterShape::new(members));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 fn find(members: &[ShapeMember], id: MemberId) -> Result<&ShapeMember, ApiError> {
@@ -340,7 +357,10 @@ pub async fn add(
         members.iter().find(|m| m.peer_urls == request.peer_urls).map(|m| m.id)
     })
     .await?;
-    let after = after_change(&state, &attempt).await?;
+    let after = after_change(&state, &attempt, |members| {
+        members.iter().any(|m| m.id.0 == id && m.is_learner)
+    })
+    .await?;
     let listed = after.members.iter().any(|m| m.id.0 == id && m.is_learner);
     attempt.audit(
         "ok",
@@ -470,7 +490,10 @@ pub async fn promote(
         members.iter().any(|m| m.id == id.0 && !m.is_learner).then_some(())
     })
     .await?;
-    let after = after_change(&state, &attempt).await?;
+    let after = after_change(&state, &attempt, |members| {
+        members.iter().any(|m| m.id == id && !m.is_learner)
+    })
+    .await?;
     let voting = after.members.iter().any(|m| m.id == id && !m.is_learner);
     attempt.audit(
         "ok",
@@ -592,7 +615,7 @@ pub async fn remove(
         (!members.iter().any(|m| m.id == id.0)).then_some(())
     })
     .await?;
-    let after = after_change(&state, &attempt).await?;
+    let after = after_change(&state, &attempt, |members| !members.iter().any(|m| m.id == id)).await?;
     let gone = !after.members.iter().any(|m| m.id == id);
     attempt.audit(
         "ok",
@@ -715,7 +738,10 @@ pub async fn move_leader(
         .move_leader(&from_urls, request.to.0, &to_urls)
         .await
         .map_err(|e| attempt.fail(refused_by_etcd(&e)))?;
-    let after = after_change(&state, &attempt).await?;
+    let after = after_change(&state, &attempt, |members| {
+        members.iter().any(|m| m.id == request.to && m.is_leader)
+    })
+    .await?;
     let leads = after.members.iter().any(|m| m.id == request.to && m.is_leader);
     if !moved || !leads {
         return Err(attempt.fail(ApiError::Internal(format!(
