@@ -22,7 +22,7 @@ use axum::{Extension, Json};
 use super::audit::Entry;
 use super::client::Client;
 use super::error::{ApiError, READ_ONLY};
-use super::kv_routes::with_horizon;
+use super::kv_routes::{in_scope, with_horizon};
 use super::openapi::Failures;
 use super::AppState;
 use crate::auth::Caller;
@@ -32,12 +32,6 @@ use crate::registry::key_id;
 /// Largest import body: a document of many keys, or of a few values of
 /// etcd's 1.5 MiB in base64.
 pub const MAX_IMPORT_BODY: usize = 64 << 20;
-
-/// `Ok` when the routes serve `prefix`, else 403 `out_of_scope`, by the
-/// configuration routes' rule.
-fn in_scope(state: &AppState, prefix: &[u8]) -> Result<(), ApiError> {
-    super::kv_routes::in_scope(state, prefix, true)
-}
 
 /// `GET /api/v1/export?prefix=P&rev=R&leases=keep|drop`.
 #[utoipa::path(
@@ -61,7 +55,7 @@ pub async fn export(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let prefix = query.get("prefix").map(String::as_str).unwrap_or_default();
-    in_scope(&state, prefix.as_bytes())?;
+    in_scope(&state, prefix.as_bytes(), true)?;
     let revision = match query.get("rev") {
         None => 0,
         Some(text) => text
@@ -185,7 +179,7 @@ pub async fn import(
         ))));
     }
     let target = request.prefix.as_bytes();
-    in_scope(&state, target).map_err(|e| attempt.refuse(e))?;
+    in_scope(&state, target, true).map_err(|e| attempt.refuse(e))?;
     let recreate = request.leases == ImportLeases::Recreate;
     let expect = match (request.dry_run, request.expect_revision) {
         (true, _) => 0,
@@ -301,8 +295,8 @@ pub async fn copy(
         ))));
     }
     let (source_prefix, target) = (request.from.as_bytes(), request.to.as_bytes());
-    in_scope(&state, source_prefix).map_err(|e| attempt.refuse(e))?;
-    in_scope(&state, target).map_err(|e| attempt.refuse(e))?;
+    in_scope(&state, source_prefix, true).map_err(|e| attempt.refuse(e))?;
+    in_scope(&state, target, true).map_err(|e| attempt.refuse(e))?;
     if source_prefix.starts_with(target) || target.starts_with(source_prefix) {
         return Err(attempt.refuse(ApiError::BadRequest(format!(
             "{:?} and {:?} overlap: copy between prefixes neither of which holds the other",
