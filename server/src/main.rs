@@ -30,6 +30,7 @@ async fn main() -> anyhow::Result<()> {
         Command::HashPassword => hash_password()?,
         Command::Export(args) => server::transfer::export(args).await?,
         Command::Import(args) => server::transfer::import(args).await?,
+        Command::Copy(args) => server::transfer::copy(args).await?,
     }
     Ok(())
 }

@@ -1,14 +1,13 @@
-//! `leasehold export` and `leasehold import`: the REST routes' export and
-//! import, straight against etcd, through the same code
-//! ([`crate::etcd::transfer`]).
+//! `leasehold export`, `leasehold import` and `leasehold copy`: the REST
+//! routes' export, import and copy, straight against etcd, through the same
+//! code ([`crate::etcd::transfer`]).
 
-use std::io::{Read, Write};
+use std::io::Write;
 
 use anyhow::Context;
-use app::model::ImportDocument;
 
-use crate::config::{EtcdAccess, EtcdConfig, ExportArgs, ImportArgs};
-use crate::etcd::transfer::{applied_body, plan_body, Exporter, Source};
+use crate::config::{CopyArgs, EtcdAccess, EtcdConfig, ExportArgs, ImportArgs};
+use crate::etcd::transfer::{applied_body, plan_body, CopySpec, Exporter, Source};
 use crate::etcd::Actions;
 
 /// A client of the etcd the flags name, logged in when they name a user.
@@ -75,19 +74,15 @@ pub async fn export(args: ExportArgs) -> anyhow::Result<()> {
 /// outcome printed instead. Conflicts, or an apply cut short, end it with
 /// an error after the outcome is printed.
 pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
-    let text = if args.file.as_os_str() == "-" {
-        let mut text = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut text)
-            .context("reading the document from stdin")?;
-        text
+    // Read a key at a time, values into a temporary file: a document of
+    // any size costs memory only for its keys.
+    let source = if args.file.as_os_str() == "-" {
+        Source::read_from(std::io::stdin().lock(), args.from.as_deref())
     } else {
-        std::fs::read(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?
-    };
-    let document: ImportDocument =
-        serde_json::from_slice(&text).with_context(|| format!("{} is not a JSON document", args.file.display()))?;
-    drop(text);
-    let source = Source::read(document, args.from.as_deref()).map_err(anyhow::Error::msg)?;
+        let file = std::fs::File::open(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
+        Source::read_from(file, args.from.as_deref())
+    }
+    .map_err(|why| anyhow::anyhow!("{}: {why}", args.file.display()))?;
     if args.recreate_leases && source.etcdctl {
         anyhow::bail!("--recreate-leases needs the leases' TTLs, which etcdctl's output does not record");
     }
@@ -119,7 +114,7 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
         .context("the plan could not be read again at the dry run's revision")?;
     let planned = plan_body(target, &source, &plan, args.delete_missing);
     let applied = actions.import_apply(&source, plan, args.delete_missing).await;
-    let answer = applied_body(planned, &applied);
+    let answer = applied_body(planned, &source, &applied);
     print_json(&answer)?;
     eprintln!(
         "applied: {} written, {} deleted, {} conflict(s), in {} transaction(s)",
@@ -135,6 +130,87 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
         anyhow::bail!(
             "{} key(s) changed since the dry run at revision {seen} and were left as they are",
             answer.conflicts.len()
+        );
+    }
+    Ok(())
+}
+
+/// `leasehold copy`: the dry run's plan as JSON on stdout; with `--apply`,
+/// the copy (and with `--rename` the removal) made at the dry run's
+/// revision, and the outcome printed instead. Conflicts, keys not moved, or
+/// an apply cut short end it with an error after the outcome is printed;
+/// running it again resumes.
+pub async fn copy(args: CopyArgs) -> anyhow::Result<()> {
+    let mut spec = CopySpec {
+        from: args.from.clone().into_bytes(),
+        to: args.to.clone().into_bytes(),
+        rev: args.rev,
+        rename: args.rename,
+        dry_run: true,
+        delete_missing: args.delete_missing,
+        recreate: args.recreate_leases,
+        expect_revision: None,
+    };
+    if let Some(why) = spec.refusal() {
+        anyhow::bail!(why);
+    }
+    let (actions, _) = connect(&args.etcd).await?;
+    let planned = actions.copy_prefix(&spec).await.context("the dry run failed")?;
+    eprintln!(
+        "dry run at revision {}: {} key(s) under {:?}; onto {:?} {} to add, {} to change, {} unchanged, {} here \
+         and not under {:?} ({}){}",
+        planned.copy.revision,
+        planned.source_keys,
+        args.from,
+        args.to,
+        planned.copy.added.len(),
+        planned.copy.changed.len(),
+        planned.copy.unchanged,
+        planned.copy.absent_here.len(),
+        args.from,
+        if args.delete_missing { "deleted" } else { "kept" },
+        if args.rename {
+            "; then removed from the source"
+        } else {
+            ""
+        }
+    );
+    if !args.apply {
+        print_json(&planned)?;
+        return Ok(());
+    }
+    spec.dry_run = false;
+    spec.expect_revision = Some(planned.copy.revision);
+    let answer = actions
+        .copy_prefix(&spec)
+        .await
+        .context("the copy could not be made at the dry run's revision")?;
+    print_json(&answer)?;
+    eprintln!(
+        "applied: {} written, {} deleted, {} conflict(s), in {} transaction(s){}",
+        answer.copy.written,
+        answer.copy.deleted,
+        answer.copy.conflicts.len(),
+        answer.copy.transactions,
+        if args.rename {
+            format!(
+                "; {} removed from {:?}, {} changed since and kept, {} not moved",
+                answer.removed,
+                args.from,
+                answer.removal_conflicts.len(),
+                answer.not_moved
+            )
+        } else {
+            String::new()
+        }
+    );
+    if let Some(why) = answer.copy.interrupted.as_ref().or(answer.removal_interrupted.as_ref()) {
+        anyhow::bail!("the copy stopped before its end (run it again to resume): {why}");
+    }
+    if !answer.copy.conflicts.is_empty() || !answer.removal_conflicts.is_empty() {
+        anyhow::bail!(
+            "{} key(s) changed since the dry run and were left as they are",
+            answer.copy.conflicts.len() + answer.removal_conflicts.len()
         );
     }
     Ok(())

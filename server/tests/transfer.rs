@@ -93,8 +93,26 @@ async fn export(app: &TestApp, query: &str) -> (u16, reqwest::header::HeaderMap,
     (status, headers, response.text().await.expect("body"))
 }
 
-async fn import(app: &TestApp, body: &Value) -> (u16, Value) {
-    TestApp::answer(app.http.post(app.url("/api/v1/import")).json(body)).await
+/// `POST /api/v1/import` of `request`'s `document`, its other fields
+/// (`prefix`, `dry_run`, `expect_revision`, ...) as the query.
+async fn import(app: &TestApp, request: &Value) -> (u16, Value) {
+    TestApp::answer(import_request(app, request)).await
+}
+
+fn import_request(app: &TestApp, request: &Value) -> reqwest::RequestBuilder {
+    let mut query: Vec<(String, String)> = Vec::new();
+    for (name, value) in request.as_object().expect("an object") {
+        if name != "document" {
+            let text = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
+            query.push((name.clone(), text));
+        }
+    }
+    let body = serde_json::to_vec(&request["document"]).expect("a document");
+    app.http
+        .post(app.url("/api/v1/import"))
+        .query(&query)
+        .header("content-type", "application/json")
+        .body(body)
 }
 
 fn keys_of(list: &Value) -> Vec<String> {
@@ -329,6 +347,74 @@ async fn an_import_of_300_keys_is_several_transactions_and_etcd_then_equals_the_
         .map(|(k, v)| ([b"/moved/", &k[b"/many/".len()..]].concat(), v))
         .collect();
     assert_eq!(moved, rerooted);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_document_of_24_mib_is_read_from_disk_written_a_value_per_transaction_and_answered_within_bounds() {
+    let etcd = start_etcd().await;
+    let mut client = etcd_client(&etcd).await;
+    let app = spawn_app(&etcd).await;
+    app.wait_for_health(200, LIMIT).await;
+    // 24 values of 1 MiB (one per transaction: over 1 MiB with its key),
+    // binary and each different, and one key here that changes meanwhile.
+    let value = |i: u8| -> Vec<u8> { (0..1u32 << 20).map(|j| (j as u8) ^ i ^ 0x80).collect() };
+    let items: Vec<Value> = (0..24u8)
+        .map(|i| {
+            json!({"key": format!("/big/v{i:02}"), "value": "",
+                   "value_base64": STANDARD.encode(value(i))})
+        })
+        .collect();
+    let document = json!({"format": "leasehold-export/1", "prefix": "/big/", "items": items});
+    put(&mut client, "/into/v05", "here before").await;
+    let (status, plan) = import(&app, &json!({"prefix": "/into/", "document": document})).await;
+    assert_eq!(status, 200, "{plan}");
+    let (added, changed) = (plan["added"].as_array().expect("added"), &plan["changed"]);
+    assert_eq!((added.len(), changed.as_array().map(Vec::len)), (23, Some(1)), "{plan}");
+    // Every value is given by its size; the answer shows at most 8 MiB of
+    // each list's values, the rest by size alone.
+    assert!(added.iter().all(|k| k["after"]["size"] == json!(1u32 << 20)));
+    let shown = added.iter().filter(|k| k["after"]["omitted"] != json!(true)).count();
+    assert_eq!(shown, 8, "8 MiB of values are shown");
+    let first = added.first().expect("one");
+    assert_eq!(
+        STANDARD
+            .decode(first["after"]["value_base64"].as_str().expect("base64"))
+            .expect("bytes"),
+        value(0)
+    );
+    put(&mut client, "/into/v07", "written meanwhile").await;
+    let (status, done) = import(
+        &app,
+        &json!({"prefix": "/into/", "document": document, "dry_run": false, "expect_revision": plan["revision"]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(
+        (&done["written"], &done["transactions"]),
+        (&json!(23), &json!(23)),
+        "{done}"
+    );
+    let conflicts = done["conflicts"].as_array().expect("conflicts");
+    assert_eq!(conflicts.len(), 1);
+    assert_eq!(conflicts[0]["key"], "/into/v07");
+    assert_eq!(conflicts[0]["current"]["value"], "written meanwhile");
+    let count = client
+        .get("/into/", Some(GetOptions::new().with_prefix().with_count_only()))
+        .await
+        .expect("count");
+    assert_eq!(count.count(), 24);
+    // One at a time: all of them are over a gRPC answer's 4 MiB.
+    for i in 0..24u8 {
+        let key = format!("/into/v{i:02}");
+        let answer = client.get(key.as_str(), None).await.expect("get");
+        let bytes = answer.kvs().first().expect("the key").value().to_vec();
+        if i == 7 {
+            assert_eq!(bytes, b"written meanwhile", "the newer write is kept");
+        } else {
+            assert!(bytes == value(i), "{key} is not the document's value");
+        }
+    }
     app.shutdown().await;
 }
 
@@ -658,14 +744,7 @@ async fn a_viewer_may_dry_run_but_not_apply_and_the_refusal_is_audited() {
         .expect("export");
     assert_eq!(response.status().as_u16(), 200);
     let document: Value = response.json().await.expect("JSON");
-    let as_vera = |body: Value| {
-        TestApp::answer(
-            app.http
-                .post(app.url("/api/v1/import"))
-                .header("cookie", &cookie)
-                .json(&body),
-        )
-    };
+    let as_vera = |body: Value| TestApp::answer(import_request(&app, &body).header("cookie", &cookie));
     let (status, plan) = as_vera(json!({"prefix": "/v2/", "document": document})).await;
     assert_eq!(
         (status, plan["added"].as_array().map(Vec::len)),
@@ -751,6 +830,37 @@ async fn the_command_line_exports_and_imports_with_a_dry_run_first() {
     );
     let new_lease = moved.get(&b"/cli2/leased"[..]).map_or(0, |(_, l)| *l);
     assert!(new_lease != 0 && new_lease != lease);
+
+    // `leasehold copy --rename`: the dry run first, then the move.
+    let copy = |args: &[&str]| {
+        let mut command = tokio::process::Command::new(binary);
+        command
+            .args(["copy", "--etcd", &etcd.endpoint(), "--from", "/cli2/", "--to", "/cli4/"])
+            .args(args);
+        command.output()
+    };
+    let output = copy(&["--rename"]).await.expect("leasehold copy runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let plan: Value = serde_json::from_slice(&output.stdout).expect("the plan on stdout");
+    assert_eq!(plan["copy"]["added"].as_array().map(Vec::len), Some(3), "{plan}");
+    assert_eq!(etcd_keys(&mut client, b"/cli2/", 0).await.len(), 3, "a dry run moves nothing");
+    let output = copy(&["--rename", "--apply"]).await.expect("leasehold copy runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let done: Value = serde_json::from_slice(&output.stdout).expect("the outcome on stdout");
+    assert_eq!((&done["copy"]["written"], &done["removed"]), (&json!(3), &json!(3)), "{done}");
+    assert!(etcd_keys(&mut client, b"/cli2/", 0).await.is_empty());
+    let renamed: Vec<(Vec<u8>, Vec<u8>)> = etcd_keys(&mut client, b"/cli4/", 0)
+        .await
+        .into_iter()
+        .map(|(k, (v, _))| (k, v))
+        .collect();
+    let expected: Vec<(Vec<u8>, Vec<u8>)> = moved
+        .iter()
+        .map(|(k, (v, _))| ([b"/cli4/", &k[b"/cli2/".len()..]].concat(), v.clone()))
+        .collect();
+    assert_eq!(renamed, expected);
+    let output = copy(&["--rename", "--rev", "3"]).await.expect("runs");
+    assert_eq!(output.status.code(), Some(2), "clap refuses a rename of the past");
 
     // A refusal is an error exit, not a panic: a document that is none.
     let bad = dir.path().join("bad.json");

@@ -62,7 +62,7 @@ pub use restore::{
 pub use topic::{within_prefixes, Topic, TopicError};
 pub use transfer::{
     CopyBody, CopyRequest, EtcdctlKv, ExportDocument, ExportItem, ExportLease, GrantedLease, ImportBody,
-    ImportConflict, ImportDocument, ImportKey, ImportLeases, ImportRequest, ImportValue, EXPORT_FORMAT,
+    ImportConflict, ImportDocument, ImportKey, ImportLeases, ImportValue, EXPORT_FORMAT,
 };
 
 /// An etcd revision. etcd uses signed 64-bit integers for revisions.

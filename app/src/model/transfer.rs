@@ -126,46 +126,23 @@ pub enum ImportLeases {
     Recreate,
 }
 
-/// The body of `POST /api/v1/import`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-pub struct ImportRequest {
-    /// Where the keys go: each key's part after `from` is put under it.
-    pub prefix: String,
-    pub document: ImportDocument,
-    /// The document's prefix the keys are taken from. Default: the export's
-    /// `prefix`; for etcdctl output, the keys' longest common prefix cut
-    /// after its last `/`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub from: Option<String>,
-    /// The plan only (true: the default), or apply it (false).
-    #[serde(default = "yes")]
-    pub dry_run: bool,
-    /// Delete the keys under `prefix` the document does not hold.
-    #[serde(default)]
-    pub delete_missing: bool,
-    #[serde(default)]
-    pub leases: ImportLeases,
-    /// To apply: the `revision` of the dry run that was confirmed. The plan
-    /// is made again at that revision, and every write is guarded by the
-    /// key's `mod_revision` then: a key changed since is a conflict.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expect_revision: Option<Revision>,
-}
-
-fn yes() -> bool {
-    true
-}
-
 /// A value and its lease, as here or as the document gives it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ImportValue {
+    /// Empty when `omitted`.
     pub value: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value_base64: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease: Option<LeaseId>,
+    /// The value's bytes.
+    #[serde(default)]
+    pub size: u64,
+    /// The value is left out of the answer (each list shows at most 8 MiB
+    /// of values): `size` alone gives it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub omitted: bool,
 }
 
 /// One key of an import's plan, under the target prefix.
@@ -259,6 +236,10 @@ pub struct ImportBody {
     pub interrupted: Option<String>,
     #[serde(default)]
     pub remaining: u64,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// The body of `POST /api/v1/copy`: the keys under `from` put under `to`

@@ -43,9 +43,14 @@ pub enum Command {
     /// output) into a prefix: the dry run's plan, or with --apply the plan
     /// applied by compare-and-swap on what the dry run saw.
     Import(ImportArgs),
+    /// Copy the keys under a prefix to another (with --rename, then delete
+    /// them from the first): the dry run's plan, or with --apply the plan
+    /// applied by compare-and-swap on what the dry run saw. A rename cut
+    /// short is resumed by running it again.
+    Copy(CopyArgs),
 }
 
-/// The etcd that `export` and `import` talk to, and how.
+/// The etcd that `export`, `import` and `copy` talk to, and how.
 #[derive(Debug, Clone, Args)]
 pub struct EtcdAccess {
     /// etcd client endpoints, comma-separated.
@@ -134,6 +139,43 @@ pub struct ImportArgs {
     /// Apply the plan (default: print the dry run only). Every key is
     /// written only while it is as the dry run saw it; the others are
     /// printed as conflicts.
+    #[arg(long)]
+    pub apply: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CopyArgs {
+    #[command(flatten)]
+    pub etcd: EtcdAccess,
+
+    /// The keys under this prefix are copied.
+    #[arg(long = "from")]
+    pub from: String,
+
+    /// ... to this prefix: each key's part after --from is put under it.
+    /// Neither prefix may hold the other.
+    #[arg(long = "to")]
+    pub to: String,
+
+    /// Copy --from as it was at this revision (not with --rename).
+    #[arg(long, value_parser = clap::value_parser!(i64).range(1..), conflicts_with = "rename")]
+    pub rev: Option<i64>,
+
+    /// Then delete each key from --from whose copy was written, while it is
+    /// still as the dry run saw it.
+    #[arg(long)]
+    pub rename: bool,
+
+    /// Delete the keys under --to that --from does not hold.
+    #[arg(long)]
+    pub delete_missing: bool,
+
+    /// Write the keys on new leases, one per lease of the source, granted
+    /// with its TTL.
+    #[arg(long)]
+    pub recreate_leases: bool,
+
+    /// Apply the plan (default: print the dry run only).
     #[arg(long)]
     pub apply: bool,
 }

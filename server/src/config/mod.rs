@@ -24,8 +24,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use self::cli::{
-    AuthArg, Cli, Command, CommonArgs, DemoArgs, DemoRates, DevArgs, Endpoints, EtcdAccess, ExportArgs, ImportArgs,
-    ServeArgs,
+    AuthArg, Cli, Command, CommonArgs, CopyArgs, DemoArgs, DemoRates, DevArgs, Endpoints, EtcdAccess, ExportArgs,
+    ImportArgs, ServeArgs,
 };
 pub use self::duration::MAX_DURATION;
 pub use self::error::ConfigError;

@@ -35,6 +35,9 @@ pub enum KvError {
     TooLarge(String),
     #[error("{0}")]
     Unavailable(String),
+    /// Something of Leasehold's own failed (a temporary file).
+    #[error("{0}")]
+    Local(String),
 }
 
 impl KvError {

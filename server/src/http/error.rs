@@ -68,6 +68,9 @@ pub enum ApiError {
     /// Every password check the server runs at once is taken.
     #[error("the server is busy checking other sign-ins: try again in {} s", .0.as_secs().max(1))]
     Busy(std::time::Duration),
+    /// A request body over what its route takes.
+    #[error("{0}")]
+    TooLarge(String),
     #[error("etcd is unavailable: {0}")]
     EtcdUnavailable(String),
     #[error("internal error: {0}")]
@@ -92,6 +95,7 @@ impl ApiError {
             ApiError::Compacted(_) => (StatusCode::GONE, ErrorCode::Compacted),
             ApiError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::TooManyRequests),
             ApiError::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Busy),
+            ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::TooLarge),
             ApiError::EtcdUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::EtcdUnavailable),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
         }

@@ -57,6 +57,7 @@ impl From<KvError> for ApiError {
                 ApiError::BadRequest(error.to_string())
             }
             KvError::Unavailable(why) => ApiError::EtcdUnavailable(why),
+            KvError::Local(why) => ApiError::Internal(why),
         }
     }
 }

@@ -358,15 +358,14 @@ fn key_writes(router: OpenApiRouter<AppState>, read_only: bool) -> OpenApiRouter
     }
 }
 
-/// `POST /api/v1/import` takes a document of up to
-/// [`transfer::MAX_IMPORT_BODY`]; under `--read-only` the route refuses,
-/// whoever asks.
+/// `POST /api/v1/import` spools a document of up to
+/// [`transfer::MAX_IMPORT_BODY`] itself; under `--read-only` the route
+/// refuses, whoever asks.
 fn import_route(read_only: bool) -> utoipa_axum::router::UtoipaMethodRouter<AppState> {
     if read_only {
         routes!(transfer::read_only_import)
     } else {
-        routes!(transfer::import)
-            .map(|import| import.layer(axum::extract::DefaultBodyLimit::max(transfer::MAX_IMPORT_BODY)))
+        routes!(transfer::import).map(|import| import.layer(axum::extract::DefaultBodyLimit::disable()))
     }
 }
 

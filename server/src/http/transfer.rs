@@ -11,13 +11,15 @@
 //! refusal, whoever asks), and is audited with its counts.
 
 use std::collections::HashMap;
+use std::io::{Seek, SeekFrom};
 
-use app::model::{CopyBody, CopyRequest, ExportDocument, ImportBody, ImportLeases, ImportRequest, Revision, Role};
+use app::model::{CopyBody, CopyRequest, ExportDocument, ImportBody, ImportDocument, ImportLeases, Revision, Role};
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
+use tokio::io::AsyncWriteExt;
 
 use super::audit::Entry;
 use super::client::Client;
@@ -26,12 +28,12 @@ use super::kv_routes::{in_scope, with_horizon};
 use super::openapi::Failures;
 use super::AppState;
 use crate::auth::Caller;
-use crate::etcd::transfer::{applied_body, plan_body, Exporter, Source};
+use crate::etcd::transfer::{applied_body, copy_detail, plan_body, CopySpec, Exporter, Source};
 use crate::registry::key_id;
 
-/// Largest import body: a document of many keys, or of a few values of
-/// etcd's 1.5 MiB in base64.
-pub const MAX_IMPORT_BODY: usize = 64 << 20;
+/// Largest import body, spooled to disk as it arrives (memory holds only
+/// the document's keys). A larger document goes through `leasehold import`.
+pub const MAX_IMPORT_BODY: u64 = 512 << 20;
 
 /// `GET /api/v1/export?prefix=P&rev=R&leases=keep|drop`.
 #[utoipa::path(
@@ -135,18 +137,28 @@ impl Attempt<'_> {
     }
 }
 
-/// `POST /api/v1/import`: the plan (`dry_run`, the default), or the plan
-/// made again at `expect_revision` and applied.
+/// `POST /api/v1/import?prefix=P&…`: the plan (`dry_run`, the default),
+/// or the plan made again at `expect_revision` and applied. The body is
+/// the document, spooled to a temporary file as it arrives and read from
+/// there a key at a time.
 #[utoipa::path(
     post,
     path = "/import",
     operation_id = "import_prefix",
     tag = "configuration",
-    request_body(content = ImportRequest, description = "The target prefix, the document (an export, or etcdctl's `get --prefix -w json`), and dry_run, or expect_revision to apply"),
+    params(
+        ("prefix" = String, Query, description = "Required: the target prefix"),
+        ("from" = Option<String>, Query, description = "The document's prefix the keys are taken from (the export's prefix; for etcdctl output the keys' common folder)"),
+        ("dry_run" = Option<bool>, Query, description = "true (the default): the plan only; false: apply it"),
+        ("delete_missing" = Option<bool>, Query, description = "Delete the keys under prefix the document does not hold (false: kept)"),
+        ("leases" = Option<String>, Query, description = "none (the default): written without a lease; recreate: on new leases with the recorded TTLs"),
+        ("expect_revision" = Option<i64>, Query, minimum = 1, description = "Required to apply: the dry run's revision"),
+    ),
+    request_body(content = ImportDocument, description = "An export document, or the output of etcdctl get --prefix -w json"),
     responses(
         (status = 200, description = "The plan, and what was applied (conflicts are keys left as they are now)", body = ImportBody),
         (status = 410, description = "compacted: `expect_revision` is older than etcd's compaction: dry-run again", body = app::model::ErrorBody),
-        (status = 413, description = "too_large: a body over 64 MiB", body = app::model::ErrorBody),
+        (status = 413, description = "too_large: a body over 512 MiB", body = app::model::ErrorBody),
         Failures,
     )
 )]
@@ -154,7 +166,8 @@ pub async fn import(
     State(state): State<AppState>,
     Extension(Client(from)): Extension<Client>,
     Extension(caller): Extension<Caller>,
-    body: Bytes,
+    Query(query): Query<HashMap<String, String>>,
+    body: Body,
 ) -> Result<Json<ImportBody>, ApiError> {
     let mut attempt = Attempt {
         state: &state,
@@ -164,12 +177,7 @@ pub async fn import(
         audited: true,
         action: "import",
     };
-    let request: ImportRequest = super::ops::body(
-        &body,
-        r#"{"prefix", "document", "from"?, "dry_run"?, "delete_missing"?, "leases"?, "expect_revision"?}"#,
-    )
-    .map_err(|e| attempt.refuse(e))?;
-    drop(body);
+    let request = ImportQuery::parse(&query).map_err(|e| attempt.refuse(e))?;
     attempt.target = Some(key_id(request.prefix.as_bytes()));
     attempt.audited = !request.dry_run;
     if !request.dry_run && caller.role != Role::Operator {
@@ -180,19 +188,19 @@ pub async fn import(
     }
     let target = request.prefix.as_bytes();
     in_scope(&state, target, true).map_err(|e| attempt.refuse(e))?;
-    let recreate = request.leases == ImportLeases::Recreate;
-    let expect = match (request.dry_run, request.expect_revision) {
-        (true, _) => 0,
-        (false, Some(revision)) if revision >= 1 => revision,
-        (false, _) => {
-            return Err(attempt.refuse(ApiError::BadRequest(
-                "expect_revision is required to apply: the revision of the dry run that was confirmed".to_owned(),
-            )))
-        }
-    };
-    let source = Source::read(request.document, request.from.as_deref())
-        .map_err(|why| attempt.refuse(ApiError::BadRequest(format!("the document: {why}"))))?;
-    if recreate && source.etcdctl {
+    let spooled = spool(body).await.map_err(|e| attempt.refuse(e))?;
+    let document_from = request.from.clone();
+    let read = tokio::task::spawn_blocking(move || {
+        let mut spooled = spooled;
+        spooled
+            .seek(SeekFrom::Start(0))
+            .map_err(|e| format!("the spooled body: {e}"))?;
+        Source::read_from(spooled, document_from.as_deref())
+    })
+    .await
+    .map_err(|e| attempt.fail(ApiError::Internal(format!("reading the document: {e}"))))?;
+    let source = read.map_err(|why| attempt.refuse(ApiError::BadRequest(format!("the document: {why}"))))?;
+    if request.recreate && source.etcdctl {
         return Err(attempt.refuse(ApiError::BadRequest(
             "leases recreate needs the leases' TTLs, which etcdctl's output does not record: import an export \
              document, or with leases none"
@@ -201,7 +209,10 @@ pub async fn import(
     }
     let plan = with_horizon(
         &state,
-        state.actions.import_plan(&source, target, expect, recreate).await,
+        state
+            .actions
+            .import_plan(&source, target, request.expect, request.recreate)
+            .await,
     )
     .await
     .map_err(|e| attempt.fail(e))?;
@@ -210,12 +221,14 @@ pub async fn import(
         return Ok(Json(planned));
     }
     let applied = state.actions.import_apply(&source, plan, request.delete_missing).await;
-    let answer = applied_body(planned, &applied);
+    let answer = applied_body(planned, &source, &applied);
     let detail = format!(
-        "{} key(s) of the document from {:?} at revision {expect}: {} written, {} deleted, {} conflict(s), {} \
-         unchanged, {} transaction(s){}",
+        "{} key(s) ({} byte(s) of values) of the document from {:?} at revision {}: {} written, {} deleted, {} \
+         conflict(s), {} unchanged, {} transaction(s){}",
         source.len(),
+        source.values.bytes(),
         answer.from,
+        request.expect,
         answer.written,
         answer.deleted,
         answer.conflicts.len(),
@@ -228,6 +241,100 @@ pub async fn import(
     );
     attempt.audit(if answer.interrupted.is_some() { "failed" } else { "ok" }, detail);
     Ok(Json(answer))
+}
+
+/// The query of `POST /api/v1/import`.
+struct ImportQuery {
+    prefix: String,
+    from: Option<String>,
+    dry_run: bool,
+    delete_missing: bool,
+    recreate: bool,
+    /// The revision the plan is made at: 0 for a dry run (now).
+    expect: Revision,
+}
+
+impl ImportQuery {
+    fn parse(query: &HashMap<String, String>) -> Result<ImportQuery, ApiError> {
+        const KNOWN: [&str; 6] = [
+            "prefix",
+            "from",
+            "dry_run",
+            "delete_missing",
+            "leases",
+            "expect_revision",
+        ];
+        if let Some(unknown) = query.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+            return Err(ApiError::BadRequest(format!(
+                "{unknown:?} is not a parameter of an import: give {}",
+                KNOWN.join(", ")
+            )));
+        }
+        let flag = |name: &str, default: bool| match query.get(name).map(String::as_str) {
+            None => Ok(default),
+            Some("true") => Ok(true),
+            Some("false") => Ok(false),
+            Some(other) => Err(ApiError::BadRequest(format!("{name}={other:?}: give true or false"))),
+        };
+        let prefix = query
+            .get("prefix")
+            .cloned()
+            .ok_or_else(|| ApiError::BadRequest("prefix is required: the prefix the keys go under".to_owned()))?;
+        let dry_run = flag("dry_run", true)?;
+        let delete_missing = flag("delete_missing", false)?;
+        let recreate = match query.get("leases").map(String::as_str) {
+            None | Some("none") => false,
+            Some("recreate") => true,
+            Some(other) => return Err(ApiError::BadRequest(format!("leases={other:?}: give none or recreate"))),
+        };
+        let expect_revision =
+            match query.get("expect_revision") {
+                None => None,
+                Some(text) => Some(text.parse::<Revision>().ok().filter(|r| *r >= 1).ok_or_else(|| {
+                    ApiError::BadRequest(format!("expect_revision={text:?} is not a whole number >= 1"))
+                })?),
+            };
+        let expect = match (dry_run, expect_revision) {
+            (true, _) => 0,
+            (false, Some(revision)) => revision,
+            (false, None) => {
+                return Err(ApiError::BadRequest(
+                    "expect_revision is required to apply: the revision of the dry run that was confirmed".to_owned(),
+                ))
+            }
+        };
+        Ok(ImportQuery {
+            prefix,
+            from: query.get("from").cloned(),
+            dry_run,
+            delete_missing,
+            recreate,
+            expect,
+        })
+    }
+}
+
+/// The request's body in an unnamed temporary file, as it arrives: at
+/// most [`MAX_IMPORT_BODY`] bytes (413 beyond).
+async fn spool(body: Body) -> Result<std::fs::File, ApiError> {
+    let internal = |e: std::io::Error| ApiError::Internal(format!("the import's temporary file: {e}"));
+    let file = tempfile::tempfile().map_err(internal)?;
+    let mut out = tokio::fs::File::from_std(file.try_clone().map_err(internal)?);
+    let mut stream = body.into_data_stream();
+    let mut total = 0u64;
+    while let Some(chunk) = futures::StreamExt::next(&mut stream).await {
+        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("the body was cut short: {e}")))?;
+        total += chunk.len() as u64;
+        if total > MAX_IMPORT_BODY {
+            return Err(ApiError::TooLarge(format!(
+                "the document is over {} MiB: import it with `leasehold import`, which reads a file of any size",
+                MAX_IMPORT_BODY >> 20
+            )));
+        }
+        out.write_all(&chunk).await.map_err(internal)?;
+    }
+    out.flush().await.map_err(internal)?;
+    Ok(file)
 }
 
 /// `POST /api/v1/import` under `--read-only`: refused and audited.
@@ -294,112 +401,29 @@ pub async fn copy(
             "{who} is a viewer: only an operator may copy or rename keys (a dry run is open to every caller)"
         ))));
     }
-    let (source_prefix, target) = (request.from.as_bytes(), request.to.as_bytes());
-    in_scope(&state, source_prefix, true).map_err(|e| attempt.refuse(e))?;
-    in_scope(&state, target, true).map_err(|e| attempt.refuse(e))?;
-    if source_prefix.starts_with(target) || target.starts_with(source_prefix) {
-        return Err(attempt.refuse(ApiError::BadRequest(format!(
-            "{:?} and {:?} overlap: copy between prefixes neither of which holds the other",
-            request.from, request.to
-        ))));
-    }
-    if request.rename && request.rev.is_some() {
-        return Err(attempt.refuse(ApiError::BadRequest(
-            "a rename moves the keys as they are: give no rev".to_owned(),
-        )));
-    }
-    if request.rev.is_some_and(|rev| rev < 1) {
-        return Err(attempt.refuse(ApiError::BadRequest("rev must be >= 1".to_owned())));
-    }
-    let expect = match (request.dry_run, request.expect_revision) {
-        (true, _) => 0,
-        (false, Some(revision)) if revision >= 1 => revision,
-        (false, _) => {
-            return Err(attempt.refuse(ApiError::BadRequest(
-                "expect_revision is required to apply: the revision of the dry run that was confirmed".to_owned(),
-            )))
-        }
-    };
-    let recreate = request.leases == ImportLeases::Recreate;
-    // The source at `rev`, else at the plan's revision: the dry run's
-    // first read fixes it, an apply reads at the one confirmed.
-    let (source, seen, source_revision) = with_horizon(
-        &state,
-        state
-            .actions
-            .source_at(source_prefix, request.rev.unwrap_or(expect))
-            .await,
-    )
-    .await
-    .map_err(|e| attempt.fail(e))?;
-    let plan_at = match (request.dry_run, request.rev) {
-        (false, _) => expect,
-        (true, Some(_)) => 0,
-        (true, None) => source_revision,
-    };
-    let plan = with_horizon(
-        &state,
-        state.actions.import_plan(&source, target, plan_at, recreate).await,
-    )
-    .await
-    .map_err(|e| attempt.fail(e))?;
-    let planned = plan_body(target, &source, &plan, request.delete_missing);
-    let mut answer = CopyBody {
-        copy: planned,
-        source_revision,
-        source_keys: source.len() as u64,
+    in_scope(&state, request.from.as_bytes(), true).map_err(|e| attempt.refuse(e))?;
+    in_scope(&state, request.to.as_bytes(), true).map_err(|e| attempt.refuse(e))?;
+    let spec = CopySpec {
+        from: request.from.into_bytes(),
+        to: request.to.into_bytes(),
+        rev: request.rev,
         rename: request.rename,
-        ..CopyBody::default()
+        dry_run: request.dry_run,
+        delete_missing: request.delete_missing,
+        recreate: request.leases == ImportLeases::Recreate,
+        expect_revision: request.expect_revision,
     };
-    if request.dry_run {
+    if let Some(why) = spec.refusal() {
+        return Err(attempt.refuse(ApiError::BadRequest(why)));
+    }
+    let answer = with_horizon(&state, state.actions.copy_prefix(&spec).await)
+        .await
+        .map_err(|e| attempt.fail(e))?;
+    if spec.dry_run {
         return Ok(Json(answer));
     }
-    let applied = state.actions.import_apply(&source, plan, request.delete_missing).await;
-    let conflicting = crate::etcd::transfer::conflicting_keys(&applied);
-    let cut_short = applied.interrupted.is_some();
-    answer.copy = applied_body(std::mem::take(&mut answer.copy), &applied);
-    if request.rename {
-        // Only the keys whose copy is in place, each guarded by the
-        // mod_revision it had when read.
-        let (moved, kept): (Vec<_>, Vec<_>) = seen.into_iter().partition(|(key, _)| {
-            let mut copied = target.to_vec();
-            copied.extend_from_slice(key.get(source_prefix.len()..).unwrap_or_default());
-            !cut_short && !conflicting.contains(&copied)
-        });
-        answer.not_moved = kept.len() as u64;
-        if !moved.is_empty() {
-            let removal = state.actions.delete_guarded(moved).await;
-            answer.removed = removal.deleted;
-            answer.removal_conflicts = crate::etcd::transfer::conflicts_of(&removal);
-            answer.removal_interrupted = removal.interrupted;
-        }
-    }
-    let detail = format!(
-        "{} key(s) from {:?} at revision {source_revision} to {:?}: {} written, {} deleted, {} conflict(s){}{}",
-        answer.source_keys,
-        request.from,
-        request.to,
-        answer.copy.written,
-        answer.copy.deleted,
-        answer.copy.conflicts.len(),
-        if request.rename {
-            format!(
-                "; {} removed from {:?}, {} kept (changed since), {} not moved",
-                answer.removed,
-                request.from,
-                answer.removal_conflicts.len(),
-                answer.not_moved
-            )
-        } else {
-            String::new()
-        },
-        match (&answer.copy.interrupted, &answer.removal_interrupted) {
-            (Some(why), _) | (None, Some(why)) => format!("; interrupted: {why}"),
-            _ => String::new(),
-        }
-    );
     let failed = answer.copy.interrupted.is_some() || answer.removal_interrupted.is_some();
-    attempt.audit(if failed { "failed" } else { "ok" }, detail);
+    attempt.audit(if failed { "failed" } else { "ok" }, copy_detail(&spec, &answer));
     Ok(Json(answer))
 }
 
