@@ -13,6 +13,7 @@ mod fanout;
 mod history;
 mod ingest;
 mod load;
+mod moves;
 mod report;
 mod scale;
 mod server;
@@ -69,6 +70,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if wanted("SNAP") {
         snapshot::run(&mut report).await.context("SNAP snapshot download")?;
+    }
+    if wanted("MOVE") {
+        moves::run(&mut report).await.context("MOVE export and import")?;
     }
     if wanted("START") {
         start::run(&mut report).await.context("START warm start")?;

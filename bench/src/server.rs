@@ -103,18 +103,23 @@ impl Leasehold {
 
     /// Resident memory in bytes (`VmRSS`).
     pub fn rss(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            .map_or(0, |kib| kib * 1024)
+        rss_of(self.pid())
     }
 
     /// CPU time used so far (user + system).
     pub fn cpu(&self) -> Duration {
         cpu_of(self.pid())
     }
+}
+
+/// Resident memory of a process in bytes (`VmRSS`; 0 once it is gone).
+pub fn rss_of(pid: i32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kib| kib * 1024)
 }
 
 /// CPU time of a process (user + system), from `/proc/<pid>/stat`.

@@ -26,7 +26,7 @@ pub const BEFORE_MAX_BYTES: usize = 64 << 20;
 pub const ANSWER_VALUES_MAX: usize = 8 << 20;
 /// Most bytes of values one batch of an apply reads into memory: whole
 /// transactions, so batching changes nothing of how many there are.
-const BATCH_BYTES: usize = 16 << 20;
+const BATCH_BYTES: usize = 4 << 20;
 
 fn local(error: std::io::Error) -> KvError {
     KvError::Local(format!("the import's temporary file: {error}"))
@@ -604,13 +604,14 @@ mod tests {
         let chunks = chunk_sizes_of(small.iter().map(Planned::bytes));
         assert_eq!(chunks, [128, 128, 44]);
         assert_eq!(batches(&chunks, &small), [300]);
-        // 40 values of 1 MiB: one transaction each, 15 to a 16 MiB batch.
+        // 40 values of 1 MiB: one transaction each, 3 to a 4 MiB batch
+        // (each is 1 MiB and its key).
         let large: Vec<Planned> = (0..40).map(|i| planned(&format!("k{i:02}"), 1 << 20)).collect();
         let chunks = chunk_sizes_of(large.iter().map(Planned::bytes));
         assert_eq!(chunks.len(), 40);
         let cut = batches(&chunks, &large);
         assert_eq!(cut.iter().sum::<usize>(), 40);
-        assert!(cut.iter().all(|b| *b >= 1 && *b <= 16), "{cut:?}");
+        assert!(cut.iter().all(|b| *b == 3 || *b == 1), "{cut:?}");
     }
 
     #[test]
