@@ -20,6 +20,40 @@ pub fn value(service: &str, id: u64) -> String {
     text
 }
 
+/// What a flood writes: registrations of about 256 bytes, or
+/// configuration-centre values of this many bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    Registry,
+    Config(usize),
+}
+
+impl Shape {
+    /// Instances (or configuration keys) each writer goes round.
+    fn keys(self) -> u64 {
+        match self {
+            Shape::Registry => 200,
+            // Bounded so the model holds at most 32 x 20 x 64 KiB = 40 MiB.
+            Shape::Config(_) => 20,
+        }
+    }
+
+    fn put(self, writer: usize, id: u64, n: u64) -> (String, Vec<u8>) {
+        match self {
+            Shape::Registry => {
+                let service = format!("ingest-{writer:02}");
+                let value = value(&service, id).into_bytes();
+                (format!("/microservices/{service}/{id}"), value)
+            }
+            Shape::Config(size) => {
+                let head = format!("# app-{writer:02} setting {id}, version {n}\n");
+                let value: Vec<u8> = head.bytes().chain(b"key = \"value\"\n".iter().copied().cycle()).take(size).collect();
+                (format!("/config/app-{writer:02}/setting-{id:02}"), value)
+            }
+        }
+    }
+}
+
 /// Puts `entries` in transactions of 128; returns the revision of the last.
 pub async fn put_all(client: &mut Client, entries: &[(String, String)]) -> anyhow::Result<i64> {
     let mut revision = 0;
@@ -38,6 +72,8 @@ pub async fn put_all(client: &mut Client, entries: &[(String, String)]) -> anyho
 pub struct Flood {
     pub puts: u64,
     pub elapsed: Duration,
+    /// Bytes of keys and values put.
+    pub bytes: u64,
     /// The revision of the last put acknowledged.
     pub last_revision: i64,
 }
@@ -49,13 +85,15 @@ impl Flood {
 }
 
 /// `writers` tasks over `connections` clients put as fast as etcd answers for
-/// `length`; each writer updates its own 200 instances round and round.
-/// `last` follows the newest revision acknowledged, for samplers.
+/// `length`; each writer updates its own keys (200 instances, or 20
+/// configuration keys) round and round. `last` follows the newest revision
+/// acknowledged, for samplers.
 pub async fn flood(
     endpoint: &str,
     connections: usize,
     writers: usize,
     length: Duration,
+    shape: Shape,
     last: Arc<AtomicI64>,
 ) -> anyhow::Result<Flood> {
     let mut clients = Vec::with_capacity(connections);
@@ -63,19 +101,20 @@ pub async fn flood(
         clients.push(Client::connect([endpoint], None).await?);
     }
     let puts = Arc::new(AtomicU64::new(0));
+    let bytes = Arc::new(AtomicU64::new(0));
     let began = Instant::now();
     let deadline = began + length;
     let mut tasks = Vec::with_capacity(writers);
     for writer in 0..writers {
         let mut client = clients[writer % clients.len()].clone();
-        let (puts, last) = (puts.clone(), last.clone());
+        let (puts, bytes, last) = (puts.clone(), bytes.clone(), last.clone());
         tasks.push(tokio::spawn(async move {
-            let service = format!("ingest-{writer:02}");
             let mut n: u64 = 0;
             while Instant::now() < deadline {
-                let id = n % 200;
-                let key = format!("/microservices/{service}/{id}");
-                let response = client.put(key, value(&service, id), None).await?;
+                let (key, value) = shape.put(writer, n % shape.keys(), n);
+                let size = (key.len() + value.len()) as u64;
+                let response = client.put(key, value, None).await?;
+                bytes.fetch_add(size, Ordering::Relaxed);
                 if let Some(header) = response.header() {
                     last.fetch_max(header.revision(), Ordering::Relaxed);
                 }
@@ -91,6 +130,7 @@ pub async fn flood(
     Ok(Flood {
         puts: puts.load(Ordering::Relaxed),
         elapsed: began.elapsed(),
+        bytes: bytes.load(Ordering::Relaxed),
         last_revision: last.load(Ordering::Relaxed),
     })
 }

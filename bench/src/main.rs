@@ -8,6 +8,7 @@
 
 #![allow(clippy::print_stdout, reason = "the table is this program's output")]
 
+mod bare;
 mod bundle;
 mod fanout;
 mod history;
@@ -38,7 +39,12 @@ fn phase_length() -> Duration {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let only: Vec<String> = std::env::args().skip(1).map(|a| a.to_uppercase()).collect();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    // The floor of P1, run by P1 as a process of its own.
+    if let (Some("bare-watch"), Some(endpoint)) = (args.first().map(String::as_str), args.get(1)) {
+        return bare::main(endpoint).await;
+    }
+    let only: Vec<String> = args.iter().map(|a| a.to_uppercase()).collect();
     let wanted = |id: &str| only.is_empty() || only.iter().any(|o| o == id);
     let length = phase_length();
     let mut report = Report::new();
