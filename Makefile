@@ -147,7 +147,7 @@ LEPTOS_BUILD_ENV := LEPTOS_OUTPUT_NAME=leasehold LEPTOS_SITE_ROOT=target/site LE
 # consistency check, membership, the polls' load on five members), the history
 # and the eviction storm, the registry as of a past revision, deleted keys restored and rolled back. The chaos,
 # scale and failover tests run on 3.4 only, to keep `make test` short.
-ETCD35_TESTS := clients registry kv history leases lease_actions layouts events websocket resync consistency cluster ops overview past restore
+ETCD35_TESTS := clients registry kv history leases lease_actions layouts events websocket resync consistency cluster ops overview past restore moves
 test-rust:
 	env $(LEPTOS_BUILD_ENV) cargo test --release --workspace
 	@test -x "$(ETCD35)" || { echo "etcd 3.5 is missing from peers/.venv: run make setup"; exit 1; }

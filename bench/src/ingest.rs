@@ -45,7 +45,15 @@ pub async fn run(report: &mut Report, length: Duration) -> anyhow::Result<()> {
     // A short warm-up, then etcd alone, then each shape with the bare
     // watcher and with Leasehold watching (its lag sampled as it goes).
     let registry = Shape::Registry;
-    load::flood(&endpoint, CONNECTIONS, WRITERS, Duration::from_secs(2), registry, Arc::default()).await?;
+    load::flood(
+        &endpoint,
+        CONNECTIONS,
+        WRITERS,
+        Duration::from_secs(2),
+        registry,
+        Arc::default(),
+    )
+    .await?;
     let alone = load::flood(&endpoint, CONNECTIONS, WRITERS, length, registry, Arc::default()).await?;
     for shape in shapes {
         // The floor first, alone; then a Leasehold started for this shape

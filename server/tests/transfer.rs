@@ -430,9 +430,9 @@ async fn an_apply_that_etcd_stops_midway_says_how_far_it_got_and_the_rest_is_unt
     })
     .await;
     app.wait_for_health(200, LIMIT).await;
-    // 200 keys, and in their middle one value etcd refuses (over its 1.5 MiB
-    // request limit): the transactions before it go through, then the apply
-    // stops there.
+    // 200 keys, and in their key order one value etcd refuses (over its
+    // 1.5 MiB request limit): too large to share a transaction, it goes
+    // after the others, which go through; then the apply stops there.
     let mut items: Vec<Value> = (0..200)
         .map(|i| json!({"key": format!("/big/k{i:04}"), "value": format!("v{i}")}))
         .collect();
@@ -448,17 +448,16 @@ async fn an_apply_that_etcd_stops_midway_says_how_far_it_got_and_the_rest_is_unt
     .await;
     assert_eq!(status, 200, "{done}");
     assert!(done["interrupted"].as_str().is_some_and(|m| !m.is_empty()), "{done}");
-    // k0000..k0100 are written (one transaction of 101 keys: the huge value
-    // starts a transaction of its own); it and the 99 after it are not.
+    // The 200 small keys are written (128 + 72), the huge one is not.
     assert_eq!(
         (&done["written"], &done["remaining"]),
-        (&json!(101), &json!(100)),
+        (&json!(200), &json!(1)),
         "{done}"
     );
-    assert_eq!(done["transactions"], 1);
+    assert_eq!(done["transactions"], 2);
     let held = etcd_keys(&mut client, b"/into/", 0).await;
-    assert_eq!(held.len(), 101);
-    assert!(held.contains_key(&b"/into/k0100"[..]) && !held.contains_key(&b"/into/k0101"[..]));
+    assert_eq!(held.len(), 200);
+    assert!(held.contains_key(&b"/into/k0199"[..]) && !held.contains_key(&b"/into/k0100-huge"[..]));
     let lines = audit_lines(&audit);
     let last = lines.last().expect("an entry");
     assert_eq!(
@@ -467,7 +466,7 @@ async fn an_apply_that_etcd_stops_midway_says_how_far_it_got_and_the_rest_is_unt
         "{last}"
     );
     assert!(
-        last["detail"].as_str().is_some_and(|d| d.contains("100 key(s) left")),
+        last["detail"].as_str().is_some_and(|d| d.contains("1 key(s) left")),
         "{last}"
     );
     app.shutdown().await;
@@ -843,11 +842,19 @@ async fn the_command_line_exports_and_imports_with_a_dry_run_first() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let plan: Value = serde_json::from_slice(&output.stdout).expect("the plan on stdout");
     assert_eq!(plan["copy"]["added"].as_array().map(Vec::len), Some(3), "{plan}");
-    assert_eq!(etcd_keys(&mut client, b"/cli2/", 0).await.len(), 3, "a dry run moves nothing");
+    assert_eq!(
+        etcd_keys(&mut client, b"/cli2/", 0).await.len(),
+        3,
+        "a dry run moves nothing"
+    );
     let output = copy(&["--rename", "--apply"]).await.expect("leasehold copy runs");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let done: Value = serde_json::from_slice(&output.stdout).expect("the outcome on stdout");
-    assert_eq!((&done["copy"]["written"], &done["removed"]), (&json!(3), &json!(3)), "{done}");
+    assert_eq!(
+        (&done["copy"]["written"], &done["removed"]),
+        (&json!(3), &json!(3)),
+        "{done}"
+    );
     assert!(etcd_keys(&mut client, b"/cli2/", 0).await.is_empty());
     let renamed: Vec<(Vec<u8>, Vec<u8>)> = etcd_keys(&mut client, b"/cli4/", 0)
         .await

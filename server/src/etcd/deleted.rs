@@ -44,6 +44,10 @@ pub struct DeletedKey {
 pub struct Deleted {
     pub revision: Revision,
     pub keys: Vec<DeletedKey>,
+    /// Keys deleted in that time and written again since, present at
+    /// `revision`: the key before its (last) deletion, and the key now, in
+    /// key order.
+    pub recreated: Vec<(DeletedKey, KeyValue)>,
 }
 
 impl Actions {
@@ -51,16 +55,25 @@ impl Actions {
     /// with its value before the deletion (the last deletion, for a key
     /// deleted, written again and deleted again). More than
     /// [`DELETED_MAX`] keys or [`DELETED_MAX_BYTES`] of values is an error:
-    /// the answer is whole or it is not given.
-    pub async fn deleted_since(&self, prefix: &[u8], since: Revision) -> Result<Deleted, KvError> {
+    /// the answer is whole or it is not given. `with_recreated`: also the
+    /// keys deleted and written again since ([`Deleted::recreated`], counted
+    /// in those bounds), else none.
+    pub async fn deleted_since(
+        &self,
+        prefix: &[u8],
+        since: Revision,
+        with_recreated: bool,
+    ) -> Result<Deleted, KvError> {
         let end = prefix_end(prefix);
         // The prefix now fixes the revision the answer reflects.
         let now = self.range_page(prefix, &end, 1, 0).await?.revision;
         let mut deleted: BTreeMap<Vec<u8>, DeletedKey> = BTreeMap::new();
+        let mut recreated: BTreeMap<Vec<u8>, (DeletedKey, KeyValue)> = BTreeMap::new();
         if since >= now {
             return Ok(Deleted {
                 revision: now,
                 keys: Vec::new(),
+                recreated: Vec::new(),
             });
         }
         let mut bytes = 0usize;
@@ -113,10 +126,29 @@ impl Actions {
                     revisions += 1;
                     last_revision = Some(kv.mod_revision());
                 }
-                if let Some(gone) = deleted.remove(kv.key()) {
-                    bytes -= gone.last.value.len();
-                }
-                if event.event_type() == EventType::Delete {
+                // The key's last deletion so far, whether it was written
+                // again after it or not.
+                let before = match deleted.remove(kv.key()) {
+                    Some(gone) => Some(gone),
+                    None => recreated.remove(kv.key()).map(|(gone, now)| {
+                        bytes -= now.value.len();
+                        gone
+                    }),
+                };
+                if event.event_type() != EventType::Delete {
+                    match before {
+                        Some(gone) if with_recreated => {
+                            let now = convert_kv(kv);
+                            bytes += now.value.len();
+                            recreated.insert(kv.key().to_vec(), (gone, now));
+                        }
+                        Some(gone) => bytes -= gone.last.value.len(),
+                        None => {}
+                    }
+                } else {
+                    if let Some(gone) = before {
+                        bytes -= gone.last.value.len();
+                    }
                     // A deletion etcd has no previous value for (compacted
                     // under the read) cannot be brought back: not listed.
                     let Some(previous) = event.prev_kv() else { continue };
@@ -129,13 +161,13 @@ impl Actions {
                             deleted_revision: kv.mod_revision(),
                         },
                     );
-                    if deleted.len() > DELETED_MAX || bytes > DELETED_MAX_BYTES {
-                        return Err(KvError::TooLarge(format!(
-                            "more than {DELETED_MAX} deleted keys or {} MiB of their values: narrow the prefix or \
-                             the time",
-                            DELETED_MAX_BYTES >> 20
-                        )));
-                    }
+                }
+                if deleted.len() + recreated.len() > DELETED_MAX || bytes > DELETED_MAX_BYTES {
+                    return Err(KvError::TooLarge(format!(
+                        "more than {DELETED_MAX} deleted keys or {} MiB of their values: narrow the prefix or the \
+                         time",
+                        DELETED_MAX_BYTES >> 20
+                    )));
                 }
             }
             let header = response.header().map_or(0, |h| h.revision());
@@ -146,6 +178,7 @@ impl Actions {
         Ok(Deleted {
             revision: now,
             keys: deleted.into_values().collect(),
+            recreated: recreated.into_values().collect(),
         })
     }
 }

@@ -33,7 +33,7 @@ pub use console::Console;
 pub use deleted::{Deleted, DeletedKey, DELETED_MAX};
 pub use diff::{Diff, DIFF_MAX};
 pub use guarded::{
-    chunk_sizes, BulkOutcome, Change, Conflict, Guard, GuardedWrite, OnLease, TXN_MAX_BYTES, TXN_MAX_OPS,
+    chunk_sizes, large_last, BulkOutcome, Change, Conflict, Guard, GuardedWrite, OnLease, TXN_MAX_BYTES, TXN_MAX_OPS,
 };
 pub use key_history::{KeyHistory, Version, HISTORY_MAX, HISTORY_MAX_BYTES};
 pub use keys::{KvError, Page, Removal, Swap};

@@ -31,7 +31,9 @@ use super::openapi::Failures;
 use super::ops::{body, Attempt};
 use super::AppState;
 use crate::auth::Caller;
-use crate::etcd::{chunk_sizes, BulkOutcome, Change, Guard, GuardedWrite, OnLease, TXN_MAX_OPS};
+use crate::etcd::{
+    chunk_sizes, large_last, BulkOutcome, Change, Conflict, DeletedKey, Guard, GuardedWrite, OnLease, TXN_MAX_OPS,
+};
 use crate::registry::{key_id, key_of_id, Deletion, KeyValue};
 
 /// How far back the deleted keys go when the request does not say.
@@ -76,13 +78,18 @@ fn since_of(state: &AppState, query: &HashMap<String, String>) -> Result<Revisio
 }
 
 /// The keys deleted under `prefix` after `since`, with what deleted them,
-/// and their last versions as etcd gave them.
+/// and their last versions as etcd gave them; `with_recreated`, also the
+/// keys deleted in that time and written again since.
 async fn deleted_list(
     state: &AppState,
     prefix: &str,
     since: Revision,
-) -> Result<(KvDeletedListBody, Vec<KeyValue>), ApiError> {
-    let read = state.actions.deleted_since(prefix.as_bytes(), since).await;
+    with_recreated: bool,
+) -> Result<(KvDeletedListBody, Vec<KeyValue>, Vec<(DeletedKey, KeyValue)>), ApiError> {
+    let read = state
+        .actions
+        .deleted_since(prefix.as_bytes(), since, with_recreated)
+        .await;
     let deleted = with_horizon(state, read).await?;
     let asked: Vec<Deletion> = deleted
         .keys
@@ -113,7 +120,11 @@ async fn deleted_list(
         keys,
         compact_revision: state.ops.console.horizon().await.ok().flatten(),
     };
-    Ok((body, deleted.keys.into_iter().map(|d| d.last).collect()))
+    Ok((
+        body,
+        deleted.keys.into_iter().map(|d| d.last).collect(),
+        deleted.recreated,
+    ))
 }
 
 /// `GET /api/v1/kv-deleted?prefix=P&since=N` (or `seconds=S`, `at=TIME`).
@@ -150,7 +161,7 @@ pub async fn deleted(
     let prefix = query.get("prefix").map(String::as_str).unwrap_or_default();
     in_scope(&state, prefix.as_bytes(), true)?;
     let since = since_of(&state, &query)?;
-    Ok(Json(deleted_list(&state, prefix, since).await?.0))
+    Ok(Json(deleted_list(&state, prefix, since, false).await?.0))
 }
 
 /// A write's outcome as the API tells it.
@@ -184,11 +195,12 @@ fn result_of(state: &AppState, outcome: BulkOutcome) -> BulkResult {
     }
 }
 
-/// Makes the writes, audits what they did, and waits for the model to see
-/// them.
-async fn apply(attempt: &Attempt<'_>, what: &str, writes: Vec<GuardedWrite>) -> BulkResult {
+/// Makes the writes, audits what they did (with the conflicts `set_aside`
+/// before, reported first), and waits for the model to see them.
+async fn apply(attempt: &Attempt<'_>, what: &str, writes: Vec<GuardedWrite>, set_aside: Vec<Conflict>) -> BulkResult {
     let state = attempt.state;
-    let outcome = state.actions.apply_guarded(writes).await;
+    let mut outcome = state.actions.apply_guarded(writes).await;
+    outcome.conflicts.splice(0..0, set_aside);
     let (applied, conflicts, chunks) = (outcome.applied.len(), outcome.conflicts.len(), outcome.transactions);
     let revision = outcome.revision;
     let mut detail =
@@ -254,7 +266,7 @@ pub async fn restore(
     if request.since < 0 {
         return Err(guard(ApiError::BadRequest("since must be a revision >= 0".to_owned())));
     }
-    let (listed, last) = deleted_list(&state, &request.prefix, request.since)
+    let (listed, last, recreated) = deleted_list(&state, &request.prefix, request.since, !request.dry_run)
         .await
         .map_err(|e| if request.dry_run { e } else { attempt.fail(e) })?;
     let wanted: Option<BTreeSet<&str>> = request
@@ -290,6 +302,7 @@ pub async fn restore(
             },
         })
         .collect();
+    let writes = large_last(writes);
     let mut answer = RestoreBody {
         revision: listed.revision,
         prefix: request.prefix.clone(),
@@ -309,7 +322,25 @@ pub async fn restore(
         super::audit::clip(&request.prefix),
         request.since
     );
-    answer.result = Some(apply(&attempt, &what, writes).await);
+    // A key deleted and written again since with another value is not put
+    // back either, and is said: the restore would have made it its last
+    // value (a key written back as it was is simply no longer deleted).
+    let recreated = recreated
+        .into_iter()
+        .filter(|(gone, now)| gone.last.value != now.value && wanted.is_none())
+        .map(|(gone, now)| Conflict {
+            write: GuardedWrite {
+                key: gone.last.key,
+                guard: Guard::Absent,
+                change: Change::Put {
+                    value: gone.last.value,
+                    lease: OnLease::None,
+                },
+            },
+            current: Some(now),
+        })
+        .collect();
+    answer.result = Some(apply(&attempt, &what, writes, recreated).await);
     Ok(Json(answer))
 }
 
@@ -446,6 +477,7 @@ pub async fn rollback(
             change: Change::Delete,
         });
     }
+    let writes = large_last(writes);
     let kv = |kv: &KeyValue| state.store.kv(kv);
     let mut answer = RollbackBody {
         now: diff.to,
@@ -478,7 +510,7 @@ pub async fn rollback(
         request.revision,
         diff.to
     );
-    answer.result = Some(apply(&attempt, &what, writes).await);
+    answer.result = Some(apply(&attempt, &what, writes, Vec::new()).await);
     Ok(Json(answer))
 }
 

@@ -10,7 +10,7 @@ use app::model::{GrantedLease, ImportBody, ImportConflict, ImportKey, ImportValu
 use super::document::{Source, SourceKey, Span, Values, KEYS_MAX, KEYS_MAX_BYTES};
 use super::PAGE;
 use crate::etcd::actions::ActionError;
-use crate::etcd::guarded::{chunk_sizes_of, BulkOutcome, Change, Guard, GuardedWrite, OnLease};
+use crate::etcd::guarded::{chunk_sizes_of, BulkOutcome, Change, Guard, GuardedWrite, OnLease, TXN_MAX_BYTES};
 use crate::etcd::keys::KvError;
 use crate::etcd::ranges::prefix_end;
 use crate::etcd::{with_timeout, Actions};
@@ -314,6 +314,9 @@ impl Actions {
             ops.extend(plan.absent);
         }
         ops.sort_by(|a, b| a.key.cmp(&b.key));
+        // A write too large to share a transaction goes after the others,
+        // so that it does not cut their run in two (as `large_last`).
+        ops.sort_by_key(|op| op.bytes() > TXN_MAX_BYTES);
         let mut applied = Applied::default();
         // One new lease per recorded lease a write uses.
         let used: BTreeSet<i64> = ops
