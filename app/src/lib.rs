@@ -172,6 +172,7 @@ mod ui {
                         <Route path=path!("/ops") view=|| view! { <Deferred part=Part::Ops/> }/>
                         <Route path=path!("/config") view=|| view! { <Deferred part=Part::Config/> }/>
                         <Route path=path!("/config/travel") view=|| view! { <Deferred part=Part::Travel/> }/>
+                        <Route path=path!("/config/transfer") view=|| view! { <Deferred part=Part::Transfer/> }/>
                     </Routes>
                     </Show>
                 </main>

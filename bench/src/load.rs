@@ -47,7 +47,11 @@ impl Shape {
             }
             Shape::Config(size) => {
                 let head = format!("# app-{writer:02} setting {id}, version {n}\n");
-                let value: Vec<u8> = head.bytes().chain(b"key = \"value\"\n".iter().copied().cycle()).take(size).collect();
+                let value: Vec<u8> = head
+                    .bytes()
+                    .chain(b"key = \"value\"\n".iter().copied().cycle())
+                    .take(size)
+                    .collect();
                 (format!("/config/app-{writer:02}/setting-{id:02}"), value)
             }
         }

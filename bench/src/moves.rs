@@ -71,7 +71,10 @@ async fn write_all(etcd: &EtcdProcess, prefix: &str) -> anyhow::Result<Duration>
         .map(|batch| {
             let mut client = client.clone();
             async move {
-                let ops: Vec<TxnOp> = batch.iter().map(|i| TxnOp::put(key(prefix, *i), value(*i), None)).collect();
+                let ops: Vec<TxnOp> = batch
+                    .iter()
+                    .map(|i| TxnOp::put(key(prefix, *i), value(*i), None))
+                    .collect();
                 client.txn(Txn::new().and_then(ops)).await
             }
         })
@@ -183,7 +186,11 @@ async fn export(server: &Leasehold, file: &std::path::Path) -> anyhow::Result<(S
     let began = Instant::now();
     let url = server.url(&format!("/api/v1/export?prefix={}", FROM.replace('/', "%2F")));
     let mut response = server.http.get(url).send().await.context("the export")?;
-    anyhow::ensure!(response.status().is_success(), "the export answered {}", response.status());
+    anyhow::ensure!(
+        response.status().is_success(),
+        "the export answered {}",
+        response.status()
+    );
     let mut out = tokio::fs::File::create(file).await.context("the document's file")?;
     let mut bytes = 0u64;
     while let Some(chunk) = response.chunk().await.context("the export's body")? {
@@ -255,7 +262,11 @@ pub async fn run(report: &mut Report) -> anyhow::Result<()> {
     let (exported, document_bytes) = export(&server, &file).await?;
     report.figure(
         "MOVE",
-        format!("export of {KEYS} keys ({}, a {} document)", mib(floor_bytes), mib(document_bytes)),
+        format!(
+            "export of {KEYS} keys ({}, a {} document)",
+            mib(floor_bytes),
+            mib(document_bytes)
+        ),
         format!(
             "{:.1} s; the prefix read straight a page at a time {:.1} s",
             exported.took.as_secs_f64(),

@@ -47,7 +47,7 @@ test('no page breaks its Content Security Policy', async ({ page }) => {
   try {
     const lease = grantLease(etcd.endpoint, 300);
     etcdctl(etcd.endpoint, 'put', '--lease', lease.printed, '/microservices/csp/1', kratos('csp', '1', '10.8.1.1:80', { zone: 'a' }));
-    for (const path of ['', 'services', 'services/csp', 'leases', 'locks', 'elections', 'cluster', 'events', 'config', 'config/travel']) {
+    for (const path of ['', 'services', 'services/csp', 'leases', 'locks', 'elections', 'cluster', 'events', 'config', 'config/travel', 'config/transfer']) {
       await page.goto(`${server.url}${path}`);
       await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
     }

@@ -9,7 +9,7 @@ import { startDev, releaseBinary, repoRoot, Dev } from './harness';
 
 // '' is the overview, the landing page; `services?rev=1` is the registry as
 // of revision 1, the past page's module.
-const PAGES = ['', 'services', 'leases', 'locks', 'elections', 'cluster', 'events', 'ops', 'config', 'config/travel', 'services?rev=1'];
+const PAGES = ['', 'services', 'leases', 'locks', 'elections', 'cluster', 'events', 'ops', 'config', 'config/travel', 'config/transfer', 'services?rev=1'];
 
 let dir: string;
 let binary: string;

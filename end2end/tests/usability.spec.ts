@@ -9,7 +9,7 @@ test.beforeAll(async () => { dev = await startDev({ demo: true }); });
 test.afterAll(async () => { await dev?.stop(); });
 
 // '' is the overview, the landing page.
-const PAGES = ['', 'services', 'leases', 'locks', 'elections', 'cluster', 'events', 'config', 'ops'];
+const PAGES = ['', 'services', 'leases', 'locks', 'elections', 'cluster', 'events', 'config', 'config/transfer', 'ops'];
 
 /** A registry page as of the past: a service at the registry's revision now. */
 async function pastPage(): Promise<string> {
@@ -20,6 +20,15 @@ async function pastPage(): Promise<string> {
 async function open(page: Page, where: string): Promise<void> {
   await page.goto(`${dev.dashboard}${where}`);
   await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
+}
+
+/** The transfer page with a copy's plan shown: the demo's configuration copied (a dry run, nothing written). */
+async function copyPlan(page: Page): Promise<void> {
+  await open(page, `config/transfer?prefix=${encodeURIComponent('/config/demo/')}`);
+  const section = page.getByTestId('copy-section');
+  await section.getByTestId('copy-to').fill('/usability-copy/');
+  await section.getByTestId('copy-dry-run').click();
+  await expect(section.getByTestId('plan-added').first()).toBeVisible();
 }
 
 /** Presses Tab until `matches` holds for the focused element; fails after `limit` presses. */
@@ -239,6 +248,13 @@ test('no two controls touch, on a desktop and on a phone, where tap targets are 
     await page.getByTestId('open-add-learner').click();
     await expect(page.locator('dialog[open] [data-testid="learner-flags"]')).toBeVisible();
     problems.push(...(await crampedControls(page, phone)).map((p) => `${phone ? 'phone' : 'desktop'} add-learner dialog: ${p}`));
+    // A copy's plan, and its confirmation.
+    await copyPlan(page);
+    problems.push(...(await crampedControls(page, phone)).map((p) => `${phone ? 'phone' : 'desktop'} copy plan: ${p}`));
+    await page.getByTestId('copy-apply').click();
+    await expect(page.locator('dialog[open] [data-testid="copy-confirm"]')).toBeVisible();
+    problems.push(...(await crampedControls(page, phone)).map((p) => `${phone ? 'phone' : 'desktop'} copy dialog: ${p}`));
+    await page.getByRole('button', { name: 'Cancel' }).click();
     await context.close();
   }
   expect(problems, problems.join('\n')).toEqual([]);
@@ -248,9 +264,7 @@ for (const scheme of ['light', 'dark'] as const) {
   test(`axe-core finds no serious or critical violation on any page (${scheme})`, async ({ page }) => {
     await page.emulateMedia({ colorScheme: scheme });
     const problems: string[] = [];
-    for (const where of [...PAGES, await pastPage()]) {
-      await open(page, where);
-      await page.waitForTimeout(500);
+    const check = async (where: string) => {
       // Evaluated, not a script tag: the page's Content-Security-Policy
       // (rightly) refuses inline scripts.
       await page.evaluate(fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8'));
@@ -261,7 +275,15 @@ for (const scheme of ['light', 'dark'] as const) {
           .map((v: any) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n: any) => n.target.join(' ') + ' ' + (n.failureSummary ?? '').split('\n').slice(1, 2).join('')).join(' | ')}`);
       });
       problems.push(...violations.map((v: string) => `/${where}: ${v}`));
+    };
+    for (const where of [...PAGES, await pastPage()]) {
+      await open(page, where);
+      await page.waitForTimeout(500);
+      await check(where);
     }
+    // The transfer page with a plan shown, its diffs and lists.
+    await copyPlan(page);
+    await check('config/transfer (a copy plan)');
     expect(problems, problems.join('\n')).toEqual([]);
   });
 }

@@ -1,5 +1,6 @@
 //! REST calls from the browser (the WebSocket carries everything live; these
-//! are the one-off requests: who am I, a revoke preview, a revoke, sign in and out).
+//! are the one-off requests: who am I, a revoke preview, a revoke, sign in and out,
+//! a file sent as it is).
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -81,20 +82,39 @@ async fn send_json<T: DeserializeOwned>(method: &str, path: &str, body: &impl Se
 
 #[cfg(feature = "hydrate")]
 async fn request<T: DeserializeOwned>(method: &str, path: &str, body: Option<String>) -> Result<T, ApiFailure> {
-    use wasm_bindgen::JsCast;
-    use wasm_bindgen_futures::JsFuture;
-
-    let unreachable = |_| ApiFailure::new("Leasehold could not be reached; check the connection and try again.");
-    let window = web_sys::window().ok_or_else(|| ApiFailure::new("no browser window"))?;
     let init = web_sys::RequestInit::new();
     init.set_method(method);
     if let Some(body) = body {
-        let headers = web_sys::Headers::new().map_err(unreachable)?;
-        headers.set("content-type", "application/json").map_err(unreachable)?;
+        let headers = json_headers()?;
         init.set_headers(&headers);
         init.set_body(&wasm_bindgen::JsValue::from_str(&body));
     }
-    let request = web_sys::Request::new_with_str_and_init(path, &init).map_err(unreachable)?;
+    fetch(path, &init).await
+}
+
+/// Why the server could not be asked, in words.
+#[cfg(feature = "hydrate")]
+fn unreachable(_: wasm_bindgen::JsValue) -> ApiFailure {
+    ApiFailure::new("Leasehold could not be reached; check the connection and try again.")
+}
+
+/// `Content-Type: application/json`.
+#[cfg(feature = "hydrate")]
+fn json_headers() -> Result<web_sys::Headers, ApiFailure> {
+    let headers = web_sys::Headers::new().map_err(unreachable)?;
+    headers.set("content-type", "application/json").map_err(unreachable)?;
+    Ok(headers)
+}
+
+/// Sends the request and reads its answer: the body `T`, or the failure
+/// in words.
+#[cfg(feature = "hydrate")]
+async fn fetch<T: DeserializeOwned>(path: &str, init: &web_sys::RequestInit) -> Result<T, ApiFailure> {
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen_futures::JsFuture;
+
+    let window = web_sys::window().ok_or_else(|| ApiFailure::new("no browser window"))?;
+    let request = web_sys::Request::new_with_str_and_init(path, init).map_err(unreachable)?;
     let response = JsFuture::from(window.fetch_with_request(&request))
         .await
         .map_err(unreachable)?;
@@ -116,6 +136,79 @@ async fn request<T: DeserializeOwned>(method: &str, path: &str, body: Option<Str
             body: text,
         })
     }
+}
+
+/// A file the user chose, to be sent as a request's body as it is: the
+/// browser reads it from disk as it sends it, and the wasm never holds it.
+#[derive(Clone)]
+pub struct Upload {
+    #[cfg(feature = "hydrate")]
+    file: send_wrapper::SendWrapper<web_sys::File>,
+    /// The file's name, as the picker gives it.
+    pub name: String,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+impl PartialEq for Upload {
+    /// The same file object (a file chosen again is another upload).
+    fn eq(&self, other: &Self) -> bool {
+        #[cfg(feature = "hydrate")]
+        {
+            let (this, that): (&wasm_bindgen::JsValue, &wasm_bindgen::JsValue) = (&self.file, &other.file);
+            this == that
+        }
+        #[cfg(not(feature = "hydrate"))]
+        {
+            self.name == other.name && self.size == other.size
+        }
+    }
+}
+
+impl std::fmt::Debug for Upload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Upload({:?}, {} bytes)", self.name, self.size)
+    }
+}
+
+impl Upload {
+    /// The file chosen in the `<input type="file">` an event came from.
+    #[cfg(feature = "hydrate")]
+    pub fn chosen(ev: &leptos::ev::Event) -> Option<Upload> {
+        use wasm_bindgen::JsCast;
+        let input = ev.target()?.dyn_into::<web_sys::HtmlInputElement>().ok()?;
+        let file = input.files()?.get(0)?;
+        Some(Upload {
+            name: file.name(),
+            size: file.size() as u64,
+            file: send_wrapper::SendWrapper::new(file),
+        })
+    }
+
+    #[cfg(not(feature = "hydrate"))]
+    pub fn chosen(_: &leptos::ev::Event) -> Option<Upload> {
+        None
+    }
+}
+
+/// `POST path` with the file `upload` as the body (`Content-Type:
+/// application/json`), sent by the browser straight from the file.
+#[cfg(feature = "hydrate")]
+pub async fn post_file<T: DeserializeOwned>(path: &str, upload: &Upload) -> Result<T, ApiFailure> {
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    let headers = json_headers()?;
+    init.set_headers(&headers);
+    // A File is a Blob: fetch sends it as it reads it.
+    init.set_body(&upload.file);
+    fetch(path, &init).await
+}
+
+#[cfg(not(feature = "hydrate"))]
+pub async fn post_file<T: DeserializeOwned>(path: &str, _: &Upload) -> Result<T, ApiFailure> {
+    Err(ApiFailure::new(format!(
+        "{path} can only be requested from the browser"
+    )))
 }
 
 #[cfg(not(feature = "hydrate"))]

@@ -20,6 +20,7 @@ pub mod past;
 pub mod service;
 pub mod services;
 pub(crate) mod table;
+pub mod transfer;
 
 use leptos::prelude::*;
 

@@ -181,6 +181,17 @@ pub fn ConfigPage() -> impl IntoView {
                     }
                 />
                 <a href="/config/travel" class="button">"Compare revisions…"</a>
+                // Export, import and copy, starting from the tree's root.
+                <a
+                    href=move || match root.get() {
+                        root if root.is_empty() => "/config/transfer".to_owned(),
+                        root => format!("/config/transfer?prefix={}", encode_segment(&root)),
+                    }
+                    class="button"
+                    data-testid="open-transfer"
+                >
+                    "Export, import, copy…"
+                </a>
                 {move || live.write_refusal().is_none().then(|| view! {
                     <button type="button" data-testid="new-key" on:click=move |_| creating.set(true)>"New key"</button>
                 })}
